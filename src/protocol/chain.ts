@@ -1,0 +1,280 @@
+/**
+ * Chain state and its transition: genesis from a release certificate, then processBlock
+ * (validate, then apply) for every later block. Pure: state, data and `now` in, new state or a
+ * ProtocolError out.
+ */
+import {
+  ANCESTRY_WINDOW, HEADER_VERSION, MAX_ROUND, MAX_TXS_PER_BLOCK, MIN_ACTIVE_VALIDATORS, PRESETS,
+  QUORUM_SIZE, SIGNATURES_REQUIRED, TAG
+} from './constants.ts'
+import type { Preset } from './constants.ts'
+import { Writer, ZERO32, equals, toHex } from './bytes.ts'
+import { ProtocolError, check } from './errors.ts'
+import { encodeHeader, encodeNetworkConfig, encodeTx } from './encoding.ts'
+import { signingMessage, taggedHash } from './hash.ts'
+import { computeEntropy, computeQuorum } from './quorum.ts'
+import type { AncestorLink } from './quorum.ts'
+import { computeQueueHead, computeRegistryRoot, countActive, createGenesisRegistry } from './registry.ts'
+import type { Registry } from './registry.ts'
+import { computeCertRoot, computeGenesisSeed, validateCertificate } from './certificate.ts'
+import { computeRound0Start, computeRoundStart, computeStallTime } from './timing.ts'
+import type { ScheduleAnchor } from './timing.ts'
+import type { Ed25519Verifier } from './verifier.ts'
+import type { Block, BlockHeader, CertEntry, NetworkConfig, Quorum, Transaction, ValidatorRecord } from './types.ts'
+
+export interface ChainState {
+  config: NetworkConfig
+  networkId: Uint8Array
+  preset: Preset
+  genesisHash: Uint8Array
+  tip: { hash: Uint8Array, header: BlockHeader }
+  registry: Registry
+  /** The tip's ancestors (oldest first, tip last), at most ANCESTRY_WINDOW + 1 links. */
+  ancestry: AncestorLink[]
+  anchor: ScheduleAnchor
+}
+
+export function computeNetworkId (config: NetworkConfig): Uint8Array {
+  return taggedHash(TAG.network, encodeNetworkConfig(config))
+}
+
+export function computeBlockHash (header: BlockHeader): Uint8Array {
+  return taggedHash(TAG.block, encodeHeader(header))
+}
+
+/** What a validator signs to endorse a block. */
+export function blockSigningMessage (networkId: Uint8Array, blockHash: Uint8Array): Uint8Array {
+  return signingMessage(TAG.blockSig, networkId, blockHash)
+}
+
+export function registerSigningMessage (networkId: Uint8Array, publicKey: Uint8Array): Uint8Array {
+  return signingMessage(TAG.register, networkId, publicKey)
+}
+
+export function computeTxRoot (txs: Transaction[]): Uint8Array {
+  const w = new Writer(4 + txs.length * 32)
+  w.u32(txs.length)
+  for (const tx of txs) w.fixed(taggedHash(TAG.tx, encodeTx(tx)), 32)
+  return taggedHash(TAG.txRoot, w.finish())
+}
+
+export function validateNetworkConfig (config: NetworkConfig): void {
+  check(config.preset in PRESETS, 'NON_CANONICAL', { field: 'preset', preset: config.preset })
+  check(config.releaseSigners.length >= 1, 'RELEASE_INSUFFICIENT', { field: 'releaseSigners', signers: 0 })
+  check(config.releaseThreshold >= 1 && config.releaseThreshold <= config.releaseSigners.length, 'RELEASE_INSUFFICIENT',
+    { field: 'releaseThreshold', threshold: config.releaseThreshold, signers: config.releaseSigners.length })
+  check(new Set(config.genesisValidators.map(toHex)).size === config.genesisValidators.length, 'TX_DUPLICATE', { field: 'genesisValidators' })
+  check(config.genesisValidators.length >= MIN_ACTIVE_VALIDATORS, 'NOT_ENOUGH_VALIDATORS',
+    { active: config.genesisValidators.length, required: MIN_ACTIVE_VALIDATORS })
+}
+
+function linkOf (hash: Uint8Array, h: BlockHeader): AncestorLink {
+  return { hash, height: h.height, parentHash: h.parentHash, randomValue: h.randomValue, timestamp: h.timestamp }
+}
+
+/** The genesis block for a release certificate (already selected: M lowest signer indices, ascending). */
+export function createGenesisBlock (config: NetworkConfig, cert: CertEntry[]): Block {
+  const networkId = computeNetworkId(config)
+  const registry = createGenesisRegistry(config.genesisValidators)
+  const header: BlockHeader = {
+    version: HEADER_VERSION,
+    height: 0,
+    parentHash: networkId,
+    timestamp: Math.max(...cert.map((c) => c.timestamp)),
+    round: 0,
+    producer: ZERO32,
+    bitset: 0,
+    randomValue: computeGenesisSeed(networkId, cert),
+    txRoot: computeTxRoot([]),
+    registryRoot: computeRegistryRoot(registry),
+    certRoot: computeCertRoot(cert)
+  }
+  return { header, txs: [], signatures: [], cert }
+}
+
+/** Validates a genesis block (its release certificate and every derived field) and returns the initial state. */
+export async function processGenesis (config: NetworkConfig, block: Block, verifier: Ed25519Verifier): Promise<ChainState> {
+  validateNetworkConfig(config)
+  const networkId = computeNetworkId(config)
+  check(block.header.height === 0, 'GENESIS_MISMATCH', { field: 'height', height: block.header.height })
+  check(block.signatures.length === 0 && block.txs.length === 0, 'GENESIS_MISMATCH', { field: 'body' })
+  await validateCertificate(config, networkId, block.cert, 'release', verifier)
+  const expected = createGenesisBlock(config, block.cert)
+  const hash = computeBlockHash(block.header)
+  check(equals(hash, computeBlockHash(expected.header)), 'GENESIS_MISMATCH', { field: 'header' })
+  const preset = PRESETS[config.preset]
+  return {
+    config,
+    networkId,
+    preset,
+    genesisHash: hash,
+    tip: { hash, header: block.header },
+    registry: createGenesisRegistry(config.genesisValidators),
+    ancestry: [linkOf(hash, block.header)],
+    anchor: { height: 0, timestamp: block.header.timestamp }
+  }
+}
+
+/** Round-0 start of the next block on top of `state` (no resume). */
+export function computeNextRound0Start (state: ChainState): number {
+  return computeRound0Start(state.preset.timing, state.anchor, state.tip.header.height + 1, state.tip.header.timestamp)
+}
+
+/** The time from which the chain on top of `state` counts as stalled. */
+export function computeNextStallTime (state: ChainState): number {
+  return computeStallTime(state.preset.timing, computeNextRound0Start(state))
+}
+
+/** Quorum for the next block in `round` on top of `state`. */
+export function computeNextQuorum (state: ChainState, round: number): Quorum {
+  check(round >= 0 && round <= MAX_ROUND, 'ROUND_OUT_OF_RANGE', { round, max: MAX_ROUND })
+  return computeQuorum(state.registry, state.tip.hash, state.tip.header.height + 1, computeEntropy(state.ancestry), round)
+}
+
+export function popcount (bits: number): number {
+  let n = 0
+  for (let b = bits; b !== 0; b &= b - 1) n++
+  return n
+}
+
+/** Structural checks on a block's transactions (no signatures): bounded, no duplicates, not yet registered. */
+export function validateTxs (registry: Registry, txs: Transaction[]): void {
+  check(txs.length <= MAX_TXS_PER_BLOCK, 'TOO_LARGE', { what: 'txs', count: txs.length, max: MAX_TXS_PER_BLOCK })
+  const seen = new Set<string>()
+  for (const tx of txs) {
+    const id = toHex(tx.publicKey)
+    check(!seen.has(id), 'TX_DUPLICATE', { publicKey: id })
+    check(!registry.has(id), 'ALREADY_REGISTERED', { publicKey: id })
+    seen.add(id)
+  }
+}
+
+export async function validateTxSignatures (networkId: Uint8Array, txs: Transaction[], verifier: Ed25519Verifier): Promise<void> {
+  const ok = await Promise.all(txs.map(async (tx) => await verifier.verify(tx.publicKey, registerSigningMessage(networkId, tx.publicKey), tx.signature)))
+  const bad = ok.findIndex((v) => !v)
+  if (bad >= 0) throw new ProtocolError('TX_INVALID', { reason: 'bad signature', publicKey: toHex(txs[bad]!.publicKey) })
+}
+
+/**
+ * The registry after a block at `height` made by `quorum` with `bitset` and `txs`.
+ * - The head of the reward queue is rewarded (its reward height becomes `height`) in every round:
+ *   a backup producer gains only fees, so sabotaging round 0 does not pay.
+ * - Every quorum validator goes to the back of the idle line: sort key (height, position).
+ * - Participation is judged only from the block: a validator whose position is in the bitset served
+ *   (missed -= 1, floor 0); one outside it missed (missed += 1). A validator at `maxMissed` is removed,
+ *   unless that would leave fewer than MIN_ACTIVE_VALIDATORS active.
+ * - Each registration adds a validator, active `activationDelay` blocks later.
+ */
+export function applyBlockToRegistry (registry: Registry, preset: Preset, height: number, quorum: Quorum, bitset: number, txs: Transaction[]): Map<string, ValidatorRecord> {
+  const next = new Map(registry)
+  const head = computeQueueHead(registry, height)
+  if (head !== undefined) next.set(head.id, { ...head, lastRewardHeight: height })
+  const removals: string[] = []
+  quorum.validators.forEach((key, position) => {
+    const id = toHex(key)
+    const rec = next.get(id)!
+    const served = (bitset & (1 << position)) !== 0
+    const missed = served ? Math.max(0, rec.missed - 1) : rec.missed + 1
+    next.set(id, { ...rec, lastValidatedHeight: height, lastValidatedPosition: position, missed })
+    if (missed >= preset.maxMissed) removals.push(id)
+  })
+  let active = countActive(next, height + 1)
+  for (const id of removals) {
+    if (active <= MIN_ACTIVE_VALIDATORS) break
+    next.delete(id)
+    active--
+  }
+  for (const tx of txs) {
+    const id = toHex(tx.publicKey)
+    next.set(id, {
+      publicKey: tx.publicKey, id, registeredHeight: height, activeFrom: height + preset.activationDelay,
+      lastValidatedHeight: height, lastValidatedPosition: 0, lastRewardHeight: height, missed: 0
+    })
+  }
+  return next
+}
+
+export interface ProcessOptions {
+  verifier: Ed25519Verifier
+  /** Local time; blocks stamped later than now + maxClockDrift are ignored as FUTURE. Omit when replaying stored blocks. */
+  now?: number
+}
+
+export interface BlockInfo {
+  hash: Uint8Array
+  quorum: Quorum
+}
+
+/** Checks a block's place in the chain and its timing; returns the round-0 start it was measured from. */
+function validateLinkAndTime (state: ChainState, block: Block, resumeTime: number | undefined, now: number | undefined): void {
+  const h = block.header
+  const tip = state.tip.header
+  if (h.height <= tip.height) throw new ProtocolError('STALE', { height: h.height, tip: tip.height })
+  if (h.height !== tip.height + 1) throw new ProtocolError('WRONG_HEIGHT', { height: h.height, expected: tip.height + 1 })
+  if (!equals(h.parentHash, state.tip.hash)) throw new ProtocolError('UNKNOWN_PARENT', { height: h.height, parent: toHex(h.parentHash).slice(0, 16) })
+  check(h.round <= MAX_ROUND, 'ROUND_OUT_OF_RANGE', { round: h.round, max: MAX_ROUND })
+  const round0 = resumeTime ?? computeNextRound0Start(state)
+  const expected = computeRoundStart(state.preset.timing, round0, h.round)
+  check(h.timestamp === expected, 'BAD_TIMESTAMP', { timestamp: h.timestamp, expected, round: h.round })
+  if (now !== undefined && h.timestamp > now + state.preset.timing.maxClockDriftMs) {
+    throw new ProtocolError('FUTURE', { timestamp: h.timestamp, now })
+  }
+}
+
+/**
+ * Validate-then-apply for a non-genesis block. Cheap checks run first, signatures last.
+ * Returns the new state; `state` itself is never modified.
+ */
+export async function processBlock (state: ChainState, block: Block, opts: ProcessOptions): Promise<{ state: ChainState, info: BlockInfo }> {
+  const h = block.header
+  check(h.version === HEADER_VERSION, 'BAD_VERSION', { version: h.version })
+  // Resume certificate: only on the first block after a stall, signed over the stalled tip.
+  let resumeTime: number | undefined
+  if (block.cert.length > 0) {
+    const time = await validateCertificate(state.config, state.networkId, block.cert, 'resume', opts.verifier, state.tip.hash)
+    const stall = computeNextStallTime(state)
+    for (const c of block.cert) check(c.timestamp >= stall, 'CERT_UNEXPECTED', { reason: 'resume before the chain stalled', timestamp: c.timestamp, stall })
+    resumeTime = time
+  }
+  check(equals(h.certRoot, block.cert.length > 0 ? computeCertRoot(block.cert) : ZERO32), 'CERT_ROOT_MISMATCH', {})
+  validateLinkAndTime(state, block, resumeTime, opts.now)
+
+  const quorum = computeNextQuorum(state, h.round)
+  check(equals(h.producer, quorum.producer), 'WRONG_PRODUCER', { round: h.round, producer: toHex(h.producer).slice(0, 16), expected: toHex(quorum.producer).slice(0, 16) })
+  const committed = popcount(h.bitset)
+  check(committed >= SIGNATURES_REQUIRED, 'BITSET_INVALID', { committed, required: SIGNATURES_REQUIRED })
+  const sigs = block.signatures
+  check(sigs.length >= SIGNATURES_REQUIRED, 'QUORUM_INSUFFICIENT', { signed: sigs.length, required: SIGNATURES_REQUIRED })
+  let prev = -1
+  for (const s of sigs) {
+    check(s.index > prev && s.index < QUORUM_SIZE, 'SIGNER_ORDER', { index: s.index, previous: prev })
+    check((h.bitset & (1 << s.index)) !== 0, 'SIGNER_NOT_IN_BITSET', { index: s.index, bitset: h.bitset })
+    prev = s.index
+  }
+  check(equals(h.txRoot, computeTxRoot(block.txs)), 'TX_ROOT_MISMATCH', {})
+  validateTxs(state.registry, block.txs)
+  const registry = applyBlockToRegistry(state.registry, state.preset, h.height, quorum, h.bitset, block.txs)
+  check(equals(h.registryRoot, computeRegistryRoot(registry)), 'REGISTRY_ROOT_MISMATCH', { height: h.height })
+
+  // Expensive checks last.
+  const hash = computeBlockHash(h)
+  const msg = blockSigningMessage(state.networkId, hash)
+  const ok = await Promise.all(sigs.map(async (s) => await opts.verifier.verify(quorum.validators[s.index]!, msg, s.signature)))
+  const bad = ok.findIndex((v) => !v)
+  if (bad >= 0) throw new ProtocolError('BAD_SIGNATURE', { index: sigs[bad]!.index, height: h.height })
+  await validateTxSignatures(state.networkId, block.txs, opts.verifier)
+
+  return { state: applyValidatedBlock(state, block, hash, registry), info: { hash, quorum } }
+}
+
+function applyValidatedBlock (state: ChainState, block: Block, hash: Uint8Array, registry: Registry): ChainState {
+  const ancestry = state.ancestry.length > ANCESTRY_WINDOW ? state.ancestry.slice(state.ancestry.length - ANCESTRY_WINDOW) : state.ancestry.slice()
+  ancestry.push(linkOf(hash, block.header))
+  return {
+    ...state,
+    tip: { hash, header: block.header },
+    registry,
+    ancestry,
+    anchor: block.cert.length > 0 ? { height: block.header.height, timestamp: block.header.timestamp } : state.anchor
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * Protocol constants and the two network presets. Every number a second implementation needs
+ * is here; docs/PROTOCOL.md explains each one.
+ */
+
+/** Validators in a quorum (Pulse: 11). */
+export const QUORUM_SIZE = 11
+/** Validator signatures a block needs (Pulse: 7 of 11). */
+export const SIGNATURES_REQUIRED = 7
+/** Position used by the block producer in round messages (validators use 0..10). */
+export const PRODUCER_POSITION = 11
+/** Highest valid round number. Round numbers are one byte; 255 means "stalled". */
+export const MAX_ROUND = 254
+/** Active validators needed to form a quorum plus a producer that is not in it. */
+export const MIN_ACTIVE_VALIDATORS = QUORUM_SIZE + 1
+/** Entropy for quorum selection: random values of ENTROPY_BLOCKS ancestors starting ENTROPY_LAG back from the parent. */
+export const ENTROPY_LAG = 10
+export const ENTROPY_BLOCKS = 12
+/** Ancestor headers a chain state must keep to compute entropy. */
+export const ANCESTRY_WINDOW = ENTROPY_LAG + ENTROPY_BLOCKS
+
+// Encoding limits (bounded decoding: every length and count is finite).
+export const HEADER_VERSION = 1
+export const HEADER_SIZE = 212
+export const MAX_TXS_PER_BLOCK = 256
+export const MAX_TX_SIZE = 1024
+export const MAX_CERT_ENTRIES = 64
+export const MAX_RELEASE_SIGNERS = 64
+export const MAX_BLOCK_SIZE = HEADER_SIZE + 2 + MAX_TXS_PER_BLOCK * (2 + MAX_TX_SIZE) + 1 + QUORUM_SIZE * 65 + 1 + MAX_CERT_ENTRIES * 73
+export const MAX_ROUND_MESSAGE_SIZE = 2 + 32 + 1 + 1 + 2 + QUORUM_SIZE * 32 + 2 + MAX_TXS_PER_BLOCK * (2 + MAX_TX_SIZE) + 64
+/** Blocks per sync response. */
+export const MAX_SYNC_BATCH = 512
+
+export interface Timing {
+  /** Target spacing between blocks, ms. */
+  targetBlockMs: number
+  /** Shortest spacing, used to catch up when behind schedule, ms. */
+  minBlockMs: number
+  /** Longest spacing before round 0 starts regardless of schedule, ms. */
+  maxBlockMs: number
+  /** Length of one round, ms. */
+  roundMs: number
+  /** Upper bounds for each stage's wait inside a round, ms. Stages advance as soon as their messages arrive. */
+  commitTimeoutMs: number
+  templateTimeoutMs: number
+  revealTimeoutMs: number
+  signatureTimeoutMs: number
+  /** How far in the future a block or message timestamp may be, ms (clock drift). */
+  maxClockDriftMs: number
+  /** Wait after the M-th release message before forming genesis, so late signers of the same moment are included. */
+  releaseSettleMs: number
+}
+
+export interface Preset {
+  name: 'mainnet' | 'devnet'
+  timing: Timing
+  /** Blocks between a registration's inclusion and the validator becoming active. */
+  activationDelay: number
+  /** Missed duties (net of duties served) after which a validator is removed. */
+  maxMissed: number
+}
+
+export const PRESETS: Record<Preset['name'], Preset> = {
+  mainnet: {
+    name: 'mainnet',
+    timing: {
+      targetBlockMs: 120_000,
+      minBlockMs: 90_000,
+      maxBlockMs: 150_000,
+      roundMs: 60_000,
+      commitTimeoutMs: 10_000,
+      templateTimeoutMs: 10_000,
+      revealTimeoutMs: 10_000,
+      signatureTimeoutMs: 10_000,
+      maxClockDriftMs: 5_000,
+      releaseSettleMs: 30_000
+    },
+    activationDelay: 20,
+    maxMissed: 16
+  },
+  devnet: {
+    name: 'devnet',
+    timing: {
+      targetBlockMs: 1_000,
+      minBlockMs: 750,
+      maxBlockMs: 1_500,
+      roundMs: 1_000,
+      commitTimeoutMs: 200,
+      templateTimeoutMs: 200,
+      revealTimeoutMs: 200,
+      signatureTimeoutMs: 200,
+      maxClockDriftMs: 1_000,
+      releaseSettleMs: 150
+    },
+    activationDelay: 3,
+    maxMissed: 8
+  }
+}
+
+/** Domain-separation tags. Every signature and hash is tagged so no two kinds of message can collide. */
+export const TAG = {
+  network: 'lightpulse/v1/network',
+  block: 'lightpulse/v1/block',
+  blockSig: 'lightpulse/v1/block-signature',
+  tx: 'lightpulse/v1/tx',
+  txRoot: 'lightpulse/v1/tx-root',
+  registry: 'lightpulse/v1/registry',
+  certRoot: 'lightpulse/v1/cert-root',
+  register: 'lightpulse/v1/register',
+  release: 'lightpulse/v1/release',
+  resume: 'lightpulse/v1/resume',
+  genesisSeed: 'lightpulse/v1/genesis-seed',
+  entropy: 'lightpulse/v1/entropy',
+  quorum: 'lightpulse/v1/quorum',
+  producer: 'lightpulse/v1/producer',
+  commit: 'lightpulse/v1/commit',
+  random: 'lightpulse/v1/random',
+  roundMsg: 'lightpulse/v1/round-message',
+  prng: 'lightpulse/v1/prng'
+} as const

@@ -1,0 +1,229 @@
+/**
+ * One Pulse round as a pure state machine. The runtime feeds it verified messages (signatures on round
+ * messages are checked with validateRoundMessage first) and asks it what the stage needs next; it owns
+ * no timers. Stages: commit (hash of a fresh 32-byte secret) -> template (producer locks the bitset of
+ * committed validators and the transactions) -> reveal (must match the commitment) -> sign (each bitset
+ * member signs the final block hash) -> the producer assembles the block from >= 7 signatures.
+ */
+import { HEADER_VERSION, PRODUCER_POSITION, QUORUM_SIZE, SIGNATURES_REQUIRED, TAG } from './constants.ts'
+import { ZERO32, equals } from './bytes.ts'
+import { ProtocolError, check } from './errors.ts'
+import { encodeRoundMessageBody } from './encoding.ts'
+import { signingMessage, taggedHash } from './hash.ts'
+import {
+  applyBlockToRegistry, blockSigningMessage, computeBlockHash, computeNextQuorum, computeTxRoot, popcount, validateTxs
+} from './chain.ts'
+import type { ChainState } from './chain.ts'
+import { computeRegistryRoot } from './registry.ts'
+import { computeRoundStart } from './timing.ts'
+import type { Ed25519Verifier } from './verifier.ts'
+import type { Block, BlockHeader, Quorum, RoundMessage, TemplateMessage, Transaction } from './types.ts'
+
+export interface RoundState {
+  parentHash: Uint8Array
+  height: number
+  round: number
+  /** Start of this round (the block timestamp if it succeeds). */
+  timestamp: number
+  quorum: Quorum
+  commits: Array<Uint8Array | undefined>
+  template?: TemplateMessage
+  templateBody?: Uint8Array
+  reveals: Array<Uint8Array | undefined>
+  header?: BlockHeader
+  blockHash?: Uint8Array
+  blockSignatures: Array<Uint8Array | undefined>
+}
+
+export function computeCommitment (secret: Uint8Array): Uint8Array {
+  return taggedHash(TAG.commit, secret)
+}
+
+export function computeRandomValue (reveals: Uint8Array[]): Uint8Array {
+  return taggedHash(TAG.random, ...reveals)
+}
+
+export function roundMessageSigningMessage (networkId: Uint8Array, m: RoundMessage): Uint8Array {
+  return signingMessage(TAG.roundMsg, networkId, encodeRoundMessageBody(m))
+}
+
+export function createRoundState (chain: ChainState, round: number, round0Start: number): RoundState {
+  return {
+    parentHash: chain.tip.hash,
+    height: chain.tip.header.height + 1,
+    round,
+    timestamp: computeRoundStart(chain.preset.timing, round0Start, round),
+    quorum: computeNextQuorum(chain, round),
+    commits: new Array(QUORUM_SIZE).fill(undefined),
+    reveals: new Array(QUORUM_SIZE).fill(undefined),
+    blockSignatures: new Array(QUORUM_SIZE).fill(undefined)
+  }
+}
+
+/** Public key expected for a message from `position` in this round (producer = 11). */
+export function senderKey (rs: RoundState, position: number): Uint8Array {
+  if (position === PRODUCER_POSITION) return rs.quorum.producer
+  const key = rs.quorum.validators[position]
+  if (key === undefined) throw new ProtocolError('NOT_IN_QUORUM', { position })
+  return key
+}
+
+/** Position of `publicKey` in this round: 0..10 validator, 11 producer, -1 neither. */
+export function positionOf (rs: RoundState, publicKey: Uint8Array): number {
+  if (equals(rs.quorum.producer, publicKey)) return PRODUCER_POSITION
+  return rs.quorum.validators.findIndex((k) => equals(k, publicKey))
+}
+
+/** Checks a round message belongs to this round, comes from the right sender, and is signed by it. */
+export async function validateRoundMessage (networkId: Uint8Array, rs: RoundState, m: RoundMessage, verifier: Ed25519Verifier): Promise<void> {
+  check(equals(m.parentHash, rs.parentHash) && m.round === rs.round, 'STALE', { round: m.round, expectedRound: rs.round })
+  if (m.kind === 'template') check(m.position === PRODUCER_POSITION, 'NOT_IN_QUORUM', { kind: m.kind, position: m.position })
+  else check(m.position < QUORUM_SIZE, 'NOT_IN_QUORUM', { kind: m.kind, position: m.position })
+  const key = senderKey(rs, m.position)
+  if (!await verifier.verify(key, roundMessageSigningMessage(networkId, m), m.signature)) {
+    throw new ProtocolError('BAD_SIGNATURE', { kind: m.kind, position: m.position, round: m.round })
+  }
+  if (m.kind === 'signature' && !await verifier.verify(key, blockSigningMessage(networkId, m.blockHash), m.blockSignature)) {
+    throw new ProtocolError('BAD_SIGNATURE', { kind: 'block-signature', position: m.position, round: m.round })
+  }
+}
+
+function inBitset (bitset: number, position: number): boolean {
+  return (bitset & (1 << position)) !== 0
+}
+
+export function countPresent (xs: Array<Uint8Array | undefined>): number {
+  let n = 0
+  for (const x of xs) if (x !== undefined) n++
+  return n
+}
+
+function addOnce (slots: Array<Uint8Array | undefined>, position: number, value: Uint8Array, kind: string): void {
+  const have = slots[position]
+  if (have !== undefined) {
+    if (equals(have, value)) throw new ProtocolError('DUPLICATE', { kind, position })
+    throw new ProtocolError('EQUIVOCATION', { kind, position })
+  }
+  slots[position] = value
+}
+
+/** Records a validated message. Throws on duplicates, equivocation and rule failures; state is unchanged then. */
+export function addRoundMessage (chain: ChainState, rs: RoundState, m: RoundMessage): void {
+  switch (m.kind) {
+    case 'commit':
+      addOnce(rs.commits, m.position, m.commitment, 'commit')
+      return
+    case 'template':
+      addTemplate(chain, rs, m)
+      return
+    case 'reveal': {
+      const commitment = rs.template !== undefined ? templateCommitment(rs, m.position) : rs.commits[m.position]
+      if (commitment !== undefined) check(equals(computeCommitment(m.secret), commitment), 'REVEAL_MISMATCH', { position: m.position })
+      addOnce(rs.reveals, m.position, m.secret, 'reveal')
+      tryFinalizeHeader(chain, rs)
+      return
+    }
+    case 'signature':
+      check(rs.blockHash !== undefined, 'UNKNOWN_PARENT', { reason: 'signature before the block is final', position: m.position })
+      check(equals(m.blockHash, rs.blockHash), 'TEMPLATE_MISMATCH', { reason: 'signature over another block', position: m.position })
+      check(inBitset(rs.template!.bitset, m.position), 'SIGNER_NOT_IN_BITSET', { position: m.position })
+      addOnce(rs.blockSignatures, m.position, m.blockSignature, 'signature')
+  }
+}
+
+function templateCommitment (rs: RoundState, position: number): Uint8Array | undefined {
+  const t = rs.template!
+  if (!inBitset(t.bitset, position)) return undefined
+  let idx = 0
+  for (let p = 0; p < position; p++) if (inBitset(t.bitset, p)) idx++
+  return t.commitments[idx]
+}
+
+function addTemplate (chain: ChainState, rs: RoundState, m: TemplateMessage): void {
+  const body = encodeRoundMessageBody(m)
+  if (rs.templateBody !== undefined) {
+    if (equals(body, rs.templateBody)) throw new ProtocolError('DUPLICATE', { kind: 'template' })
+    throw new ProtocolError('EQUIVOCATION', { kind: 'template', producer: 'second different template for the same round' })
+  }
+  const n = popcount(m.bitset)
+  check(n >= SIGNATURES_REQUIRED, 'BITSET_INVALID', { committed: n, required: SIGNATURES_REQUIRED })
+  check(m.commitments.length === n, 'BITSET_INVALID', { commitments: m.commitments.length, bitset: n })
+  let idx = 0
+  for (let p = 0; p < QUORUM_SIZE; p++) {
+    if (!inBitset(m.bitset, p)) continue
+    const mine = rs.commits[p]
+    check(mine === undefined || equals(mine, m.commitments[idx]!), 'TEMPLATE_MISMATCH', { reason: 'commitment differs from the one the validator sent', position: p })
+    idx++
+  }
+  validateTxs(chain.registry, m.txs)
+  rs.template = m
+  rs.templateBody = body
+  // Reveals that arrived before the template are checked now; a mismatch is dropped.
+  for (let p = 0; p < QUORUM_SIZE; p++) {
+    const secret = rs.reveals[p]
+    if (secret === undefined) continue
+    const c = templateCommitment(rs, p)
+    if (c !== undefined && !equals(computeCommitment(secret), c)) rs.reveals[p] = undefined
+  }
+  tryFinalizeHeader(chain, rs)
+}
+
+/** Positions that must reveal (the bitset) and have not yet. */
+export function missingReveals (rs: RoundState): number[] {
+  if (rs.template === undefined) return []
+  const out: number[] = []
+  for (let p = 0; p < QUORUM_SIZE; p++) if (inBitset(rs.template.bitset, p) && rs.reveals[p] === undefined) out.push(p)
+  return out
+}
+
+function tryFinalizeHeader (chain: ChainState, rs: RoundState): void {
+  if (rs.template === undefined || rs.header !== undefined || missingReveals(rs).length > 0) return
+  const t = rs.template
+  const reveals: Uint8Array[] = []
+  for (let p = 0; p < QUORUM_SIZE; p++) if (inBitset(t.bitset, p)) reveals.push(rs.reveals[p]!)
+  const registry = applyBlockToRegistry(chain.registry, chain.preset, rs.height, rs.quorum, t.bitset, t.txs)
+  rs.header = {
+    version: HEADER_VERSION,
+    height: rs.height,
+    parentHash: rs.parentHash,
+    timestamp: rs.timestamp,
+    round: rs.round,
+    producer: rs.quorum.producer,
+    bitset: t.bitset,
+    randomValue: computeRandomValue(reveals),
+    txRoot: computeTxRoot(t.txs),
+    registryRoot: computeRegistryRoot(registry),
+    certRoot: ZERO32
+  }
+  rs.blockHash = computeBlockHash(rs.header)
+}
+
+/** The bitset the producer locks: every validator whose commitment it holds. */
+export function computeBitset (rs: RoundState): number {
+  let bits = 0
+  rs.commits.forEach((c, p) => { if (c !== undefined) bits |= 1 << p })
+  return bits
+}
+
+/** Unsigned template fields for the producer. */
+export function buildTemplate (rs: RoundState, txs: Transaction[]): Omit<TemplateMessage, 'signature'> {
+  const bitset = computeBitset(rs)
+  check(popcount(bitset) >= SIGNATURES_REQUIRED, 'QUORUM_INSUFFICIENT', { committed: popcount(bitset), required: SIGNATURES_REQUIRED })
+  const commitments = rs.commits.filter((c): c is Uint8Array => c !== undefined)
+  return { kind: 'template', parentHash: rs.parentHash, round: rs.round, position: PRODUCER_POSITION, bitset, commitments, txs }
+}
+
+/** The block from the signatures gathered so far (ascending positions); needs >= 7. */
+export function assembleBlock (rs: RoundState): Block {
+  check(rs.header !== undefined, 'QUORUM_INSUFFICIENT', { reason: 'header not final' })
+  const signatures = rs.blockSignatures.flatMap((s, index) => s === undefined ? [] : [{ index, signature: s }])
+  check(signatures.length >= SIGNATURES_REQUIRED, 'QUORUM_INSUFFICIENT', { signed: signatures.length, required: SIGNATURES_REQUIRED })
+  return { header: rs.header, txs: rs.template!.txs, signatures, cert: [] }
+}
+
+/** Every bitset member has signed. */
+export function allSigned (rs: RoundState): boolean {
+  if (rs.template === undefined) return false
+  for (let p = 0; p < QUORUM_SIZE; p++) if (inBitset(rs.template.bitset, p) && rs.blockSignatures[p] === undefined) return false
+  return true
+}

@@ -1,0 +1,111 @@
+/** Chain data types. All byte fields are Uint8Array (structured-clone safe across the worker boundary). */
+import type { Preset } from './constants.ts'
+
+export type Bytes = Uint8Array
+
+export interface BlockHeader {
+  version: number
+  height: number
+  parentHash: Bytes
+  /** ms since the Unix epoch; always the start time of the block's round. */
+  timestamp: number
+  round: number
+  /** Public key of the block producer (all zero for genesis). */
+  producer: Bytes
+  /** Quorum positions (bit i = validator i) whose commitments the template locked in. */
+  bitset: number
+  /** Block random value: hash of the reveals in quorum order (genesis: the genesis seed). */
+  randomValue: Bytes
+  txRoot: Bytes
+  /** Commitment to the validator registry after applying this block. */
+  registryRoot: Bytes
+  /** Commitment to the release/resume certificate carried by this block (zero if none). */
+  certRoot: Bytes
+}
+
+export interface RegisterTx {
+  kind: 'register'
+  publicKey: Bytes
+  /** Ed25519 signature of the key over (register tag, network id, public key). */
+  signature: Bytes
+}
+
+export type Transaction = RegisterTx
+
+export interface BlockSignature {
+  /** Quorum position 0..10 of the signer. */
+  index: number
+  signature: Bytes
+}
+
+/** One release-signer signature (genesis release certificate or resume certificate). */
+export interface CertEntry {
+  signer: number
+  timestamp: number
+  signature: Bytes
+}
+
+export interface Block {
+  header: BlockHeader
+  txs: Transaction[]
+  signatures: BlockSignature[]
+  /** Release certificate (genesis) or resume certificate (first block after a stall); empty otherwise. */
+  cert: CertEntry[]
+}
+
+export interface NetworkConfig {
+  /** Human name, at most 32 bytes of UTF-8. */
+  name: string
+  preset: Preset['name']
+  /** Ed25519 public keys of the release signers, in signer-index order. */
+  releaseSigners: Bytes[]
+  /** M: release messages needed to lift the stasis lock (and to resume a stalled chain). */
+  releaseThreshold: number
+  /** Validators active from height 1. At least MIN_ACTIVE_VALIDATORS. */
+  genesisValidators: Bytes[]
+}
+
+// Round messages (gossip topic "rounds"). `position` is 0..10 for validators, 11 for the producer.
+interface RoundMessageBase {
+  parentHash: Bytes
+  round: number
+  position: number
+  /** Ed25519 signature by the sender over the encoded message without this field. */
+  signature: Bytes
+}
+export interface CommitMessage extends RoundMessageBase { kind: 'commit', commitment: Bytes }
+export interface TemplateMessage extends RoundMessageBase {
+  kind: 'template'
+  bitset: number
+  /** Commitments of the bitset members, in quorum order. */
+  commitments: Bytes[]
+  txs: Transaction[]
+}
+export interface RevealMessage extends RoundMessageBase { kind: 'reveal', secret: Bytes }
+export interface SignatureMessage extends RoundMessageBase { kind: 'signature', blockHash: Bytes, blockSignature: Bytes }
+export type RoundMessage = CommitMessage | TemplateMessage | RevealMessage | SignatureMessage
+
+// Release-quorum messages (gossip topic "release").
+export interface ReleaseMessage { kind: 'release', signer: number, timestamp: number, signature: Bytes }
+export interface ResumeMessage { kind: 'resume', signer: number, timestamp: number, parentHash: Bytes, signature: Bytes }
+export type QuorumMessage = ReleaseMessage | ResumeMessage
+
+export interface ValidatorRecord {
+  publicKey: Bytes
+  /** Lowercase hex of publicKey (map key). */
+  id: string
+  registeredHeight: number
+  activeFrom: number
+  lastValidatedHeight: number
+  lastValidatedPosition: number
+  lastRewardHeight: number
+  missed: number
+}
+
+export interface Quorum {
+  parentHash: Bytes
+  height: number
+  round: number
+  producer: Bytes
+  validators: Bytes[]
+}
