@@ -226,6 +226,17 @@ function validateLinkAndTime (state: ChainState, block: Block, resumeTime: numbe
  * Returns the new state; `state` itself is never modified.
  */
 export async function processBlock (state: ChainState, block: Block, opts: ProcessOptions): Promise<{ state: ChainState, info: BlockInfo }> {
+  const r = await processBlockDeferred(state, block, opts)
+  await r.signatures
+  return { state: r.state, info: r.info }
+}
+
+/**
+ * Like processBlock, but the signature checks are returned as a promise instead of awaited, so a
+ * batch of blocks can be checked concurrently (sync). The returned state must be discarded if
+ * `signatures` rejects.
+ */
+export async function processBlockDeferred (state: ChainState, block: Block, opts: ProcessOptions): Promise<{ state: ChainState, info: BlockInfo, signatures: Promise<void> }> {
   const h = block.header
   check(h.version === HEADER_VERSION, 'BAD_VERSION', { version: h.version })
   // Resume certificate: only on the first block after a stall, signed over the stalled tip.
@@ -259,12 +270,35 @@ export async function processBlock (state: ChainState, block: Block, opts: Proce
   // Expensive checks last.
   const hash = computeBlockHash(h)
   const msg = blockSigningMessage(state.networkId, hash)
-  const ok = await Promise.all(sigs.map(async (s) => await opts.verifier.verify(quorum.validators[s.index]!, msg, s.signature)))
-  const bad = ok.findIndex((v) => !v)
-  if (bad >= 0) throw new ProtocolError('BAD_SIGNATURE', { index: sigs[bad]!.index, height: h.height })
-  await validateTxSignatures(state.networkId, block.txs, opts.verifier)
+  const signatures = (async () => {
+    const ok = await Promise.all(sigs.map(async (s) => await opts.verifier.verify(quorum.validators[s.index]!, msg, s.signature)))
+    const bad = ok.findIndex((v) => !v)
+    if (bad >= 0) throw new ProtocolError('BAD_SIGNATURE', { index: sigs[bad]!.index, height: h.height })
+    await validateTxSignatures(state.networkId, block.txs, opts.verifier)
+  })()
+  signatures.catch(() => {}) // observed by the caller; avoid an unhandled rejection if it drops the promise
+  return { state: applyValidatedBlock(state, block, hash, registry), info: { hash, quorum }, signatures }
+}
 
-  return { state: applyValidatedBlock(state, block, hash, registry), info: { hash, quorum } }
+/**
+ * Processes consecutive blocks with every block's signature checks in flight at once.
+ * All or nothing: throws the first failing block's error (with its height in details).
+ * Returns every intermediate state (states[i] = after blocks[i]).
+ */
+export async function processBlocks (state: ChainState, blocks: Block[], opts: ProcessOptions): Promise<{ states: ChainState[], infos: BlockInfo[] }> {
+  const states: ChainState[] = []
+  const infos: BlockInfo[] = []
+  const checks: Array<Promise<void>> = []
+  let s = state
+  for (const b of blocks) {
+    const r = await processBlockDeferred(s, b, opts)
+    states.push(r.state)
+    infos.push(r.info)
+    checks.push(r.signatures)
+    s = r.state
+  }
+  await Promise.all(checks)
+  return { states, infos }
 }
 
 function applyValidatedBlock (state: ChainState, block: Block, hash: Uint8Array, registry: Registry): ChainState {

@@ -61,6 +61,12 @@ export function decodeChainState (config: NetworkConfig, bytes: Uint8Array): Cha
     check(equals(computeRegistryRoot(registry), header.registryRoot), 'CHECKPOINT_INVALID', { reason: 'registry does not match the tip header', height: header.height })
     const last = ancestry[ancestry.length - 1]
     check(last !== undefined && equals(last.hash, hash), 'CHECKPOINT_INVALID', { reason: 'ancestry does not end at the tip' })
+    // The last link is the tip itself, and the window is as long as the chain allows: a shorter one would
+    // compute other entropy, hence other quorums, than every node that followed the chain.
+    check(last.height === header.height && equals(last.parentHash, header.parentHash) && equals(last.randomValue, header.randomValue) &&
+      last.timestamp === header.timestamp, 'CHECKPOINT_INVALID', { reason: 'last ancestry link is not the tip header' })
+    check(ancestry.length === Math.min(header.height, ANCESTRY_WINDOW) + 1, 'CHECKPOINT_INVALID',
+      { reason: 'ancestry window length', length: ancestry.length, expected: Math.min(header.height, ANCESTRY_WINDOW) + 1 })
     for (let i = 1; i < ancestry.length; i++) {
       check(equals(ancestry[i]!.parentHash, ancestry[i - 1]!.hash) && ancestry[i]!.height === ancestry[i - 1]!.height + 1, 'CHECKPOINT_INVALID', { reason: 'ancestry not hash-linked', at: i })
     }

@@ -17,9 +17,12 @@ import type { ChainState } from './chain.ts'
 import { computeRegistryRoot } from './registry.ts'
 import { computeRoundStart } from './timing.ts'
 import type { Ed25519Verifier } from './verifier.ts'
-import type { Block, BlockHeader, Quorum, RoundMessage, TemplateMessage, Transaction } from './types.ts'
+import type { Block, BlockHeader, CertEntry, Quorum, RoundMessage, TemplateMessage, Transaction } from './types.ts'
+import { computeCertRoot } from './certificate.ts'
 
 export interface RoundState {
+  /** Resume certificate carried by this round's block (empty unless the chain was stalled). */
+  cert: CertEntry[]
   parentHash: Uint8Array
   height: number
   round: number
@@ -33,6 +36,8 @@ export interface RoundState {
   header?: BlockHeader
   blockHash?: Uint8Array
   blockSignatures: Array<Uint8Array | undefined>
+  /** Signatures that arrived before this node had every reveal; checked once the header is final. */
+  pendingSignatures: Array<{ blockHash: Uint8Array, signature: Uint8Array } | undefined>
 }
 
 export function computeCommitment (secret: Uint8Array): Uint8Array {
@@ -47,8 +52,13 @@ export function roundMessageSigningMessage (networkId: Uint8Array, m: RoundMessa
   return signingMessage(TAG.roundMsg, networkId, encodeRoundMessageBody(m))
 }
 
-export function createRoundState (chain: ChainState, round: number, round0Start: number): RoundState {
+/**
+ * A round on top of `chain`. After a stall, `cert` is the resume certificate: the block will carry it,
+ * and `round0Start` must then be the certificate time.
+ */
+export function createRoundState (chain: ChainState, round: number, round0Start: number, cert: CertEntry[] = []): RoundState {
   return {
+    cert,
     parentHash: chain.tip.hash,
     height: chain.tip.header.height + 1,
     round,
@@ -56,7 +66,8 @@ export function createRoundState (chain: ChainState, round: number, round0Start:
     quorum: computeNextQuorum(chain, round),
     commits: new Array(QUORUM_SIZE).fill(undefined),
     reveals: new Array(QUORUM_SIZE).fill(undefined),
-    blockSignatures: new Array(QUORUM_SIZE).fill(undefined)
+    blockSignatures: new Array(QUORUM_SIZE).fill(undefined),
+    pendingSignatures: new Array(QUORUM_SIZE).fill(undefined)
   }
 }
 
@@ -124,7 +135,12 @@ export function addRoundMessage (chain: ChainState, rs: RoundState, m: RoundMess
       return
     }
     case 'signature':
-      check(rs.blockHash !== undefined, 'UNKNOWN_PARENT', { reason: 'signature before the block is final', position: m.position })
+      if (rs.blockHash === undefined) {
+        // Not final here yet: keep it (validated signature over the claimed hash) until it is.
+        check(rs.pendingSignatures[m.position] === undefined, 'DUPLICATE', { kind: 'signature', position: m.position })
+        rs.pendingSignatures[m.position] = { blockHash: m.blockHash, signature: m.blockSignature }
+        return
+      }
       check(equals(m.blockHash, rs.blockHash), 'TEMPLATE_MISMATCH', { reason: 'signature over another block', position: m.position })
       check(inBitset(rs.template!.bitset, m.position), 'SIGNER_NOT_IN_BITSET', { position: m.position })
       addOnce(rs.blockSignatures, m.position, m.blockSignature, 'signature')
@@ -193,9 +209,14 @@ function tryFinalizeHeader (chain: ChainState, rs: RoundState): void {
     randomValue: computeRandomValue(reveals),
     txRoot: computeTxRoot(t.txs),
     registryRoot: computeRegistryRoot(registry),
-    certRoot: ZERO32
+    certRoot: rs.cert.length > 0 ? computeCertRoot(rs.cert) : ZERO32
   }
   rs.blockHash = computeBlockHash(rs.header)
+  rs.pendingSignatures.forEach((p, position) => {
+    if (p !== undefined && equals(p.blockHash, rs.blockHash!) && inBitset(t.bitset, position) && rs.blockSignatures[position] === undefined) {
+      rs.blockSignatures[position] = p.signature
+    }
+  })
 }
 
 /** The bitset the producer locks: every validator whose commitment it holds. */
@@ -218,7 +239,7 @@ export function assembleBlock (rs: RoundState): Block {
   check(rs.header !== undefined, 'QUORUM_INSUFFICIENT', { reason: 'header not final' })
   const signatures = rs.blockSignatures.flatMap((s, index) => s === undefined ? [] : [{ index, signature: s }])
   check(signatures.length >= SIGNATURES_REQUIRED, 'QUORUM_INSUFFICIENT', { signed: signatures.length, required: SIGNATURES_REQUIRED })
-  return { header: rs.header, txs: rs.template!.txs, signatures, cert: [] }
+  return { header: rs.header, txs: rs.template!.txs, signatures, cert: rs.cert }
 }
 
 /** Every bitset member has signed. */

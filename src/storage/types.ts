@@ -28,16 +28,25 @@ export interface ChainStore {
   putGenesis: (genesis: StoredBlock) => Promise<void>
   /** Highest stored height: -1 when empty, 0 when only genesis is stored. */
   getTipHeight: () => Promise<number>
+  /** The block at `height` (height 0 is genesis), or undefined outside 0..tip. */
   getBlock: (height: number) => Promise<StoredBlock | undefined>
-  /** Up to `count` blocks from `from` upward, contiguous, stopping at the tip. */
+  /**
+   * Up to `count` blocks from `from` upward, contiguous, stopping at the tip (genesis included when
+   * `from` is 0). Empty when `from` is outside 0..tip or `count` < 1.
+   */
   getBlocks: (from: number, count: number) => Promise<StoredBlock[]>
   getCheckpoint: () => Promise<Checkpoint | undefined>
   /**
    * Appends contiguous blocks starting at tip + 1 and, in the same transaction, replaces the checkpoint
    * (if given). All or nothing: on any failure nothing is written and the error is a StorageError.
+   * STORAGE_CONFLICT when no genesis is stored, the heights are not tip+1, tip+2, ..., or the
+   * checkpoint height is outside 0..new tip. An empty `blocks` with a checkpoint replaces just the checkpoint.
    */
   appendBlocks: (blocks: StoredBlock[], checkpoint?: Checkpoint) => Promise<void>
-  /** Removes every block above `height` (and the checkpoint if it is above it), atomically. */
+  /**
+   * Removes every block above `height` (and the checkpoint if it is above it), atomically. Genesis is
+   * never removed (a negative height acts as 0); use clearChain for that.
+   */
   truncateAbove: (height: number) => Promise<void>
   /** Removes all chain data (genesis, blocks, checkpoint); keeps metadata. */
   clearChain: () => Promise<void>

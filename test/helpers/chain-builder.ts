@@ -4,11 +4,14 @@
  * Used by unit tests, the agreement simulation and the benchmarks.
  */
 import {
-  QUORUM_SIZE, addRoundMessage, assembleBlock, blockSigningMessage, buildTemplate, computeCommitment,
-  computeNetworkId, computeNextRound0Start, createGenesisBlock, createRoundState, encodeBlock, processBlock, processGenesis,
+  QUORUM_SIZE, ZERO32, addRoundMessage, applyBlockToRegistry, assembleBlock, blockSigningMessage, buildTemplate, computeBlockHash,
+  computeCertRoot, computeCommitment, computeNetworkId, computeNextQuorum, computeNextRound0Start, computeRegistryRoot, computeTxRoot,
+  createGenesisBlock, createRoundState, encodeBlock, processBlock, processGenesis,
   quorumSigningMessage, registerSigningMessage, roundMessageSigningMessage, selectCertificate, sha256, toHex, utf8, concat
 } from '../../src/protocol/index.ts'
-import type { Block, ChainState, NetworkConfig, RoundMessage, Transaction, ReleaseMessage } from '../../src/protocol/index.ts'
+import type {
+  Block, CertEntry, ChainState, NetworkConfig, RoundMessage, Transaction, ReleaseMessage, ResumeMessage
+} from '../../src/protocol/index.ts'
 import type { Signer, Ed25519Verifier } from '../../src/crypto/types.ts'
 import { createNodeVerifier } from '../../src/crypto/node.ts'
 import { testSigners } from './keys.ts'
@@ -49,6 +52,12 @@ export async function buildGenesis (net: TestNetwork, timestamp = 1_700_000_000_
   return { block, state: await processGenesis(net.config, block, net.verifier) }
 }
 
+/** A resume message from release signer `signer` naming the stalled tip `parentHash`. */
+export async function signResume (net: TestNetwork, signer: number, parentHash: Uint8Array, timestamp: number): Promise<ResumeMessage> {
+  const signature = await net.releaseSigners[signer]!.sign(quorumSigningMessage(net.networkId, { kind: 'resume', timestamp, parentHash }))
+  return { kind: 'resume', signer, timestamp, parentHash, signature }
+}
+
 export type UnsignedRoundMessage = RoundMessage extends infer M ? M extends RoundMessage ? Omit<M, 'signature'> : never : never
 
 export async function signRound (net: TestNetwork, signer: Signer, m: UnsignedRoundMessage): Promise<RoundMessage> {
@@ -70,13 +79,29 @@ export interface BuildOptions {
   txs?: Transaction[]
   /** Extra keys (e.g. registered later) the builder can sign with. */
   extraSigners?: Signer[]
+  /**
+   * Resume certificate (M resume signatures over the stalled tip): the block restarts a stalled chain.
+   * Its certRoot is set and its timing is anchored at the certificate time (the latest entry timestamp).
+   */
+  cert?: CertEntry[]
+  /** Round-0 start to build on (default: the schedule, or the certificate time with `cert`). */
+  round0Start?: number
+  /**
+   * Skip signing commit/template/reveal messages (zero signatures). The round state machine does not
+   * check them (the runtime does, with validateRoundMessage), so the block is identical; only faster.
+   */
+  unsignedRoundMessages?: boolean
 }
 
 /** Runs one full round on top of `state` and returns the block it makes. */
 export async function buildBlock (net: TestNetwork, state: ChainState, opts: BuildOptions = {}): Promise<Block> {
   const round = opts.round ?? 0
   for (const s of opts.extraSigners ?? []) net.byKey.set(toHex(s.publicKey), s)
-  const rs = createRoundState(state, round, computeNextRound0Start(state))
+  const cert = opts.cert ?? []
+  const round0Start = opts.round0Start ?? (cert.length > 0 ? Math.max(...cert.map((c) => c.timestamp)) : computeNextRound0Start(state))
+  const rs = createRoundState(state, round, round0Start, cert)
+  const sign = async (signer: Signer, m: UnsignedRoundMessage): Promise<RoundMessage> =>
+    opts.unsignedRoundMessages === true ? { ...m, signature: new Uint8Array(64) } as RoundMessage : await signRound(net, signer, m)
   const signerOf = (key: Uint8Array): Signer => {
     const s = net.byKey.get(toHex(key))
     if (s === undefined) throw new Error(`no test key for ${toHex(key).slice(0, 12)}`)
@@ -87,13 +112,13 @@ export async function buildBlock (net: TestNetwork, state: ChainState, opts: Bui
   for (let p = 0; p < QUORUM_SIZE; p++) {
     secrets[p] = sha256(concat(utf8('secret'), rs.parentHash, new Uint8Array([round, p])))
     if (absent.has(p)) continue
-    addRoundMessage(state, rs, await signRound(net, signerOf(rs.quorum.validators[p]!), { kind: 'commit', parentHash: rs.parentHash, round, position: p, commitment: computeCommitment(secrets[p]!) }))
+    addRoundMessage(state, rs, await sign(signerOf(rs.quorum.validators[p]!), { kind: 'commit', parentHash: rs.parentHash, round, position: p, commitment: computeCommitment(secrets[p]!) }))
   }
-  const template = await signRound(net, signerOf(rs.quorum.producer), buildTemplate(rs, opts.txs ?? []))
+  const template = await sign(signerOf(rs.quorum.producer), buildTemplate(rs, opts.txs ?? []))
   addRoundMessage(state, rs, template)
   for (let p = 0; p < QUORUM_SIZE; p++) {
     if (absent.has(p)) continue
-    addRoundMessage(state, rs, await signRound(net, signerOf(rs.quorum.validators[p]!), { kind: 'reveal', parentHash: rs.parentHash, round, position: p, secret: secrets[p]! }))
+    addRoundMessage(state, rs, await sign(signerOf(rs.quorum.validators[p]!), { kind: 'reveal', parentHash: rs.parentHash, round, position: p, secret: secrets[p]! }))
   }
   let signed = 0
   const limit = opts.signers ?? QUORUM_SIZE
@@ -119,4 +144,44 @@ export async function buildChain (net: TestNetwork, state: ChainState, count: nu
     encoded.push(encodeBlock(block))
   }
   return { blocks, encoded, state: s }
+}
+
+/** The test key for `publicKey` (genesis validators and any extra signer passed to buildBlock so far). */
+export function signerFor (net: TestNetwork, publicKey: Uint8Array): Signer {
+  const s = net.byKey.get(toHex(publicKey))
+  if (s === undefined) throw new Error(`no test key for ${toHex(publicKey).slice(0, 12)}`)
+  return s
+}
+
+/**
+ * Recomputes the header fields derived from the block body (txRoot, registryRoot, certRoot) on top of
+ * `state`, for tests that tamper with a block and want only the rule under test to fail.
+ */
+export function recomputeRoots (state: ChainState, block: Block): Block {
+  const h = block.header
+  const quorum = computeNextQuorum(state, h.round)
+  const registry = applyBlockToRegistry(state.registry, state.preset, h.height, quorum, h.bitset, block.txs)
+  return {
+    ...block,
+    header: {
+      ...h,
+      txRoot: computeTxRoot(block.txs),
+      registryRoot: computeRegistryRoot(registry),
+      certRoot: block.cert.length > 0 ? computeCertRoot(block.cert) : ZERO32
+    }
+  }
+}
+
+/**
+ * Re-signs every signature index of `block` with the key of that quorum position, over the current header
+ * hash. The quorum is the one for `quorumRound` (default: the header's round) on top of `state`.
+ */
+export async function resignBlock (net: TestNetwork, state: ChainState, block: Block, quorumRound = block.header.round): Promise<Block> {
+  const quorum = computeNextQuorum(state, quorumRound)
+  const msg = blockSigningMessage(net.networkId, computeBlockHash(block.header))
+  const signatures = await Promise.all(block.signatures.map(async (s) => {
+    const key = quorum.validators[s.index]
+    return { index: s.index, signature: key === undefined ? s.signature : await signerFor(net, key).sign(msg) }
+  }))
+  return { ...block, signatures }
 }

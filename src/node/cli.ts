@@ -1,0 +1,250 @@
+#!/usr/bin/env node
+/** The `lightpulse` command. */
+import { parseArgs } from 'node:util'
+import { join } from 'node:path'
+import { tmpdir } from 'node:os'
+import { toHex } from '../protocol/index.ts'
+import { createNodeSigner } from '../crypto/node.ts'
+import { loadNetwork, loadSeed, newSeed, ConfigError } from './files.ts'
+import { startNode, defaultListen } from './node.ts'
+import type { RunningNode } from './node.ts'
+import { runDevnetCli } from './devnet-cli.ts'
+import type { LogSink } from '../peer/logger.ts'
+
+const HELP = `lightpulse: a light peer and the Pulse-style quorum-signed network it joins
+
+Usage: lightpulse <command> [options]
+
+Commands:
+  devnet      Run a whole local network on loopback: bootstraps, validators, release signers.
+              Lifts the stasis lock, produces blocks, serves the browser peer's page.
+  bootstrap   Run a bootstrap peer (TCP, WebSockets, WebRTC-direct, circuit relay, peer exchange).
+  validator   Run a validator: follows the chain and signs when the quorum selects its key.
+  release     As a release signer, publish this signer's release message (M of them lift the lock).
+  keygen      Print a new Ed25519 key: 32-byte seed (keep secret) and public key.
+
+Run 'lightpulse <command> --help' for the options of a command.
+`
+
+const COMMAND_HELP: Record<string, string> = {
+  bootstrap: `lightpulse bootstrap --network FILE [options]
+  --network FILE        network config (JSON) [required]
+  --data DIR            data directory (peer key, chain store, certificate) [default: ./.data/bootstrap]
+  --listen MULTIADDR    listen address (repeatable) [default: tcp, ws and webrtc-direct on 127.0.0.1, random ports]
+  --port N              base port: tcp N, ws N+1, webrtc-direct udp N+2 (instead of random ports)
+  --max-connections N   connection high watermark [default: 192]
+  --bootstrap MULTIADDR another bootstrap to stay connected to (repeatable)
+  --events              print one JSON object per line on stdout (for orchestration)
+  --quiet               no log lines on stderr
+`,
+  validator: `lightpulse validator --network FILE --key KEY --bootstrap MULTIADDR [options]
+  --network FILE        network config (JSON) [required]
+  --key HEX|FILE        validator key seed (64 hex chars, or a file holding them) [required]
+  --bootstrap MULTIADDR bootstrap address with /p2p/ id (repeatable) [required]
+  --data DIR            data directory [default: ./.data/validator-<key prefix>]
+  --listen MULTIADDR    listen address (repeatable) [default: tcp and ws on 127.0.0.1]
+  --register            publish a registration transaction for this key (if not a genesis validator)
+  --events              print one JSON object per line on stdout
+  --quiet               no log lines on stderr
+`,
+  release: `lightpulse release --network FILE --key KEY --index I --bootstrap MULTIADDR [options]
+  --network FILE        network config (JSON) [required]
+  --key HEX|FILE        this release signer's key seed [required]
+  --index I             this signer's index in the network's release signer list [required]
+  --bootstrap MULTIADDR bootstrap address (repeatable) [required]
+  --timeout S           give up after S seconds without genesis [default: 120]
+  --events              print one JSON object per line on stdout
+`,
+  devnet: `lightpulse devnet [options]
+  --validators N        validators in the genesis set (>= 12) [default: 16]
+  --bootstraps N        bootstrap peers [default: 2]
+  --release-signers N   listed release signers [default: 5]
+  --threshold M         release signatures needed to lift the stasis lock [default: 3]
+  --until-height H      run until H is final on every running validator, print a summary, exit (0 ok, 1 stall)
+  --json                print the summary as one JSON object on stdout
+  --offline K           keep K validators down (the K with the lowest public keys: the first round-0 producers)
+  --stagger             start validators at different heights and kill -9 / restart some mid-run
+  --hold-release MS     publish only M-1 release messages, check for MS that no block appears, then the M-th
+  --stall-seconds S     declare a stall when no block arrives for S seconds [default: 30]
+  --data DIR            where keys and stores go [default: a fresh temporary directory]
+  --port N              HTTP port of the browser peer's page [default: 5173]
+  --no-web              do not serve the browser peer's page
+`
+}
+
+function fail (msg: string, code = 2): never {
+  process.stderr.write(`lightpulse: ${msg}\n`)
+  process.exit(code)
+}
+
+function stderrSink (quiet: boolean, role: string): LogSink {
+  return (level, component, msg, fields) => {
+    if (quiet || level === 'debug') return
+    const f = fields === undefined ? '' : ' ' + Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(' ')
+    process.stderr.write(`${new Date().toISOString().slice(11, 23)} ${level.padEnd(5)} ${role} ${component.replace(/^lightpulse:/, '')}: ${msg}${f}\n`)
+  }
+}
+
+function emit (on: boolean, obj: Record<string, unknown>): void {
+  if (on) process.stdout.write(JSON.stringify(obj) + '\n')
+}
+
+/** Wires a node's events to stdout (JSON lines) and handles shutdown signals. */
+function attach (node: RunningNode, events: boolean, extra: Record<string, unknown>): void {
+  const p = node.peer
+  emit(events, { ev: 'ready', role: p.role, peerId: p.libp2p.peerId.toString(), addrs: node.addrs(), height: p.chain.height, ...extra })
+  if (!events) process.stderr.write(`${p.role} ${p.libp2p.peerId.toString()} listening on:\n${node.addrs().map((a) => `  ${a}`).join('\n')}\n`)
+  p.events.on('block', (b) => { emit(events, { ev: 'block', ...b }) })
+  p.events.on('genesis', (g) => { emit(events, { ev: 'genesis', ...g }) })
+  p.events.on('release', (r) => { emit(events, { ev: 'release', ...r }) })
+  p.events.on('rejected', (r) => { emit(events, { ev: 'rejected', ...r }) })
+  p.events.on('round', (r) => { if (r.role !== 'observer') emit(events, { ev: 'round', ...r }) })
+  p.events.on('stalled', (s) => { emit(events, { ev: 'stalled', ...s }) })
+  p.events.on('error', (e) => { emit(events, { ev: 'error', ...e }) })
+  let stopping = false
+  const shutdown = (sig: string): void => {
+    if (stopping) return
+    stopping = true
+    emit(events, { ev: 'stats', stats: p.stats, height: p.chain.height })
+    void node.stop().catch(() => {}).finally(() => { process.exit(sig === 'SIGINT' ? 130 : 0) })
+    setTimeout(() => process.exit(1), 5_000).unref()
+  }
+  process.on('SIGINT', () => { shutdown('SIGINT') })
+  process.on('SIGTERM', () => { shutdown('SIGTERM') })
+  process.on('SIGUSR2', () => { emit(events, { ev: 'stats', stats: p.stats, height: p.chain.height, mesh: p.meshPeers(), connections: p.connections().length }) })
+}
+
+async function main (argv: string[]): Promise<void> {
+  const [command, ...rest] = argv
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(HELP)
+    return
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    const h = COMMAND_HELP[command]
+    if (h === undefined) fail(`unknown command '${command}'\n\n${HELP}`)
+    process.stdout.write(h)
+    return
+  }
+  switch (command) {
+    case 'keygen': {
+      const seed = newSeed()
+      process.stdout.write(JSON.stringify({ seed: toHex(seed), publicKey: toHex(createNodeSigner(seed).publicKey) }) + '\n')
+      return
+    }
+    case 'devnet':
+      await runDevnetCli(rest)
+      return
+    case 'bootstrap':
+    case 'validator':
+    case 'release':
+      await runNodeCommand(command, rest)
+      return
+    default:
+      fail(`unknown command '${command}'\n\n${HELP}`)
+  }
+}
+
+async function runNodeCommand (command: 'bootstrap' | 'validator' | 'release', args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      network: { type: 'string' },
+      data: { type: 'string' },
+      key: { type: 'string' },
+      index: { type: 'string' },
+      bootstrap: { type: 'string', multiple: true },
+      listen: { type: 'string', multiple: true },
+      port: { type: 'string' },
+      'max-connections': { type: 'string' },
+      timeout: { type: 'string' },
+      register: { type: 'boolean' },
+      events: { type: 'boolean' },
+      quiet: { type: 'boolean' }
+    },
+    strict: true
+  })
+  if (values.network === undefined) fail(`--network FILE is required\n\n${COMMAND_HELP[command]}`)
+  const network = await loadNetwork(values.network)
+  const bootstraps = values.bootstrap ?? []
+  const events = values.events === true
+  const quiet = values.quiet === true || events
+  if (command === 'bootstrap') {
+    const port = values.port !== undefined ? parseIntArg('--port', values.port, 1, 65_000) : 0
+    const node = await startNode({
+      role: 'bootstrap',
+      network,
+      dataDir: values.data ?? join('.data', 'bootstrap'),
+      bootstraps,
+      listen: values.listen ?? defaultListen('bootstrap', '127.0.0.1', port),
+      maxConnections: values['max-connections'] !== undefined ? parseIntArg('--max-connections', values['max-connections'], 1, 100_000) : undefined,
+      logSink: stderrSink(quiet, 'bootstrap')
+    })
+    attach(node, events, {})
+    return
+  }
+  if (values.key === undefined) fail(`--key is required\n\n${COMMAND_HELP[command]}`)
+  if (bootstraps.length === 0) fail(`at least one --bootstrap MULTIADDR is required\n\n${COMMAND_HELP[command]}`)
+  const seed = await loadSeed(values.key)
+  const publicKey = createNodeSigner(seed).publicKey
+  if (command === 'validator') {
+    const node = await startNode({
+      role: 'validator',
+      network,
+      dataDir: values.data ?? join('.data', `validator-${toHex(publicKey).slice(0, 8)}`),
+      validatorSeed: seed,
+      bootstraps,
+      listen: values.listen,
+      logSink: stderrSink(quiet, `validator-${toHex(publicKey).slice(0, 6)}`)
+    })
+    attach(node, events, { key: toHex(publicKey) })
+    if (values.register === true) {
+      node.peer.events.on('block', () => {})
+      const tryRegister = async (): Promise<void> => {
+        if (node.peer.chain.state === undefined || node.peer.chain.state.registry.has(toHex(publicKey))) return
+        await node.peer.register()
+      }
+      setInterval(() => { void tryRegister() }, 3_000).unref()
+    }
+    return
+  }
+  // release signer
+  if (values.index === undefined) fail(`--index is required\n\n${COMMAND_HELP.release}`)
+  const index = parseIntArg('--index', values.index, 0, network.releaseSigners.length - 1)
+  if (toHex(network.releaseSigners[index]!) !== toHex(publicKey)) fail(`this key is not release signer #${index} of network '${network.name}'`)
+  const node = await startNode({
+    role: 'light',
+    network,
+    dataDir: values.data ?? join(tmpdir(), `lightpulse-release-${index}-${process.pid}`),
+    bootstraps,
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    logSink: stderrSink(quiet, `release-${index}`)
+  })
+  attach(node, events, { index })
+  const timeoutS = values.timeout !== undefined ? parseIntArg('--timeout', values.timeout, 1, 86_400) : 120
+  const deadline = Date.now() + timeoutS * 1000
+  const signer = createNodeSigner(seed)
+  // Wait until someone subscribed to the release topic can hear us, then publish.
+  while (Date.now() < deadline && node.peer.pubsub.getSubscribers(node.peer.topics.release).length === 0) {
+    await new Promise<void>((resolve) => { const off = node.peer.libp2p.services.pubsub.addEventListener('subscription-change', () => { resolve() }, { once: true }); setTimeout(resolve, 500); void off })
+  }
+  const msg = await node.peer.release.publishRelease(index, signer)
+  emit(events, { ev: 'released', index, timestamp: msg.timestamp })
+  if (!events) process.stderr.write(`release message ${index} published\n`)
+  const done = (code: number): void => { void node.stop().finally(() => process.exit(code)) }
+  if (node.peer.chain.state !== undefined) { done(0); return }
+  node.peer.events.on('genesis', () => { done(0) })
+  setTimeout(() => { process.stderr.write('lightpulse: no genesis before --timeout; the release quorum is not complete yet\n'); done(3) }, Math.max(0, deadline - Date.now())).unref()
+}
+
+function parseIntArg (name: string, v: string, min: number, max: number): number {
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < min || n > max) fail(`${name} must be an integer in ${min}..${max} (got '${v}')`)
+  return n
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof ConfigError) fail(`${err.code}: ${err.message}`)
+  if (err instanceof Error && err.name === 'TypeError' && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) fail(`${err.message} (see --help)`)
+  fail(err instanceof Error ? (err.stack ?? err.message) : String(err), 1)
+})

@@ -1,0 +1,391 @@
+/**
+ * A whole network on loopback, each node its own OS process (so nodes can be killed with SIGKILL and
+ * restarted like real ones): bootstraps, validators and release signers, driven through the public CLI.
+ * Used by `lightpulse devnet`, `npm start`, the integration tests and the benchmarks.
+ */
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { sha256 } from '../protocol/hash.ts'
+import { compare, concat, toHex, utf8 } from '../protocol/bytes.ts'
+import type { NetworkConfig } from '../protocol/index.ts'
+import { createNodeSigner } from '../crypto/node.ts'
+import { networkToFile } from './files.ts'
+import type { RoundEvent } from '../peer/events.ts'
+
+const CLI = join(dirname(fileURLToPath(import.meta.url)), 'cli.ts')
+
+export interface DevnetOptions {
+  validators?: number
+  bootstraps?: number
+  releaseSigners?: number
+  threshold?: number
+  offline?: number
+  stagger?: boolean
+  holdReleaseMs?: number
+  dataDir?: string
+  /** Deterministic keys from this seed (default: random per run). */
+  seed?: string
+  log?: (line: string) => void
+  /** Extra arguments for validator processes. */
+  validatorArgs?: string[]
+}
+
+export interface NodeView {
+  name: string
+  role: 'bootstrap' | 'validator' | 'release'
+  key?: string
+  index: number
+  proc?: ChildProcess
+  peerId?: string
+  addrs: string[]
+  running: boolean
+  height: number
+  startedAt: number
+  startHeight: number
+  restarts: number
+  /** Heights (after the latest start) at which this validator's signature is in the block. */
+  signedAfterStart: number
+  hashes: Map<number, string>
+}
+
+export interface BlockRecord {
+  height: number
+  round: number
+  timestamp: number
+  hashes: Set<string>
+  digests: Map<string, Set<string>>
+  firstAcceptedAt: number
+  acceptedBy: Map<string, number>
+  signerKeys: string[]
+}
+
+export interface DevnetSummary {
+  ok: boolean
+  height: number
+  blocks: number
+  rounds: Record<string, number>
+  quorumMismatches: number
+  forks: number
+  rejected: Record<string, number>
+  msToGenesis: number
+  releaseToGenesisMs: number
+  blocksBeforeRelease: number
+  blockIntervalMs: { p50: number, p99: number }
+  roundLatencyMs: { p50: number, p99: number }
+  validators: Array<{ index: number, key: string, running: boolean, height: number, restarts: number, startHeight: number, signedAfterStart: number }>
+  bootstraps: string[]
+  network: string
+  error?: string
+}
+
+export function percentile (xs: number[], p: number): number {
+  if (xs.length === 0) return 0
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!
+}
+
+function seedFor (base: string, label: string, i: number): Uint8Array {
+  return sha256(concat(utf8(`lightpulse-devnet/${base}/${label}/`), new Uint8Array([i >> 8, i & 255])))
+}
+
+export class Devnet {
+  readonly opts: Required<Omit<DevnetOptions, 'holdReleaseMs' | 'dataDir' | 'log' | 'seed' | 'validatorArgs'>> & DevnetOptions
+  dataDir = ''
+  networkFile = ''
+  network!: NetworkConfig
+  validatorSeeds: Uint8Array[] = []
+  releaseSeeds: Uint8Array[] = []
+  readonly nodes = new Map<string, NodeView>()
+  readonly blocks = new Map<number, BlockRecord>()
+  readonly rejected: Record<string, number> = {}
+  readonly roundEvents: Array<RoundEvent & { node: string }> = []
+  readonly rejectEvents: Array<{ node: string, code: string, from?: string, topic?: string }> = []
+  private readonly startedAt = Date.now()
+  private releaseStartedAt = 0
+  genesisAt = 0
+  private genesisSeen = new Set<string>()
+  blocksBeforeRelease = 0
+  private waiters = new Set<() => void>()
+  private stopping = false
+
+  constructor (opts: DevnetOptions = {}) {
+    this.opts = { validators: 16, bootstraps: 2, releaseSigners: 5, threshold: 3, offline: 0, stagger: false, ...opts }
+  }
+
+  private log (line: string): void { this.opts.log?.(line) }
+
+  get bootstrapAddrs (): string[] {
+    return [...this.nodes.values()].filter((n) => n.role === 'bootstrap').flatMap((n) => n.addrs.filter((a) => a.includes('/tcp/') && !a.includes('/ws')))
+  }
+
+  /** All WebSocket addresses of the bootstraps (what browsers dial). */
+  get bootstrapWsAddrs (): string[] {
+    return [...this.nodes.values()].filter((n) => n.role === 'bootstrap').flatMap((n) => n.addrs.filter((a) => a.includes('/ws')))
+  }
+
+  get validatorViews (): NodeView[] { return [...this.nodes.values()].filter((n) => n.role === 'validator') }
+
+  /** Height every running validator and bootstrap has verified. */
+  get finalHeight (): number {
+    const running = [...this.nodes.values()].filter((n) => n.running && n.role !== 'release')
+    if (running.length === 0) return -1
+    return Math.min(...running.map((n) => n.height))
+  }
+
+  async prepare (): Promise<void> {
+    const o = this.opts
+    if (o.validators < 12) throw new Error('a devnet needs at least 12 validators (a quorum of 11 plus a producer)')
+    if (o.threshold < 1 || o.threshold > o.releaseSigners) throw new Error('--threshold must be between 1 and --release-signers')
+    this.dataDir = o.dataDir ?? await mkdtemp(join(tmpdir(), 'lightpulse-devnet-'))
+    await mkdir(this.dataDir, { recursive: true })
+    const base = o.seed ?? toHex(sha256(utf8(`${Date.now()}-${Math.random()}`))).slice(0, 16)
+    this.validatorSeeds = Array.from({ length: o.validators }, (_, i) => seedFor(base, 'validator', i))
+    this.releaseSeeds = Array.from({ length: o.releaseSigners }, (_, i) => seedFor(base, 'release', i))
+    const keys = this.validatorSeeds.map((s) => createNodeSigner(s).publicKey)
+    this.network = {
+      name: `devnet-${base.slice(0, 8)}`,
+      preset: 'devnet',
+      releaseSigners: this.releaseSeeds.map((s) => createNodeSigner(s).publicKey),
+      releaseThreshold: o.threshold,
+      genesisValidators: keys
+    }
+    this.networkFile = join(this.dataDir, 'network.json')
+    await writeFile(this.networkFile, JSON.stringify(networkToFile(this.network), null, 2))
+    await writeFile(join(this.dataDir, 'keys.json'), JSON.stringify({ validators: this.validatorSeeds.map(toHex), releaseSigners: this.releaseSeeds.map(toHex) }, null, 2), { mode: 0o600 })
+  }
+
+  /** Validator indices kept offline: the K with the lowest public keys (the first round-0 producers). */
+  offlineIndices (): Set<number> {
+    const keys = this.validatorSeeds.map((s, i) => ({ i, k: createNodeSigner(s).publicKey }))
+    keys.sort((a, b) => compare(a.k, b.k))
+    return new Set(keys.slice(0, this.opts.offline).map((x) => x.i))
+  }
+
+  private notify (): void {
+    for (const w of this.waiters) w()
+  }
+
+  /** Resolves when `pred` holds (checked on every event), rejects after `timeoutMs`. */
+  async waitFor (what: string, pred: () => boolean, timeoutMs: number): Promise<void> {
+    if (pred()) return
+    await new Promise<void>((resolve, reject) => {
+      const check = (): void => {
+        if (this.stopping) { cleanup(); reject(new Error(`devnet stopped while waiting for ${what}`)); return }
+        if (pred()) { cleanup(); resolve() }
+      }
+      const timer = setTimeout(() => { cleanup(); reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)) }, timeoutMs)
+      const cleanup = (): void => { clearTimeout(timer); this.waiters.delete(check) }
+      this.waiters.add(check)
+    })
+  }
+
+  private spawnNode (view: NodeView, args: string[]): void {
+    const proc = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', CLI, ...args, '--events'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    view.proc = proc
+    view.running = true
+    view.startedAt = Date.now()
+    view.startHeight = view.height
+    view.signedAfterStart = 0
+    const rl = createInterface({ input: proc.stdout })
+    rl.on('line', (line) => { this.onLine(view, line) })
+    const err = createInterface({ input: proc.stderr })
+    err.on('line', (line) => { this.log(`[${view.name}] ${line}`) })
+    proc.on('exit', (code, signal) => {
+      if (view.proc === proc) view.running = false
+      if (!this.stopping && view.role !== 'release') this.log(`[${view.name}] exited (${signal ?? code})`)
+      this.notify()
+    })
+  }
+
+  private onLine (view: NodeView, line: string): void {
+    let ev: Record<string, unknown>
+    try { ev = JSON.parse(line) as Record<string, unknown> } catch { this.log(`[${view.name}] ${line}`); return }
+    switch (ev.ev) {
+      case 'ready':
+        view.peerId = ev.peerId as string
+        view.addrs = ev.addrs as string[]
+        if (typeof ev.height === 'number') view.height = ev.height
+        break
+      case 'genesis':
+        if (view.height < 0) view.height = 0
+        this.genesisSeen.add(view.name)
+        if (this.genesisAt === 0) this.genesisAt = Date.now()
+        break
+      case 'block': {
+        const h = ev.height as number
+        view.height = Math.max(view.height, h)
+        const hash = ev.hash as string
+        view.hashes.set(h, hash)
+        if (this.releaseStartedAt === 0) this.blocksBeforeRelease++
+        let rec = this.blocks.get(h)
+        if (rec === undefined) {
+          rec = { height: h, round: ev.round as number, timestamp: ev.timestamp as number, hashes: new Set(), digests: new Map(), firstAcceptedAt: ev.acceptedAt as number, acceptedBy: new Map(), signerKeys: ev.signerKeys as string[] }
+          this.blocks.set(h, rec)
+        }
+        rec.hashes.add(hash)
+        let d = rec.digests.get(hash)
+        if (d === undefined) { d = new Set(); rec.digests.set(hash, d) }
+        d.add(ev.quorumDigest as string)
+        rec.acceptedBy.set(view.name, ev.acceptedAt as number)
+        if (view.key !== undefined && (ev.signerKeys as string[]).includes(view.key)) view.signedAfterStart++
+        break
+      }
+      case 'round':
+        this.roundEvents.push({ node: view.name, ...(ev as unknown as RoundEvent) })
+        if (this.roundEvents.length > 20_000) this.roundEvents.splice(0, 10_000)
+        break
+      case 'rejected': {
+        const code = ev.code as string
+        this.rejected[code] = (this.rejected[code] ?? 0) + 1
+        this.rejectEvents.push({ node: view.name, code, from: ev.from as string | undefined, topic: ev.topic as string | undefined })
+        break
+      }
+    }
+    this.notify()
+  }
+
+  private newView (name: string, role: NodeView['role'], index: number, key?: string): NodeView {
+    const v: NodeView = { name, role, index, key, addrs: [], running: false, height: -1, startedAt: 0, startHeight: -1, restarts: 0, signedAfterStart: 0, hashes: new Map() }
+    this.nodes.set(name, v)
+    return v
+  }
+
+  async startBootstraps (): Promise<void> {
+    const views: NodeView[] = []
+    for (let i = 0; i < this.opts.bootstraps; i++) {
+      const v = this.newView(`bootstrap-${i}`, 'bootstrap', i)
+      this.spawnNode(v, ['bootstrap', '--network', this.networkFile, '--data', join(this.dataDir, v.name)])
+      views.push(v)
+    }
+    await this.waitFor('bootstraps to listen', () => views.every((v) => v.addrs.length > 0), 30_000)
+    // Bootstraps know each other (restart them with peers would be needed for a mesh between them; they dial on demand).
+  }
+
+  validatorArgs (i: number): string[] {
+    const name = `validator-${i}`
+    return ['validator', '--network', this.networkFile, '--key', toHex(this.validatorSeeds[i]!), '--data', join(this.dataDir, name),
+      ...this.bootstrapAddrs.flatMap((a) => ['--bootstrap', a]), ...(this.opts.validatorArgs ?? [])]
+  }
+
+  startValidator (i: number): NodeView {
+    const name = `validator-${i}`
+    const v = this.nodes.get(name) ?? this.newView(name, 'validator', i, toHex(createNodeSigner(this.validatorSeeds[i]!).publicKey))
+    if (v.running) return v
+    if (v.startedAt !== 0) v.restarts++
+    this.spawnNode(v, this.validatorArgs(i))
+    return v
+  }
+
+  /** SIGKILL: no shutdown, exactly like a crash. */
+  killValidator (i: number): void {
+    const v = this.nodes.get(`validator-${i}`)
+    if (v?.proc !== undefined && v.running) {
+      v.proc.kill('SIGKILL')
+      v.running = false
+    }
+  }
+
+  async startReleaseSigner (i: number): Promise<void> {
+    const v = this.newView(`release-${i}`, 'release', i)
+    this.spawnNode(v, ['release', '--network', this.networkFile, '--key', toHex(this.releaseSeeds[i]!), '--index', String(i),
+      '--data', join(this.dataDir, v.name), ...this.bootstrapAddrs.flatMap((a) => ['--bootstrap', a])])
+  }
+
+  /** Starts validators (all, or with --stagger the first 12), then the release signers. */
+  async start (): Promise<void> {
+    await this.prepare()
+    await this.startBootstraps()
+    const offline = this.offlineIndices()
+    const initial = this.opts.stagger ? 12 : this.opts.validators
+    for (let i = 0; i < this.opts.validators; i++) if (!offline.has(i) && i < initial) this.startValidator(i)
+    await this.waitFor('validators to start', () => this.validatorViews.every((v) => v.peerId !== undefined), 60_000)
+    const m = this.opts.threshold
+    if (this.opts.holdReleaseMs !== undefined) {
+      for (let i = 0; i < m - 1; i++) await this.startReleaseSigner(i)
+      this.log(`holding the release: ${m - 1} of ${m} release messages published; checking for ${this.opts.holdReleaseMs} ms that no block appears`)
+      await new Promise((resolve) => setTimeout(resolve, this.opts.holdReleaseMs))
+      this.log(`blocks before release quorum: ${this.blocksBeforeRelease}, genesis seen by ${this.genesisSeen.size} nodes`)
+      this.releaseStartedAt = Date.now()
+      await this.startReleaseSigner(m - 1)
+    } else {
+      this.releaseStartedAt = Date.now()
+      for (let i = 0; i < m; i++) await this.startReleaseSigner(i)
+    }
+    await this.waitFor('genesis on every validator', () => this.validatorViews.filter((v) => v.running).every((v) => this.genesisSeen.has(v.name) || v.height >= 0), 60_000)
+  }
+
+  /** With --stagger: start the late validators and kill -9 / restart some as heights pass. */
+  async staggerStep (): Promise<void> {
+    if (!this.opts.stagger) return
+    const h = this.finalHeight
+    const late = Array.from({ length: this.opts.validators - 12 }, (_, k) => 12 + k)
+    late.forEach((i, k) => { if (h >= 4 + 4 * k && this.nodes.get(`validator-${i}`) === undefined) { this.log(`stagger: starting validator-${i} at height ${h}`); this.startValidator(i) } })
+    const v1 = this.nodes.get('validator-1')
+    if (h >= 8 && v1 !== undefined && v1.restarts === 0 && v1.running) { this.log(`stagger: kill -9 validator-1 at height ${h}`); this.killValidator(1); setTimeout(() => { if (!this.stopping) this.startValidator(1) }, 500) }
+    const v2 = this.nodes.get('validator-2')
+    if (h >= 14 && v2 !== undefined && v2.restarts === 0 && v2.running) { this.log(`stagger: kill -9 validator-2 at height ${h}`); this.killValidator(2); setTimeout(() => { if (!this.stopping) this.startValidator(2) }, 500) }
+  }
+
+  /** Runs until `height` is final on every running validator; throws on a stall. */
+  async runUntil (height: number, stallMs: number): Promise<void> {
+    let last = this.finalHeight
+    let lastChange = Date.now()
+    for (;;) {
+      await this.staggerStep()
+      const h = this.finalHeight
+      const restarting = [...this.nodes.values()].some((n) => n.role === 'validator' && !n.running && n.restarts === 0 && n.startedAt !== 0 && this.opts.stagger)
+      if (h >= height && !restarting) return
+      if (h !== last) { last = h; lastChange = Date.now() }
+      if (Date.now() - lastChange > stallMs) throw new Error(`stalled at height ${h}: no progress for ${stallMs} ms`)
+      await this.waitFor(`height ${height}`, () => this.finalHeight !== last || this.finalHeight >= height, Math.min(stallMs, 2_000)).catch(() => {})
+    }
+  }
+
+  summary (error?: string): DevnetSummary {
+    const recs = [...this.blocks.values()].sort((a, b) => a.height - b.height)
+    const rounds: Record<string, number> = {}
+    for (const r of recs) rounds[r.round] = (rounds[r.round] ?? 0) + 1
+    const intervals: number[] = []
+    for (let i = 1; i < recs.length; i++) if (recs[i]!.height === recs[i - 1]!.height + 1) intervals.push(recs[i]!.timestamp - recs[i - 1]!.timestamp)
+    const latency = recs.filter((r) => r.height > 0).map((r) => {
+      const times = [...r.acceptedBy.values()]
+      return Math.max(...times) - r.timestamp
+    })
+    const height = this.finalHeight
+    return {
+      ok: error === undefined,
+      height,
+      blocks: recs.length,
+      rounds,
+      quorumMismatches: recs.filter((r) => [...r.digests.values()].some((d) => d.size > 1)).length,
+      forks: recs.filter((r) => r.hashes.size > 1).length,
+      rejected: this.rejected,
+      msToGenesis: this.genesisAt === 0 ? -1 : this.genesisAt - this.startedAt,
+      releaseToGenesisMs: this.genesisAt === 0 ? -1 : this.genesisAt - this.releaseStartedAt,
+      blocksBeforeRelease: this.blocksBeforeRelease,
+      blockIntervalMs: { p50: percentile(intervals, 50), p99: percentile(intervals, 99) },
+      roundLatencyMs: { p50: percentile(latency, 50), p99: percentile(latency, 99) },
+      validators: this.validatorViews.map((v) => ({ index: v.index, key: v.key ?? '', running: v.running, height: v.height, restarts: v.restarts, startHeight: v.startHeight, signedAfterStart: v.signedAfterStart })),
+      bootstraps: this.bootstrapAddrs,
+      network: this.networkFile,
+      ...(error !== undefined ? { error } : {})
+    }
+  }
+
+  async stop (): Promise<void> {
+    this.stopping = true
+    this.notify()
+    const procs = [...this.nodes.values()].filter((n) => n.running && n.proc !== undefined).map((n) => n.proc!)
+    await Promise.all(procs.map(async (p) => await new Promise<void>((resolve) => {
+      if (p.exitCode !== null || p.signalCode !== null) { resolve(); return }
+      const t = setTimeout(() => { p.kill('SIGKILL') }, 3_000)
+      p.once('exit', () => { clearTimeout(t); resolve() })
+      p.kill('SIGTERM')
+    })))
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * libp2p for Node.js nodes. Bootstraps listen on TCP, WebSockets and WebRTC-direct (certhash kept stable by a
+ * persistent datastore + keychain), run a circuit relay server and gossipsub with D = 0 and peer exchange.
+ * Validators listen on TCP and WebSockets.
+ */
+import { createLibp2p } from 'libp2p'
+import type { Libp2p } from '@libp2p/interface'
+import { tcp } from '@libp2p/tcp'
+import { webSockets } from '@libp2p/websockets'
+import { webRTCDirect } from '@libp2p/webrtc'
+import { noise } from '@libp2p/noise'
+import { yamux } from '@libp2p/yamux'
+import { identify } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import { keychain } from '@libp2p/keychain'
+import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { gossipsub } from '@libp2p/gossipsub'
+import type { GossipSub } from '@libp2p/gossipsub'
+import type { PrivateKey } from '@libp2p/interface'
+import { FsDatastore } from 'datastore-fs'
+import { gossipOptions } from '../peer/gossip-config.ts'
+import type { MeshParams } from '../peer/gossip-config.ts'
+import type { Topics } from '../peer/topics.ts'
+
+export interface NodeLibp2pOptions {
+  role: 'bootstrap' | 'validator' | 'light'
+  privateKey: PrivateKey
+  topics: Topics
+  listen: string[]
+  /** Directory for the libp2p datastore (keeps the WebRTC-direct certificate stable). */
+  datastoreDir?: string
+  bootstrapIds: Set<string>
+  blocklist: Set<string>
+  /** Connection high watermark: libp2p prunes above it. */
+  maxConnections?: number
+  mesh?: Partial<MeshParams>
+  local?: boolean
+}
+
+export async function createNodeLibp2p (o: NodeLibp2pOptions): Promise<Libp2p<{ pubsub: GossipSub }>> {
+  const datastore = o.datastoreDir !== undefined ? new FsDatastore(o.datastoreDir) : undefined
+  if (datastore !== undefined) await datastore.open()
+  const bootstrap = o.role === 'bootstrap'
+  const node = await createLibp2p({
+    privateKey: o.privateKey,
+    ...(datastore !== undefined ? { datastore } : {}),
+    addresses: { listen: o.listen },
+    transports: [tcp(), webSockets(), webRTCDirect(), circuitRelayTransport()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionManager: {
+      maxConnections: o.maxConnections ?? (bootstrap ? 192 : 64),
+      inboundConnectionThreshold: o.local === true ? 1_000 : 5,
+      maxIncomingPendingConnections: bootstrap ? 64 : 16,
+      dialTimeout: 5_000
+    },
+    connectionGater: {
+      denyDialPeer: (peer) => o.blocklist.has(peer.toString()),
+      denyInboundEncryptedConnection: (peer) => o.blocklist.has(peer.toString()),
+      ...(o.local === true ? { denyDialMultiaddr: () => false } : {})
+    },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      keychain: keychain(),
+      ...(bootstrap ? { relay: circuitRelayServer({ reservations: { maxReservations: 128 } }) } : {}),
+      pubsub: gossipsub(gossipOptions({ role: o.role, topics: o.topics, isBootstrap: (p) => o.bootstrapIds.has(p), mesh: o.mesh, local: o.local }))
+    },
+    start: false
+  })
+  return node as unknown as Libp2p<{ pubsub: GossipSub }>
+}

@@ -1,0 +1,85 @@
+/** Starts one Node.js node (bootstrap, validator or light) from plain options: store, keys, libp2p, peer. */
+import { join } from 'node:path'
+import { mkdir } from 'node:fs/promises'
+import { createNodeVerifier, createNodeSigner } from '../crypto/node.ts'
+import { openSqliteStore } from '../storage/sqlite-store.ts'
+import { Peer } from '../peer/peer.ts'
+import type { PeerRole } from '../peer/peer.ts'
+import { topicsFor } from '../peer/topics.ts'
+import { createLogger } from '../peer/logger.ts'
+import type { LogSink } from '../peer/logger.ts'
+import { computeNetworkId } from '../protocol/index.ts'
+import type { NetworkConfig } from '../protocol/index.ts'
+import type { MeshParams } from '../peer/gossip-config.ts'
+import { createNodeLibp2p } from './libp2p-node.ts'
+import { loadOrCreatePeerKey } from './files.ts'
+import { multiaddr } from '@multiformats/multiaddr'
+
+export interface NodeOptions {
+  role: PeerRole
+  network: NetworkConfig
+  dataDir: string
+  /** Validator key seed (32 bytes). */
+  validatorSeed?: Uint8Array
+  bootstraps: string[]
+  listen?: string[]
+  maxConnections?: number
+  mesh?: Partial<MeshParams>
+  logSink?: LogSink
+  local?: boolean
+}
+
+export interface RunningNode {
+  peer: Peer
+  addrs: () => string[]
+  stop: () => Promise<void>
+}
+
+export function defaultListen (role: PeerRole, host = '127.0.0.1', basePort = 0): string[] {
+  const p = (n: number): number => basePort === 0 ? 0 : basePort + n
+  if (role === 'bootstrap') return [`/ip4/${host}/tcp/${p(0)}`, `/ip4/${host}/tcp/${p(1)}/ws`, `/ip4/${host}/udp/${p(2)}/webrtc-direct`]
+  return [`/ip4/${host}/tcp/${p(0)}`, `/ip4/${host}/tcp/${p(1)}/ws`]
+}
+
+export async function startNode (o: NodeOptions): Promise<RunningNode> {
+  await mkdir(o.dataDir, { recursive: true })
+  const networkId = computeNetworkId(o.network)
+  const topics = topicsFor(networkId)
+  const privateKey = await loadOrCreatePeerKey(o.dataDir)
+  const store = await openSqliteStore(join(o.dataDir, 'chain'))
+  const blocklist = new Set<string>()
+  const bootstrapIds = new Set(o.bootstraps.map((a) => multiaddr(a).getComponents().find((c) => c.name === 'p2p')?.value).filter((v): v is string => v !== undefined))
+  const libp2p = await createNodeLibp2p({
+    role: o.role,
+    privateKey,
+    topics,
+    listen: o.listen ?? defaultListen(o.role),
+    datastoreDir: o.role === 'bootstrap' ? join(o.dataDir, 'libp2p') : undefined,
+    bootstrapIds,
+    blocklist,
+    maxConnections: o.maxConnections,
+    mesh: o.mesh,
+    local: o.local ?? true
+  })
+  const logger = createLogger('lightpulse', o.logSink ?? (() => {}))
+  const peer = new Peer({
+    network: o.network,
+    libp2p,
+    store,
+    verifier: createNodeVerifier(),
+    role: o.role,
+    signer: o.validatorSeed !== undefined ? createNodeSigner(o.validatorSeed) : undefined,
+    bootstraps: o.bootstraps.filter((a) => !a.includes(libp2p.peerId.toString())),
+    logger,
+    blocklist
+  })
+  await peer.start()
+  return {
+    peer,
+    addrs: () => libp2p.getMultiaddrs().map((a) => a.toString()),
+    stop: async () => {
+      await peer.stop()
+      await store.close()
+    }
+  }
+}

@@ -1,0 +1,265 @@
+/**
+ * Owns the verified chain state and its persistence. Every block, from gossip, sync or our own
+ * round, goes through here one at a time: verify with the protocol core, then store atomically
+ * (blocks + checkpoint in one transaction), then publish the new state to listeners.
+ */
+import {
+  ProtocolError, computeBlockHash, decodeBlock, decodeChainState, encodeBlock, encodeChainState,
+  processBlock, processBlocks, processGenesis, toHex, isProtocolError
+} from '../protocol/index.ts'
+import type { Block, BlockInfo, ChainState, NetworkConfig, Ed25519Verifier } from '../protocol/index.ts'
+import type { ChainStore, StoredBlock } from '../storage/types.ts'
+import { StorageError } from '../storage/types.ts'
+import type { Clock } from './clock.ts'
+import type { Logger } from './logger.ts'
+import type { BlockEvent, Emitter, PeerEvents } from './events.ts'
+import { sha256 } from '../protocol/hash.ts'
+import { concat } from '../protocol/bytes.ts'
+
+export interface ChainServiceInit {
+  network: NetworkConfig
+  store: ChainStore
+  verifier: Ed25519Verifier
+  clock: Clock
+  log: Logger
+  events: Emitter<PeerEvents>
+}
+
+/** Serialises async work: state transitions happen strictly one after another. */
+class Mutex {
+  private tail: Promise<unknown> = Promise.resolve()
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(fn, fn)
+    this.tail = next.catch(() => {})
+    return await next
+  }
+}
+
+export function quorumDigest (info: BlockInfo): string {
+  return toHex(sha256(concat(info.quorum.producer, ...info.quorum.validators))).slice(0, 16)
+}
+
+/** Deepest fork the peer will switch away from (blocks of its own chain it would discard). */
+export const MAX_REORG_DEPTH = 16
+
+export class ChainService {
+  private readonly init: ChainServiceInit
+  private readonly mutex = new Mutex()
+  private current?: ChainState
+  /** The last MAX_REORG_DEPTH + 1 states (oldest first), to switch to a longer fork without replaying. */
+  private recent: ChainState[] = []
+  private genesisBlock?: Block
+  /** Set once the store failed (e.g. full): the peer keeps running in memory and stops writing. */
+  storageError?: StorageError
+  private tipListeners = new Set<(s: ChainState) => void>()
+
+  constructor (init: ChainServiceInit) {
+    this.init = init
+  }
+
+  get state (): ChainState | undefined { return this.current }
+  get height (): number { return this.current?.tip.header.height ?? -1 }
+  get genesis (): Block | undefined { return this.genesisBlock }
+
+  onTip (fn: (s: ChainState) => void): () => void {
+    this.tipListeners.add(fn)
+    return () => { this.tipListeners.delete(fn) }
+  }
+
+  /**
+   * Loads what the store holds and re-verifies it: genesis against the release quorum, the checkpoint's
+   * consistency, and every block after it (including the tip) against quorums computed from it.
+   * Anything that fails is reported and the chain data is discarded so the peer re-syncs; nothing
+   * unverified is ever shown as verified.
+   */
+  async load (): Promise<{ height: number, replayed: number, discarded?: string }> {
+    return await this.mutex.run(async () => {
+      const { store, network, verifier, log } = this.init
+      const g = await store.getGenesis()
+      if (g === undefined) return { height: -1, replayed: 0 }
+      try {
+        const genesis = decodeBlock(g.bytes)
+        let state = await processGenesis(network, genesis, verifier)
+        this.genesisBlock = genesis
+        const cp = await store.getCheckpoint()
+        if (cp !== undefined && cp.height > 0) state = decodeChainState(network, cp.state)
+        const tip = await store.getTipHeight()
+        let replayed = 0
+        for (let h = state.tip.header.height + 1; h <= tip;) {
+          const batch = await store.getBlocks(h, 512)
+          if (batch.length === 0) throw new ProtocolError('CHECKPOINT_INVALID', { reason: 'missing stored block', height: h })
+          const blocks = batch.map((b) => decodeBlock(b.bytes))
+          const { states } = await processBlocks(state, blocks, { verifier })
+          state = states[states.length - 1]!
+          replayed += blocks.length
+          h += blocks.length
+        }
+        this.current = state
+        this.recent = [state]
+        log.info('loaded chain from store', { height: state.tip.header.height, replayed, store: store.kind })
+        for (const fn of this.tipListeners) fn(state)
+        return { height: state.tip.header.height, replayed }
+      } catch (err) {
+        const reason = isProtocolError(err) ? err.code : String(err)
+        log.warn('stored chain failed verification; discarding it and re-syncing', { reason })
+        this.init.events.emit('error', { code: 'STORE_CORRUPT', message: `Stored chain failed verification (${reason}); it was discarded and will be re-synced from peers.`, details: { reason } })
+        this.current = undefined
+        this.genesisBlock = undefined
+        await store.clearChain()
+        return { height: -1, replayed: 0, discarded: reason }
+      }
+    })
+  }
+
+  /** Accepts a genesis block (verifying its release certificate). Idempotent for the same genesis. */
+  async acceptGenesis (block: Block): Promise<ChainState> {
+    return await this.mutex.run(async () => {
+      const hash = computeBlockHash(block.header)
+      if (this.current !== undefined) {
+        if (toHex(this.current.genesisHash) === toHex(hash)) return this.current
+        throw new ProtocolError('GENESIS_MISMATCH', { have: toHex(this.current.genesisHash).slice(0, 16), got: toHex(hash).slice(0, 16) })
+      }
+      const state = await processGenesis(this.init.network, block, this.init.verifier)
+      await this.write(async () => { await this.init.store.putGenesis({ height: 0, hash, bytes: encodeBlock(block) }) })
+      this.genesisBlock = block
+      this.current = state
+      this.recent = [state]
+      this.init.events.emit('genesis', { hash: toHex(hash), timestamp: block.header.timestamp, signers: block.cert.map((c) => c.signer) })
+      for (const fn of this.tipListeners) fn(state)
+      return state
+    })
+  }
+
+  /** Verifies and stores one block on top of the tip. Throws ProtocolError (with code) if it is not valid. */
+  async acceptBlock (block: Block, source: BlockEvent['source']): Promise<BlockInfo> {
+    return await this.mutex.run(async () => {
+      const state = this.current
+      if (state === undefined) throw new ProtocolError('LOCKED', { reason: 'no genesis yet' })
+      if (block.header.height <= state.tip.header.height) {
+        const h = computeBlockHash(block.header)
+        if (block.header.height === state.tip.header.height && toHex(h) === toHex(state.tip.hash)) throw new ProtocolError('DUPLICATE', { height: block.header.height })
+      }
+      const { state: next, info } = await processBlock(state, block, { verifier: this.init.verifier, now: this.init.clock.now() })
+      await this.persist([{ block, info }], state)
+      this.advance(next, [{ block, info }], source)
+      return info
+    })
+  }
+
+  /** Verifies and stores consecutive blocks (sync): all signature checks of the batch run concurrently. */
+  async acceptBatch (blocks: Block[]): Promise<number> {
+    if (blocks.length === 0) return 0
+    return await this.mutex.run(async () => {
+      const state = this.current
+      if (state === undefined) throw new ProtocolError('LOCKED', { reason: 'no genesis yet' })
+      // Skip blocks we already have (overlapping responses).
+      const fresh = blocks.filter((b) => b.header.height > state.tip.header.height)
+      if (fresh.length === 0) return 0
+      const { states, infos } = await processBlocks(state, fresh, { verifier: this.init.verifier, now: this.init.clock.now() })
+      const items = fresh.map((block, i) => ({ block, info: infos[i]! }))
+      const prev = states.length >= 2 ? states[states.length - 2]! : state
+      await this.persist(items, prev)
+      this.advance(states[states.length - 1]!, items, 'sync', states)
+      return fresh.length
+    })
+  }
+
+  private remember (states: ChainState[]): void {
+    this.recent.push(...states)
+    if (this.recent.length > MAX_REORG_DEPTH + 1) this.recent = this.recent.slice(this.recent.length - MAX_REORG_DEPTH - 1)
+  }
+
+  /** Our block hash at `height` if it is within the reorg window. */
+  recentHash (height: number): Uint8Array | undefined {
+    return this.recent.find((s) => s.tip.header.height === height)?.tip.hash
+  }
+
+  /** Lowest height a fork may start from (the oldest state we can rebuild from). */
+  get reorgFloor (): number {
+    return this.recent[0]?.tip.header.height ?? this.height
+  }
+
+  /**
+   * Switches to a fork: `blocks` start right above `ancestorHeight` (a height we hold a state for) and must
+   * end strictly above our tip, since the longer quorum-signed chain wins. Verified in full before
+   * anything is changed; then our blocks above the ancestor are replaced.
+   */
+  async reorg (ancestorHeight: number, blocks: Block[]): Promise<number> {
+    return await this.mutex.run(async () => {
+      const base = this.recent.find((s) => s.tip.header.height === ancestorHeight)
+      if (base === undefined || this.current === undefined) throw new ProtocolError('UNKNOWN_PARENT', { reason: 'fork below the reorg window', ancestorHeight })
+      const newTip = ancestorHeight + blocks.length
+      if (newTip <= this.current.tip.header.height) throw new ProtocolError('STALE', { reason: 'fork is not longer than our chain', newTip, tip: this.current.tip.header.height })
+      const { states, infos } = await processBlocks(base, blocks, { verifier: this.init.verifier, now: this.init.clock.now() })
+      const dropped = this.current.tip.header.height - ancestorHeight
+      this.init.log.warn('switching to a longer fork', { ancestor: ancestorHeight, dropped, newTip })
+      await this.write(async () => { await this.init.store.truncateAbove(ancestorHeight) })
+      const items = blocks.map((block, i) => ({ block, info: infos[i]! }))
+      const prev = states.length >= 2 ? states[states.length - 2]! : base
+      await this.persist(items, prev)
+      this.recent = this.recent.filter((s) => s.tip.header.height <= ancestorHeight)
+      this.advance(states[states.length - 1]!, items, 'sync', states)
+      return blocks.length
+    })
+  }
+
+  private advance (next: ChainState, items: Array<{ block: Block, info: BlockInfo }>, source: BlockEvent['source'], states: ChainState[] = [next]): void {
+    this.remember(states)
+    this.current = next
+    const now = this.init.clock.now()
+    for (const { block, info } of items) {
+      this.init.events.emit('block', {
+        height: block.header.height,
+        hash: toHex(info.hash),
+        round: block.header.round,
+        timestamp: block.header.timestamp,
+        producer: toHex(block.header.producer),
+        signers: block.signatures.map((s) => s.index),
+        signerKeys: block.signatures.map((s) => toHex(info.quorum.validators[s.index]!)),
+        bitset: block.header.bitset,
+        quorumDigest: quorumDigest(info),
+        source,
+        acceptedAt: now
+      })
+    }
+    for (const fn of this.tipListeners) fn(next)
+  }
+
+  private async persist (items: Array<{ block: Block, info: BlockInfo }>, checkpointState: ChainState): Promise<void> {
+    const stored: StoredBlock[] = items.map(({ block, info }) => ({ height: block.header.height, hash: info.hash, bytes: encodeBlock(block) }))
+    const checkpoint = checkpointState.tip.header.height > 0
+      ? { height: checkpointState.tip.header.height, state: encodeChainState(checkpointState) }
+      : undefined
+    await this.write(async () => { await this.init.store.appendBlocks(stored, checkpoint) })
+  }
+
+  /** Runs a store write; on failure (full disk, quota) reports once and keeps the peer running in memory. */
+  private async write (fn: () => Promise<void>): Promise<void> {
+    if (this.storageError !== undefined) return
+    try {
+      await fn()
+    } catch (err) {
+      const e = err instanceof StorageError ? err : new StorageError('STORAGE_IO', { cause: String(err) })
+      this.storageError = e
+      this.init.log.error('storage write failed; continuing in memory only', { code: e.code })
+      this.init.events.emit('error', {
+        code: e.code,
+        message: e.code === 'STORAGE_FULL'
+          ? 'Storage is full: the peer keeps running and verifying in memory, but new blocks are not saved. Free space (or browser storage quota) and restart to resume saving.'
+          : `Storage failed (${e.message}); the peer keeps running in memory without saving.`,
+        details: e.details
+      })
+    }
+  }
+
+  /** Encoded blocks for serving sync requests. */
+  async readBlocks (from: number, count: number): Promise<Uint8Array[]> {
+    if (from === 0) {
+      const g = await this.init.store.getGenesis()
+      if (g === undefined) return []
+      const rest = count > 1 ? await this.init.store.getBlocks(1, count - 1) : []
+      return [g.bytes, ...rest.map((b) => b.bytes)]
+    }
+    return (await this.init.store.getBlocks(from, count)).map((b) => b.bytes)
+  }
+}

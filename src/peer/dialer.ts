@@ -1,0 +1,105 @@
+/**
+ * Keeps a peer connected: libp2p has no auto-dialer. Redials the bootstraps whenever none is connected
+ * (with backoff), and tops connections up to `minPeers` from peers already known (PX, identify).
+ */
+import type { Libp2p, PeerId } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { Clock } from './clock.ts'
+import type { Logger } from './logger.ts'
+import type { Emitter, PeerEvents } from './events.ts'
+
+export interface DialerInit {
+  libp2p: Libp2p
+  bootstraps: string[]
+  clock: Clock
+  log: Logger
+  events: Emitter<PeerEvents>
+  minPeers?: number
+  /** First retry delay; doubles up to maxBackoffMs while every bootstrap is unreachable. */
+  retryMs?: number
+  maxBackoffMs?: number
+  dialTimeoutMs?: number
+}
+
+export class Dialer {
+  private readonly init: DialerInit
+  private readonly addrs: Multiaddr[]
+  readonly bootstrapIds: Set<string>
+  private timer?: unknown
+  private failures = 0
+  private stopped = false
+  private reported = false
+
+  constructor (init: DialerInit) {
+    this.init = init
+    this.addrs = init.bootstraps.map((a) => multiaddr(a))
+    this.bootstrapIds = new Set(this.addrs.map((a) => a.getComponents().find((c) => c.name === 'p2p')?.value).filter((v): v is string => v !== undefined))
+  }
+
+  start (): void {
+    this.stopped = false
+    void this.check()
+  }
+
+  stop (): void {
+    this.stopped = true
+    if (this.timer !== undefined) this.init.clock.clearTimeout(this.timer)
+  }
+
+  connectedBootstraps (): number {
+    let n = 0
+    for (const id of this.bootstrapIds) if (this.init.libp2p.getConnections().some((c) => c.remotePeer.toString() === id)) n++
+    return n
+  }
+
+  private schedule (ms: number): void {
+    if (this.stopped) return
+    if (this.timer !== undefined) this.init.clock.clearTimeout(this.timer)
+    this.timer = this.init.clock.setTimeout(() => { void this.check() }, ms)
+  }
+
+  /** Runs one maintenance pass now (also called when a connection closes). */
+  async check (): Promise<void> {
+    if (this.stopped) return
+    const { libp2p, log } = this.init
+    const retry = this.init.retryMs ?? 1_000
+    if (this.addrs.length > 0 && this.connectedBootstraps() === 0) {
+      const results = await Promise.allSettled(this.addrs.map(async (a) => await libp2p.dial(a, { signal: AbortSignal.timeout(this.init.dialTimeoutMs ?? 5_000) })))
+      if (this.stopped) return
+      const ok = results.filter((r) => r.status === 'fulfilled').length
+      if (ok === 0) {
+        this.failures++
+        const delay = Math.min(retry * 2 ** Math.min(this.failures - 1, 6), this.init.maxBackoffMs ?? 10_000)
+        if (!this.reported) {
+          this.reported = true
+          log.warn('no bootstrap reachable', { bootstraps: this.addrs.length })
+        }
+        this.init.events.emit('error', {
+          code: 'NO_BOOTSTRAP',
+          message: `None of the ${this.addrs.length} bootstrap peer(s) can be reached. Retrying in ${Math.round(delay / 1000)} s. Check that the network is running and the bootstrap addresses are right.`,
+          details: { bootstraps: this.addrs.length, attempt: this.failures, retryInMs: delay }
+        })
+        this.schedule(delay)
+        return
+      }
+      if (this.reported) log.info('bootstrap reachable again', { connected: ok })
+      this.failures = 0
+      this.reported = false
+    }
+    await this.topUp()
+    this.schedule(retry * 2)
+  }
+
+  private async topUp (): Promise<void> {
+    const { libp2p } = this.init
+    const min = this.init.minPeers ?? 6
+    const connected = new Set(libp2p.getConnections().map((c) => c.remotePeer.toString()))
+    if (connected.size >= min) return
+    const known = await libp2p.peerStore.all()
+    const candidates: PeerId[] = known.map((p) => p.id).filter((id) => !connected.has(id.toString()) && !id.equals(libp2p.peerId) && known.find((k) => k.id.equals(id))!.addresses.length > 0)
+    for (const id of candidates.slice(0, min - connected.size)) {
+      void libp2p.dial(id, { signal: AbortSignal.timeout(this.init.dialTimeoutMs ?? 5_000) }).catch(() => {})
+    }
+  }
+}

@@ -1,0 +1,298 @@
+/**
+ * A lightpulse peer: the same runtime on Node (bootstrap, validator) and in the browser worker.
+ * Platform code builds the libp2p node (transports differ) and the store; this wires gossip
+ * validation, the chain, rounds, the release quorum, sync and the dialer on top.
+ */
+import type { Libp2p, PeerId } from '@libp2p/interface'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import type { GossipSub } from '@libp2p/gossipsub'
+import { ProtocolError, computeNetworkId, decodeBlock, encodeTx, isProtocolError, registerSigningMessage, toHex } from '../protocol/index.ts'
+import type { NetworkConfig, Ed25519Verifier, Transaction } from '../protocol/index.ts'
+import type { ChainStore } from '../storage/types.ts'
+import type { Signer } from '../crypto/types.ts'
+import { ChainService } from './chain-service.ts'
+import { RoundService } from './round-service.ts'
+import { ReleaseService } from './release-service.ts'
+import { SyncService } from './sync-service.ts'
+import { Dialer } from './dialer.ts'
+import { Mempool } from './mempool.ts'
+import { Emitter } from './events.ts'
+import type { PeerEvents } from './events.ts'
+import { systemClock } from './clock.ts'
+import type { Clock } from './clock.ts'
+import { silentLogger } from './logger.ts'
+import type { Logger } from './logger.ts'
+import { syncProtocolFor, topicsFor } from './topics.ts'
+import type { Topics } from './topics.ts'
+
+export type PeerRole = 'bootstrap' | 'validator' | 'light'
+
+/** gossipsub internals present at runtime but missing from its exported type. */
+export type GossipSubX = GossipSub & {
+  getMeshPeers: (topic: string) => string[]
+  getScore: (peerId: string) => number
+}
+
+export interface PeerInit {
+  network: NetworkConfig
+  /** A started or unstarted libp2p node with a gossipsub service under `services.pubsub`. */
+  libp2p: Libp2p<{ pubsub: GossipSub }>
+  store: ChainStore
+  verifier: Ed25519Verifier
+  role: PeerRole
+  /** Validator key: the peer takes part in rounds when the quorum selects it. */
+  signer?: Signer
+  /** Bootstrap multiaddrs (with /p2p/ id) to keep connected to. */
+  bootstraps?: string[]
+  clock?: Clock
+  /** Randomness for commit secrets (default: crypto.getRandomValues). */
+  random?: (n: number) => Uint8Array
+  logger?: Logger
+  /** Minimum connections the dialer keeps (default 6). */
+  minPeers?: number
+  /** Dialer retry base, ms (default 1000). */
+  redialMs?: number
+  /** Rejected messages from one peer before it is disconnected and blocked (default 10). */
+  maxRejectsPerPeer?: number
+  /** Peers to refuse (shared with the connection gater of the libp2p node). */
+  blocklist?: Set<string>
+}
+
+export interface PeerStats {
+  rejected: Record<string, number>
+  ignored: Record<string, number>
+  accepted: Record<string, number>
+  published: Record<string, number>
+  blocksByRound: Record<string, number>
+}
+
+const defaultRandom = (n: number): Uint8Array => globalThis.crypto.getRandomValues(new Uint8Array(n))
+
+export class Peer {
+  readonly events = new Emitter<PeerEvents>()
+  readonly chain: ChainService
+  readonly rounds: RoundService
+  readonly release: ReleaseService
+  readonly sync: SyncService
+  readonly dialer: Dialer
+  readonly mempool = new Mempool()
+  readonly topics: Topics
+  readonly networkId: Uint8Array
+  readonly stats: PeerStats = { rejected: {}, ignored: {}, accepted: {}, published: {}, blocksByRound: {} }
+  readonly rejectsByPeer = new Map<string, number>()
+  readonly blocklist: Set<string>
+  private readonly init: PeerInit
+  private readonly log: Logger
+  private readonly clock: Clock
+  private syncTimer?: unknown
+  private unsubscribers: Array<() => void> = []
+  private started = false
+
+  constructor (init: PeerInit) {
+    this.init = init
+    this.clock = init.clock ?? systemClock
+    this.log = (init.logger ?? silentLogger).forComponent(init.role)
+    this.networkId = computeNetworkId(init.network)
+    this.topics = topicsFor(this.networkId)
+    this.blocklist = init.blocklist ?? new Set()
+    const common = { verifier: init.verifier, clock: this.clock, events: this.events }
+    this.chain = new ChainService({ ...common, network: init.network, store: init.store, log: this.log.forComponent('chain') })
+    this.rounds = new RoundService({
+      ...common,
+      chain: this.chain,
+      random: init.random ?? defaultRandom,
+      log: this.log.forComponent('rounds'),
+      mempool: this.mempool,
+      signer: init.signer,
+      publishRound: async (b) => { await this.publish(this.topics.rounds, b) },
+      publishBlock: async (b) => { await this.publish(this.topics.blocks, b) }
+    })
+    this.release = new ReleaseService({ ...common, network: init.network, chain: this.chain, log: this.log.forComponent('release'), publish: async (b) => { await this.publish(this.topics.release, b) } })
+    this.release.onResumeReady = () => {
+      const cert = this.release.resumeCertificate()
+      if (cert !== undefined) this.rounds.resume(cert)
+    }
+    this.sync = new SyncService({
+      protocol: syncProtocolFor(this.networkId),
+      chain: this.chain,
+      release: this.release,
+      log: this.log.forComponent('sync'),
+      events: this.events,
+      onRejected: (peer, err) => { this.recordVerdict('sync', peer, err) }
+    })
+    this.dialer = new Dialer({ libp2p: init.libp2p as unknown as Libp2p, bootstraps: init.bootstraps ?? [], clock: this.clock, log: this.log.forComponent('dialer'), events: this.events, minPeers: init.minPeers, retryMs: init.redialMs })
+    this.chain.onTip((s) => { this.rounds.onTip(s) })
+    this.events.on('block', (b) => { this.stats.blocksByRound[b.round] = (this.stats.blocksByRound[b.round] ?? 0) + 1 })
+  }
+
+  get libp2p (): Libp2p<{ pubsub: GossipSub }> { return this.init.libp2p }
+  get pubsub (): GossipSubX { return this.init.libp2p.services.pubsub as GossipSubX }
+  get role (): PeerRole { return this.init.role }
+  get signer (): Signer | undefined { return this.init.signer }
+
+  async start (): Promise<void> {
+    if (this.started) return
+    this.started = true
+    await this.chain.load()
+    const { libp2p } = this.init
+    if (libp2p.status !== 'started') await libp2p.start()
+    const ps = this.pubsub
+    const validators: Array<[string, (bytes: Uint8Array, from: string) => Promise<void>]> = [
+      [this.topics.blocks, async (b, from) => { await this.onGossipBlock(b, from) }],
+      [this.topics.rounds, async (b) => { await this.rounds.handleMessage(b) }],
+      [this.topics.txs, async (b) => {
+        const state = this.chain.state
+        if (state === undefined) throw new ProtocolError('LOCKED', {})
+        await this.mempool.validateAndAdd(state, b, this.init.verifier)
+      }],
+      [this.topics.release, async (b) => { await this.release.handleMessage(b) }]
+    ]
+    for (const [topic, fn] of validators) {
+      ps.topicValidators.set(topic, async (from: PeerId, msg) => await this.verdict(topic, from.toString(), async () => { await fn(msg.data, from.toString()) }))
+      ps.subscribe(topic)
+    }
+    await this.sync.start(libp2p as unknown as Libp2p)
+    const onIdentify = (e: CustomEvent<{ peerId: PeerId, protocols: string[] }>): void => {
+      if (e.detail.protocols.includes(syncProtocolFor(this.networkId))) void this.sync.syncFrom(e.detail.peerId)
+    }
+    const onDisconnect = (): void => { void this.dialer.check() }
+    libp2p.addEventListener('peer:identify', onIdentify as never)
+    libp2p.addEventListener('peer:disconnect', onDisconnect)
+    this.unsubscribers.push(() => { libp2p.removeEventListener('peer:identify', onIdentify as never); libp2p.removeEventListener('peer:disconnect', onDisconnect) })
+    this.dialer.start()
+    this.scheduleSyncPoll()
+    this.log.info('peer started', { peerId: libp2p.peerId.toString(), height: this.chain.height, validator: this.init.signer !== undefined ? toHex(this.init.signer.publicKey).slice(0, 16) : undefined })
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    this.dialer.stop()
+    this.rounds.stop()
+    this.release.stop()
+    if (this.syncTimer !== undefined) this.clock.clearTimeout(this.syncTimer)
+    for (const u of this.unsubscribers) u()
+    this.unsubscribers = []
+    await this.sync.stop().catch(() => {})
+    await this.init.libp2p.stop()
+  }
+
+  /** Polls a connected peer's status now and then, in case gossip missed a block. */
+  private scheduleSyncPoll (): void {
+    const ms = Math.max(1_000, (this.chain.state?.preset.timing.targetBlockMs ?? 1_000) * 3)
+    this.syncTimer = this.clock.setTimeout(() => {
+      if (!this.started) return
+      const conns = this.init.libp2p.getConnections().filter((c) => !this.sync.isBanned(c.remotePeer.toString()))
+      const pick = conns[Math.floor(Math.random() * conns.length)]
+      if (pick !== undefined) void this.sync.syncFrom(pick.remotePeer)
+      this.scheduleSyncPoll()
+    }, ms)
+  }
+
+  private async onGossipBlock (bytes: Uint8Array, from: string): Promise<void> {
+    const block = decodeBlock(bytes)
+    const height = this.chain.height
+    if (this.chain.state === undefined || block.header.height > height + 1) {
+      const peer = this.init.libp2p.getConnections().find((c) => c.remotePeer.toString() === from)?.remotePeer
+      if (peer !== undefined) void this.sync.syncFrom(peer)
+      throw new ProtocolError(this.chain.state === undefined ? 'LOCKED' : 'WRONG_HEIGHT', { height: block.header.height, tip: height })
+    }
+    try {
+      await this.chain.acceptBlock(block, 'gossip')
+    } catch (err) {
+      // A block on another fork: ask its sender for its chain (the longer fork wins).
+      if (isProtocolError(err) && err.code === 'UNKNOWN_PARENT') {
+        const peer = this.init.libp2p.getConnections().find((c) => c.remotePeer.toString() === from)?.remotePeer
+        if (peer !== undefined) void this.sync.syncFrom(peer)
+      }
+      throw err
+    }
+  }
+
+  /** Runs a validation and turns its outcome into a gossipsub verdict, counting and penalising. */
+  private async verdict (topic: string, from: string, fn: () => Promise<void>): Promise<TopicValidatorResult> {
+    try {
+      await fn()
+      this.stats.accepted[topic] = (this.stats.accepted[topic] ?? 0) + 1
+      return TopicValidatorResult.Accept
+    } catch (err) {
+      if (isProtocolError(err)) {
+        this.recordVerdict(topic, from, err)
+        return err.action === 'reject' ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
+      }
+      this.log.warn('validation failed unexpectedly', { topic, err: String(err) })
+      return TopicValidatorResult.Ignore
+    }
+  }
+
+  private recordVerdict (topic: string, from: string, err: ProtocolError): void {
+    if (err.action === 'ignore') {
+      this.stats.ignored[err.code] = (this.stats.ignored[err.code] ?? 0) + 1
+      return
+    }
+    this.stats.rejected[err.code] = (this.stats.rejected[err.code] ?? 0) + 1
+    this.events.emit('rejected', { code: err.code, topic, from, action: 'reject', details: sanitize(err.details) })
+    this.log.warn('rejected message', { code: err.code, topic: topic.split('/')[3], from: from.slice(-8) })
+    const n = (this.rejectsByPeer.get(from) ?? 0) + 1
+    this.rejectsByPeer.set(from, n)
+    if (n >= (this.init.maxRejectsPerPeer ?? 10) && !this.blocklist.has(from) && !this.dialer.bootstrapIds.has(from)) {
+      this.blocklist.add(from)
+      this.log.warn('blocking peer after repeated invalid messages', { peer: from.slice(-8), rejects: n })
+      const conn = this.init.libp2p.getConnections().find((c) => c.remotePeer.toString() === from)
+      if (conn !== undefined) void this.init.libp2p.hangUp(conn.remotePeer).catch(() => {})
+    }
+  }
+
+  async publish (topic: string, bytes: Uint8Array): Promise<void> {
+    try {
+      await this.pubsub.publish(topic, bytes)
+      this.stats.published[topic] = (this.stats.published[topic] ?? 0) + 1
+    } catch (err) {
+      this.log.debug('publish failed', { topic, err: String(err) })
+    }
+  }
+
+  /** Signs and publishes a registration transaction for this peer's validator key. */
+  async register (): Promise<Transaction> {
+    const signer = this.init.signer
+    if (signer === undefined) throw new ProtocolError('TX_INVALID', { reason: 'no validator key' })
+    const tx: Transaction = { kind: 'register', publicKey: signer.publicKey, signature: await signer.sign(registerSigningMessage(this.networkId, signer.publicKey)) }
+    const state = this.chain.state
+    if (state !== undefined) await this.mempool.validateAndAdd(state, encodeTx(tx), this.init.verifier).catch(() => {})
+    await this.publish(this.topics.txs, encodeTx(tx))
+    return tx
+  }
+
+  /** Connections with their transport, for status displays. */
+  connections (): Array<{ peer: string, direction: string, transport: string, streams: number, bootstrap: boolean }> {
+    return this.init.libp2p.getConnections().map((c) => ({
+      peer: c.remotePeer.toString(),
+      direction: c.direction,
+      transport: transportOf(c.remoteAddr.getComponents().map((x) => x.name)),
+      streams: c.streams.length,
+      bootstrap: this.dialer.bootstrapIds.has(c.remotePeer.toString())
+    }))
+  }
+
+  meshPeers (): Record<string, number> {
+    const out: Record<string, number> = {}
+    for (const [name, topic] of Object.entries(this.topics)) out[name] = this.pubsub.getMeshPeers(topic).length
+    return out
+  }
+}
+
+export function transportOf (names: string[]): string {
+  if (names.includes('p2p-circuit')) return names.includes('webrtc') ? 'webrtc' : 'relay'
+  if (names.includes('webrtc-direct')) return 'webrtc-direct'
+  if (names.includes('webrtc')) return 'webrtc'
+  if (names.includes('webtransport')) return 'webtransport'
+  if (names.includes('ws') || names.includes('wss') || names.includes('tls')) return 'websockets'
+  if (names.includes('tcp')) return 'tcp'
+  return names.join('/')
+}
+
+function sanitize (d: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(d)) out[k] = v instanceof Uint8Array ? toHex(v) : v
+  return out
+}

@@ -1,0 +1,225 @@
+/**
+ * Block sync over a request/response libp2p protocol. Requests and responses are bounded; every block
+ * is verified (pipelined: a batch's signature checks run concurrently) before it is stored. A peer that
+ * serves an invalid block is reported and dropped for this round of syncing.
+ *
+ *   request  = u8 kind | kind=1 STATUS: nothing | kind=2 BLOCKS: u64 from, u16 count (<= MAX_SYNC_BATCH)
+ *   STATUS   -> one frame: u8 hasGenesis, u64 tipHeight, 32 tipHash, 32 genesisHash, u8 n, n x (u8 len, release message)
+ *   BLOCKS   -> up to `count` frames, each one encoded block (height `from` upward; height 0 = genesis)
+ * Frames are unsigned-varint length-prefixed (libp2p's lpStream).
+ */
+import { lpStream, LengthPrefixedDecoder } from '@libp2p/utils'
+import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
+import {
+  MAX_BLOCK_SIZE, MAX_SYNC_BATCH, ProtocolError, Reader, Writer, decodeBlock, decodeQuorumMessage, encodeQuorumMessage,
+  isProtocolError, toHex, equals, computeBlockHash
+} from '../protocol/index.ts'
+import type { Block } from '../protocol/index.ts'
+import type { ChainService } from './chain-service.ts'
+import type { ReleaseService } from './release-service.ts'
+import type { Logger } from './logger.ts'
+import type { Emitter, PeerEvents } from './events.ts'
+
+const KIND_STATUS = 1
+const KIND_BLOCKS = 2
+const MAX_REQUEST = 16
+const MAX_STATUS = 1 + 8 + 32 + 32 + 1 + 64 * 129
+
+export interface PeerStatus { hasGenesis: boolean, tipHeight: number, tipHash: Uint8Array, genesisHash: Uint8Array, releases: Uint8Array[] }
+
+export interface SyncServiceInit {
+  protocol: string
+  chain: ChainService
+  release: ReleaseService
+  log: Logger
+  events: Emitter<PeerEvents>
+  onRejected: (peer: string, err: ProtocolError) => void
+  requestTimeoutMs?: number
+}
+
+export class SyncService {
+  private readonly init: SyncServiceInit
+  private libp2p?: Libp2p
+  private running = new Set<string>()
+  private readonly timeoutMs: number
+  /** Peers that served invalid data; not synced from again. */
+  private readonly banned = new Set<string>()
+  served = 0
+
+  constructor (init: SyncServiceInit) {
+    this.init = init
+    this.timeoutMs = init.requestTimeoutMs ?? 10_000
+  }
+
+  async start (libp2p: Libp2p): Promise<void> {
+    this.libp2p = libp2p
+    await libp2p.handle(this.init.protocol, (stream) => { void this.serve(stream) }, { maxInboundStreams: 16, runOnLimitedConnection: true })
+  }
+
+  async stop (): Promise<void> {
+    await this.libp2p?.unhandle(this.init.protocol)
+  }
+
+  private async serve (stream: Stream): Promise<void> {
+    const signal = AbortSignal.timeout(this.timeoutMs)
+    try {
+      const lp = lpStream(stream, { maxDataLength: MAX_REQUEST })
+      const req = (await lp.read({ signal })).subarray()
+      const r = new Reader(req, 'sync-request')
+      const kind = r.u8('kind')
+      if (kind === KIND_STATUS) {
+        r.end()
+        const state = this.init.chain.state
+        const w = new Writer(128)
+        w.u8(state === undefined ? 0 : 1).u64(state?.tip.header.height ?? 0)
+          .fixed(state?.tip.hash ?? new Uint8Array(32), 32).fixed(state?.genesisHash ?? new Uint8Array(32), 32)
+        const releases = state === undefined ? this.init.release.known().map(encodeQuorumMessage) : []
+        w.u8(releases.length)
+        for (const m of releases) w.u8(m.length).raw(m)
+        await lp.write(w.finish(), { signal })
+      } else if (kind === KIND_BLOCKS) {
+        const from = r.u64('from')
+        const count = Math.min(r.u16('count'), MAX_SYNC_BATCH)
+        r.end()
+        const blocks = await this.init.chain.readBlocks(from, count)
+        for (const b of blocks) await lp.write(b, { signal })
+        this.served += blocks.length
+      } else {
+        throw new ProtocolError('UNKNOWN_KIND', { what: 'sync-request', kind })
+      }
+      await stream.close({ signal })
+    } catch (err) {
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+
+  private async request (peer: PeerId, body: Uint8Array, maxFrame: number, maxFrames: number): Promise<Uint8Array[]> {
+    const signal = AbortSignal.timeout(this.timeoutMs)
+    const stream = await this.libp2p!.dialProtocol(peer, this.init.protocol, { signal, runOnLimitedConnection: true })
+    const onAbort = (): void => { stream.abort(new Error('sync request timed out')) }
+    signal.addEventListener('abort', onAbort, { once: true })
+    try {
+      await lpStream(stream).write(body, { signal })
+      await stream.close({ signal })
+      const out: Uint8Array[] = []
+      const decoder = new LengthPrefixedDecoder({ maxDataLength: maxFrame })
+      for await (const chunk of stream) {
+        for (const msg of decoder.decode(chunk)) {
+          out.push(msg.subarray())
+          if (out.length > maxFrames) throw new ProtocolError('TOO_LARGE', { what: 'sync-response', frames: out.length, max: maxFrames })
+        }
+      }
+      signal.throwIfAborted()
+      return out
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+    }
+  }
+
+  async status (peer: PeerId): Promise<PeerStatus> {
+    const [frame] = await this.request(peer, new Uint8Array([KIND_STATUS]), MAX_STATUS, 1)
+    if (frame === undefined) throw new Error('peer closed the sync stream without a status')
+    const r = new Reader(frame, 'sync-status')
+    const hasGenesis = r.u8('hasGenesis') === 1
+    const tipHeight = r.u64('tipHeight')
+    const tipHash = r.fixed(32, 'tipHash')
+    const genesisHash = r.fixed(32, 'genesisHash')
+    const n = r.count(1, 64, 'releases')
+    const releases: Uint8Array[] = []
+    for (let i = 0; i < n; i++) releases.push(r.fixed(r.u8('len'), 'release'))
+    r.end()
+    return { hasGenesis, tipHeight, tipHash, genesisHash, releases }
+  }
+
+  async blocks (peer: PeerId, from: number, count: number): Promise<Block[]> {
+    const n = Math.min(count, MAX_SYNC_BATCH)
+    const req = new Writer(11).u8(KIND_BLOCKS).u64(from).u16(n).finish()
+    const frames = await this.request(peer, req, MAX_BLOCK_SIZE, n)
+    const blocks = frames.map(decodeBlock)
+    blocks.forEach((b, i) => {
+      if (b.header.height !== from + i) throw new ProtocolError('WRONG_HEIGHT', { height: b.header.height, expected: from + i })
+    })
+    return blocks
+  }
+
+  /**
+   * Catches up from `peer` until our tip reaches its tip. Verifies everything; stops at the first
+   * invalid block and reports the peer. Safe to call repeatedly: one sync per peer at a time.
+   */
+  async syncFrom (peer: PeerId): Promise<number> {
+    const id = peer.toString()
+    if (this.running.has(id) || this.banned.has(id)) return 0
+    this.running.add(id)
+    let gained = 0
+    try {
+      const st = await this.status(peer)
+      const chain = this.init.chain
+      if (!st.hasGenesis) {
+        for (const m of st.releases) {
+          try { await this.init.release.add(decodeQuorumMessage(m)) } catch { /* duplicates and stale ones are fine */ }
+        }
+        return 0
+      }
+      if (chain.state === undefined) {
+        const [genesis] = await this.blocks(peer, 0, 1)
+        if (genesis === undefined) return 0
+        await chain.acceptGenesis(genesis)
+      }
+      const start = chain.height
+      while (chain.height < st.tipHeight) {
+        const from = chain.height + 1
+        const batch = await this.blocks(peer, from, Math.min(MAX_SYNC_BATCH, st.tipHeight - chain.height))
+        if (batch.length === 0) break
+        if (!equals(batch[0]!.header.parentHash, chain.state!.tip.hash)) {
+          gained += await this.resolveFork(peer, st.tipHeight)
+          continue
+        }
+        gained += await chain.acceptBatch(batch)
+        this.init.events.emit('sync', { from: start, to: chain.height, target: st.tipHeight, peer: id, done: chain.height >= st.tipHeight })
+      }
+      if (gained > 0) this.init.log.info('synced', { peer: id.slice(-8), blocks: gained, height: chain.height })
+      return gained
+    } catch (err) {
+      if (isProtocolError(err) && err.action === 'reject') {
+        this.banned.add(id)
+        this.init.onRejected(id, err)
+        this.init.log.warn('peer served invalid chain data; not syncing from it again', { peer: id.slice(-8), code: err.code })
+      } else {
+        this.init.log.debug('sync attempt failed', { peer: id.slice(-8), err: isProtocolError(err) ? err.code : String(err) })
+      }
+      return gained
+    } finally {
+      this.running.delete(id)
+    }
+  }
+
+  /**
+   * The peer's chain does not extend our tip: find the highest common block within the reorg window
+   * and switch if the peer's chain is longer (the chain service verifies every block first).
+   */
+  private async resolveFork (peer: PeerId, peerTip: number): Promise<number> {
+    const chain = this.init.chain
+    const floor = chain.reorgFloor
+    const theirs = await this.blocks(peer, floor + 1, chain.height - floor)
+    let ancestor = floor
+    for (const b of theirs) {
+      const ours = chain.recentHash(b.header.height)
+      if (ours === undefined || !equals(ours, computeBlockHash(b.header))) break
+      ancestor = b.header.height
+    }
+    const ourParent = chain.recentHash(ancestor)
+    const first = theirs.find((b) => b.header.height === ancestor + 1)
+    if (first !== undefined && ourParent !== undefined && !equals(first.header.parentHash, ourParent)) {
+      throw new ProtocolError('UNKNOWN_PARENT', { reason: 'fork deeper than the reorg window', floor })
+    }
+    const fork = await this.blocks(peer, ancestor + 1, Math.min(MAX_SYNC_BATCH, peerTip - ancestor))
+    this.init.log.warn('peer is on a different fork', { peer: peer.toString().slice(-8), ancestor, ourTip: chain.height, theirTip: peerTip })
+    return await chain.reorg(ancestor, fork)
+  }
+
+  isBanned (peer: string): boolean { return this.banned.has(peer) }
+
+  static describe (s: PeerStatus): string {
+    return `${s.hasGenesis ? `tip ${s.tipHeight} ${toHex(s.tipHash).slice(0, 8)}` : 'locked'}`
+  }
+}

@@ -1,0 +1,294 @@
+/**
+ * Golden vectors: the current code must reproduce test/vectors/prng.json and quorum.json exactly
+ * (any change in the PRNG or the selection rules fails here; regenerate with test/vectors/generate.ts
+ * only on purpose). The files are also checked against a small independent re-implementation of the
+ * documented rules (node:crypto SHA-256, written from the docs, not calling the protocol code), and
+ * the hand-verifiable properties are checked directly.
+ */
+import { test, describe } from 'node:test'
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import {
+  ENTROPY_BLOCKS, ENTROPY_LAG, MIN_ACTIVE_VALIDATORS, Prng, QUORUM_SIZE, TAG, computeEntropy, computeIdleOrder,
+  computeQueueHead, computeQuorum, computeRegistryRoot, fromHex, toHex
+} from '../../src/protocol/index.ts'
+import {
+  PRNG_SEEDS, SEQUENCE_BOUNDS, UNIFORM_BOUNDS, VECTOR_ROUNDS, ancestryFromJson, buildPrngVectors, buildQuorumVectors,
+  computePrngCase, computeRegistryVectors, registryFromJson, toJson
+} from '../vectors/build.ts'
+import type { EntropyCase, PrngVectors, QuorumVectors, RecordJson, RegistryVectors } from '../vectors/build.ts'
+import { throwsCode } from '../helpers/assert.ts'
+
+const dir = new URL('../vectors/', import.meta.url)
+const prngText = readFileSync(new URL('prng.json', dir), 'utf8')
+const quorumText = readFileSync(new URL('quorum.json', dir), 'utf8')
+const prngFile = JSON.parse(prngText) as PrngVectors
+const quorumFile = JSON.parse(quorumText) as QuorumVectors
+
+// ---------- an independent reference implementation, from the documented rules ----------
+function sha (...parts: Uint8Array[]): Uint8Array {
+  const h = createHash('sha256')
+  for (const p of parts) h.update(p)
+  return new Uint8Array(h.digest())
+}
+function tagged (tag: string, ...parts: Uint8Array[]): Uint8Array {
+  const t = Buffer.from(tag, 'utf8')
+  return sha(Uint8Array.of(t.length), t, ...parts)
+}
+function u32be (n: number): Uint8Array { const b = Buffer.alloc(4); b.writeUInt32BE(n); return b }
+
+class RefPrng {
+  private j = 0
+  private readonly seed: Uint8Array
+  constructor (seed: Uint8Array) { this.seed = seed }
+  next (): number {
+    const block = tagged('lightpulse/v1/prng', this.seed, u32be(Math.floor(this.j / 8)))
+    const word = Buffer.from(block).readUInt32BE((this.j % 8) * 4)
+    this.j++
+    return word
+  }
+
+  uniform (n: number): number {
+    const limit = 2 ** 32 - (2 ** 32 % n)
+    for (;;) { const x = this.next(); if (x < limit) return x % n }
+  }
+}
+
+interface RefRecord { key: Buffer, lvh: number, lvp: number, lrh: number, active: boolean }
+
+function refRecords (records: RecordJson[], height: number): RefRecord[] {
+  return records.map((r) => ({ key: Buffer.from(r.publicKey, 'hex'), lvh: r.lastValidatedHeight, lvp: r.lastValidatedPosition, lrh: r.lastRewardHeight, active: r.activeFrom <= height }))
+}
+function refIdleOrder (records: RecordJson[], height: number): RefRecord[] {
+  return refRecords(records, height).filter((r) => r.active)
+    .sort((a, b) => a.lvh !== b.lvh ? a.lvh - b.lvh : a.lvp !== b.lvp ? a.lvp - b.lvp : Buffer.compare(a.key, b.key))
+}
+function refQueueHead (records: RecordJson[], height: number): RefRecord {
+  return refRecords(records, height).filter((r) => r.active)
+    .sort((a, b) => a.lrh !== b.lrh ? a.lrh - b.lrh : Buffer.compare(a.key, b.key))[0]!
+}
+function refQuorum (records: RecordJson[], height: number, entropy: Uint8Array, round: number): { producer: string, validators: string[] } {
+  const cand = refIdleOrder(records, height)
+  const producer = round === 0
+    ? refQueueHead(records, height)
+    : cand[new RefPrng(tagged('lightpulse/v1/producer', entropy, Uint8Array.of(round))).uniform(cand.length)]!
+  const rest = cand.filter((r) => !r.key.equals(producer.key))
+  const partition = Math.max(1, Math.floor((rest.length - 1) / 2))
+  const prng = new RefPrng(tagged('lightpulse/v1/quorum', entropy, Uint8Array.of(round)))
+  for (let i = 0; i < 11; i++) {
+    const k = prng.uniform(Math.min(partition, rest.length - i))
+    const t = rest[i]!; rest[i] = rest[i + k]!; rest[i + k] = t
+  }
+  return { producer: producer.key.toString('hex'), validators: rest.slice(0, 11).map((r) => r.key.toString('hex')) }
+}
+function refRegistryRoot (records: RecordJson[]): string {
+  const sorted = [...records].sort((a, b) => a.publicKey < b.publicKey ? -1 : 1)
+  const parts: Buffer[] = [Buffer.from(u32be(sorted.length))]
+  for (const r of sorted) {
+    const b = Buffer.alloc(32 + 8 + 8 + 8 + 1 + 8 + 2)
+    Buffer.from(r.publicKey, 'hex').copy(b, 0)
+    b.writeBigUInt64BE(BigInt(r.registeredHeight), 32)
+    b.writeBigUInt64BE(BigInt(r.activeFrom), 40)
+    b.writeBigUInt64BE(BigInt(r.lastValidatedHeight), 48)
+    b.writeUInt8(r.lastValidatedPosition, 56)
+    b.writeBigUInt64BE(BigInt(r.lastRewardHeight), 57)
+    b.writeUInt16BE(r.missed, 65)
+    parts.push(b)
+  }
+  return toHex(tagged('lightpulse/v1/registry', Buffer.concat(parts)))
+}
+function refEntropy (c: EntropyCase): string {
+  // Walk back from the parent (depth 0) by parent hash; take depths LAG..LAG+BLOCKS-1; genesis random if none.
+  const a = c.ancestry
+  const parts: Uint8Array[] = []
+  let genesis: Uint8Array | undefined
+  for (let depth = 0, i = a.length - 1; i >= 0 && depth < ENTROPY_LAG + ENTROPY_BLOCKS; depth++, i--) {
+    if (i < a.length - 1) assert.equal(a[i]!.hash, a[i + 1]!.parentHash)
+    if (a[i]!.height === 0) genesis = fromHex(a[i]!.randomValue)
+    if (depth >= ENTROPY_LAG) parts.push(fromHex(a[i]!.randomValue))
+  }
+  if (parts.length === 0) parts.push(genesis!)
+  return toHex(tagged('lightpulse/v1/entropy', ...parts))
+}
+
+// ---------- PRNG ----------
+describe('PRNG vectors (test/vectors/prng.json)', () => {
+  test('the file is exactly what the generator writes today', () => {
+    assert.equal(prngText, toJson(buildPrngVectors()), 'prng.json is stale or the PRNG changed: run test/vectors/generate.ts only if intended')
+  })
+
+  test('the current Prng reproduces every case from the file inputs', () => {
+    assert.equal(prngFile.tag, TAG.prng)
+    assert.equal(prngFile.cases.length, PRNG_SEEDS.length)
+    for (const c of prngFile.cases) {
+      const seed = fromHex(c.seed)
+      const p = new Prng(seed)
+      assert.deepEqual(c.u32.map(() => p.nextU32()), c.u32, `${c.name}: u32 words`)
+      for (const u of c.uniform) {
+        const q = new Prng(seed)
+        assert.deepEqual(u.draws.map(() => q.uniform(u.n)), u.draws, `${c.name}: uniform(${u.n})`)
+      }
+      const s = new Prng(seed)
+      assert.deepEqual(c.sequence.ns.map((n) => s.uniform(n)), c.sequence.draws, `${c.name}: sequence`)
+      assert.deepEqual(computePrngCase(c.name, seed), c)
+    }
+  })
+
+  test('an independent implementation of the documented algorithm agrees with the file', () => {
+    for (const c of prngFile.cases) {
+      const seed = fromHex(c.seed)
+      const r = new RefPrng(seed)
+      assert.deepEqual(c.u32.map(() => r.next()), c.u32)
+      for (const u of c.uniform) {
+        const q = new RefPrng(seed)
+        assert.deepEqual(u.draws.map(() => q.uniform(u.n)), u.draws)
+      }
+      const s = new RefPrng(seed)
+      assert.deepEqual(c.sequence.ns.map((n) => s.uniform(n)), c.sequence.draws)
+    }
+  })
+
+  test('properties: draws are in range, the bounds cover rejection and the 8-word block boundary', () => {
+    assert.ok(prngFile.cases.every((c) => c.u32.length > 16))
+    for (const c of prngFile.cases) {
+      for (const u of c.uniform) {
+        assert.ok(u.draws.every((d) => Number.isInteger(d) && d >= 0 && d < u.n))
+        if (u.n === 1) assert.ok(u.draws.every((d) => d === 0))
+        // n = 2^32: no rejection, draws are the raw words
+        if (u.n === 2 ** 32) assert.deepEqual(u.draws, c.u32.slice(0, u.draws.length))
+        // powers of two below 2^32 never reject: draws are words mod n
+        if (u.n === 2) assert.deepEqual(u.draws, c.u32.slice(0, u.draws.length).map((w) => w % 2))
+      }
+    }
+    assert.ok(UNIFORM_BOUNDS.includes(2 ** 31 + 1) && SEQUENCE_BOUNDS.includes(2 ** 31 + 1))
+    // With n = 2^31 + 1 about half the words are rejected: across all seeds some draw must differ from word % n.
+    let rejected = 0
+    for (const c of prngFile.cases) {
+      const u = c.uniform.find((x) => x.n === 2 ** 31 + 1)!
+      if (u.draws.some((d, i) => d !== c.u32[i]! % u.n)) rejected++
+    }
+    assert.ok(rejected > 0, 'no case exercised rejection sampling')
+  })
+
+  test('uniform rejects bounds outside 1..2^32', () => {
+    const p = new Prng(new Uint8Array(32))
+    for (const n of [0, -1, 1.5, 2 ** 32 + 1, Number.NaN]) assert.throws(() => p.uniform(n), RangeError)
+  })
+})
+
+// ---------- quorum ----------
+function checkRegistry (v: RegistryVectors): void {
+  const reg = registryFromJson(v.records)
+  // Recomputed by the current code from the file's inputs.
+  assert.deepEqual(computeRegistryVectors(v.name, v.height, v.records, v.cases.map(({ entropy, parentHash, round }) => ({ entropy, parentHash, round }))), v)
+  assert.equal(toHex(computeRegistryRoot(reg)), v.registryRoot)
+  // And by the independent reference.
+  assert.equal(refRegistryRoot(v.records), v.registryRoot)
+  assert.deepEqual(refIdleOrder(v.records, v.height).map((r) => r.key.toString('hex')), v.idleOrder)
+  assert.equal(refQueueHead(v.records, v.height).key.toString('hex'), v.queueHead)
+  for (const c of v.cases) {
+    assert.deepEqual(refQuorum(v.records, v.height, fromHex(c.entropy), c.round), { producer: c.producer, validators: c.validators },
+      `${v.name}: round ${c.round}`)
+  }
+}
+
+describe('quorum vectors (test/vectors/quorum.json)', () => {
+  test('the file is exactly what the generator writes today', () => {
+    assert.equal(quorumText, toJson(buildQuorumVectors()), 'quorum.json is stale or selection changed: run test/vectors/generate.ts only if intended')
+  })
+
+  test('the current code reproduces every registry case, and so does an independent implementation', () => {
+    assert.equal(quorumFile.registries.length, 2)
+    for (const v of quorumFile.registries) checkRegistry(v)
+  })
+
+  test('the current code and an independent implementation reproduce the entropy cases', () => {
+    assert.equal(quorumFile.entropy.length, 5)
+    for (const c of quorumFile.entropy) {
+      assert.equal(toHex(computeEntropy(ancestryFromJson(c.ancestry))), c.entropy, c.name)
+      assert.equal(refEntropy(c), c.entropy, c.name)
+    }
+    // Different ancestries give different entropy.
+    assert.equal(new Set(quorumFile.entropy.map((c) => c.entropy)).size, quorumFile.entropy.length)
+  })
+
+  test('rounds 0, 1, 2 and 254 for two entropies per registry', () => {
+    for (const v of quorumFile.registries) {
+      assert.deepEqual([...new Set(v.cases.map((c) => c.round))], VECTOR_ROUNDS)
+      assert.equal(new Set(v.cases.map((c) => c.entropy)).size, 2)
+    }
+  })
+
+  test('hand-verifiable properties of every case', () => {
+    for (const v of quorumFile.registries) {
+      const active = v.records.filter((r) => r.activeFrom <= v.height).map((r) => r.publicKey)
+      const inactive = v.records.filter((r) => r.activeFrom > v.height).map((r) => r.publicKey)
+      assert.ok(inactive.length > 0, 'each registry includes validators that are not active yet')
+      assert.deepEqual([...v.idleOrder].sort(), [...active].sort())
+      for (const c of v.cases) {
+        assert.equal(c.validators.length, QUORUM_SIZE)
+        assert.equal(new Set(c.validators).size, QUORUM_SIZE, 'validators are distinct')
+        assert.ok(!c.validators.includes(c.producer), 'the producer is not a validator')
+        for (const k of [c.producer, ...c.validators]) {
+          assert.ok(active.includes(k), 'only active validators are chosen')
+          assert.ok(!inactive.includes(k))
+        }
+        if (c.round === 0) assert.equal(c.producer, v.queueHead, 'round-0 producer is the reward-queue head')
+        // Longest-idle first: the swaps only reach the first 10 + partition candidates (the producer removed).
+        const rest = v.idleOrder.filter((k) => k !== c.producer)
+        const partition = Math.max(1, Math.floor((rest.length - 1) / 2))
+        const reachable = new Set(rest.slice(0, QUORUM_SIZE - 1 + partition))
+        for (const k of c.validators) assert.ok(reachable.has(k), 'a validator beyond the swap window was chosen')
+        if (active.length === MIN_ACTIVE_VALIDATORS) {
+          assert.deepEqual([c.producer, ...c.validators].sort(), [...active].sort(), 'with 12 active, all 12 take part')
+        }
+      }
+      // Rounds draw different quorums (with the same entropy).
+      const e0 = v.cases.filter((c) => c.entropy === v.cases[0]!.entropy)
+      assert.ok(new Set(e0.map((c) => c.producer + c.validators.join())).size === e0.length)
+    }
+  })
+
+  test('ties are broken by public key (idle order and reward queue)', () => {
+    const v = quorumFile.registries[0]!
+    const byKey = new Map(v.records.map((r) => [r.publicKey, r]))
+    const order = v.idleOrder.map((k) => byKey.get(k)!)
+    let ties = 0
+    for (let i = 1; i < order.length; i++) {
+      const a = order[i - 1]!
+      const b = order[i]!
+      assert.ok(a.lastValidatedHeight < b.lastValidatedHeight ||
+        (a.lastValidatedHeight === b.lastValidatedHeight && a.lastValidatedPosition < b.lastValidatedPosition) ||
+        (a.lastValidatedHeight === b.lastValidatedHeight && a.lastValidatedPosition === b.lastValidatedPosition && a.publicKey < b.publicKey))
+      if (a.lastValidatedHeight === b.lastValidatedHeight && a.lastValidatedPosition === b.lastValidatedPosition) ties++
+    }
+    assert.ok(ties >= 3, 'the registry must contain sort-key ties')
+    const activeRecords = v.records.filter((r) => r.activeFrom <= v.height)
+    const minReward = Math.min(...activeRecords.map((r) => r.lastRewardHeight))
+    const tied = activeRecords.filter((r) => r.lastRewardHeight === minReward).map((r) => r.publicKey).sort()
+    assert.ok(tied.length >= 2, 'the reward queue head must be a tie')
+    assert.equal(v.queueHead, tied[0])
+    // Pending validators with an older reward are skipped.
+    assert.ok(v.records.some((r) => r.activeFrom > v.height && r.lastRewardHeight < minReward))
+  })
+
+  test('selection is a pure function of (registry, entropy, round): insertion order does not matter', () => {
+    const v = quorumFile.registries[0]!
+    const forward = registryFromJson(v.records)
+    const backward = registryFromJson([...v.records].reverse())
+    for (const c of v.cases) {
+      const a = computeQuorum(forward, fromHex(c.parentHash), v.height, fromHex(c.entropy), c.round)
+      const b = computeQuorum(backward, fromHex(c.parentHash), v.height, fromHex(c.entropy), c.round)
+      assert.deepEqual(a, b)
+    }
+    assert.deepEqual(computeIdleOrder(backward, v.height).map((r) => r.id), v.idleOrder)
+    assert.equal(computeQueueHead(backward, v.height)!.id, v.queueHead)
+  })
+
+  test('fewer than 12 active validators: NOT_ENOUGH_VALIDATORS', () => {
+    const v = quorumFile.registries[1]!
+    const reg = registryFromJson(v.records.slice(1))
+    throwsCode(() => computeQuorum(reg, new Uint8Array(32), v.height, new Uint8Array(32), 0), 'NOT_ENOUGH_VALIDATORS')
+  })
+})
