@@ -10,6 +10,8 @@ import { startNode, defaultListen } from './node.ts'
 import type { RunningNode } from './node.ts'
 import { runDevnetCli } from './devnet-cli.ts'
 import type { LogSink } from '../peer/logger.ts'
+import { DEFAULT_MESH } from '../peer/gossip-config.ts'
+import type { MeshParams } from '../peer/gossip-config.ts'
 
 const HELP = `lightpulse: a light peer and the Pulse-style quorum-signed network it joins
 
@@ -44,6 +46,8 @@ const COMMAND_HELP: Record<string, string> = {
   --data DIR            data directory [default: ./.data/validator-<key prefix>]
   --listen MULTIADDR    listen address (repeatable) [default: tcp and ws on 127.0.0.1]
   --register            publish a registration transaction for this key (if not a genesis validator)
+  --mesh-d N, --mesh-dlo N, --mesh-dhi N   gossipsub mesh degree target/low/high [default: 8/6/12]
+  --heartbeat-ms N      gossipsub heartbeat [default: 700]
   --events              print one JSON object per line on stdout
   --quiet               no log lines on stderr
 `,
@@ -159,6 +163,10 @@ async function runNodeCommand (command: 'bootstrap' | 'validator' | 'release', a
       'max-connections': { type: 'string' },
       timeout: { type: 'string' },
       register: { type: 'boolean' },
+      'mesh-d': { type: 'string' },
+      'mesh-dlo': { type: 'string' },
+      'mesh-dhi': { type: 'string' },
+      'heartbeat-ms': { type: 'string' },
       events: { type: 'boolean' },
       quiet: { type: 'boolean' }
     },
@@ -169,6 +177,7 @@ async function runNodeCommand (command: 'bootstrap' | 'validator' | 'release', a
   const bootstraps = values.bootstrap ?? []
   const events = values.events === true
   const quiet = values.quiet === true || events
+  const mesh = meshFromArgs(values)
   if (command === 'bootstrap') {
     const port = values.port !== undefined ? parseIntArg('--port', values.port, 1, 65_000) : 0
     const node = await startNode({
@@ -178,6 +187,7 @@ async function runNodeCommand (command: 'bootstrap' | 'validator' | 'release', a
       bootstraps,
       listen: values.listen ?? defaultListen('bootstrap', '127.0.0.1', port),
       maxConnections: values['max-connections'] !== undefined ? parseIntArg('--max-connections', values['max-connections'], 1, 100_000) : undefined,
+      mesh,
       logSink: stderrSink(quiet, 'bootstrap')
     })
     attach(node, events, {})
@@ -195,6 +205,7 @@ async function runNodeCommand (command: 'bootstrap' | 'validator' | 'release', a
       validatorSeed: seed,
       bootstraps,
       listen: values.listen,
+      mesh,
       logSink: stderrSink(quiet, `validator-${toHex(publicKey).slice(0, 6)}`)
     })
     attach(node, events, { key: toHex(publicKey) })
@@ -235,6 +246,18 @@ async function runNodeCommand (command: 'bootstrap' | 'validator' | 'release', a
   if (node.peer.chain.state !== undefined) { done(0); return }
   node.peer.events.on('genesis', () => { done(0) })
   setTimeout(() => { process.stderr.write('lightpulse: no genesis before --timeout; the release quorum is not complete yet\n'); done(3) }, Math.max(0, deadline - Date.now())).unref()
+}
+
+/** Mesh flags, validated: Dlo <= D <= Dhi. */
+function meshFromArgs (v: Record<string, unknown>): Partial<MeshParams> {
+  const out: Partial<MeshParams> = {}
+  if (v['mesh-d'] !== undefined) out.D = parseIntArg('--mesh-d', v['mesh-d'] as string, 1, 64)
+  if (v['mesh-dlo'] !== undefined) out.Dlo = parseIntArg('--mesh-dlo', v['mesh-dlo'] as string, 1, 64)
+  if (v['mesh-dhi'] !== undefined) out.Dhi = parseIntArg('--mesh-dhi', v['mesh-dhi'] as string, 1, 128)
+  if (v['heartbeat-ms'] !== undefined) out.heartbeatMs = parseIntArg('--heartbeat-ms', v['heartbeat-ms'] as string, 50, 60_000)
+  const m = { ...DEFAULT_MESH, ...out }
+  if (!(m.Dlo <= m.D && m.D <= m.Dhi)) fail(`mesh degrees must satisfy Dlo <= D <= Dhi (got Dlo=${m.Dlo} D=${m.D} Dhi=${m.Dhi})`)
+  return out
 }
 
 function parseIntArg (name: string, v: string, min: number, max: number): number {

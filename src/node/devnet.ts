@@ -33,7 +33,14 @@ export interface DevnetOptions {
   log?: (line: string) => void
   /** Extra arguments for validator processes. */
   validatorArgs?: string[]
+  /**
+   * Mesh flags for every node. Default for a loopback devnet: D 4 / Dlo 3 / Dhi 6, heartbeat 1 s, because
+   * 18+ node processes share two cores and every duplicate forward costs CPU (see docs/LIMITS.md).
+   */
+  meshArgs?: string[]
 }
+
+export const LOCAL_MESH_ARGS = ['--mesh-d', '4', '--mesh-dlo', '3', '--mesh-dhi', '6', '--heartbeat-ms', '1000']
 
 export interface NodeView {
   name: string
@@ -94,7 +101,7 @@ function seedFor (base: string, label: string, i: number): Uint8Array {
 }
 
 export class Devnet {
-  readonly opts: Required<Omit<DevnetOptions, 'holdReleaseMs' | 'dataDir' | 'log' | 'seed' | 'validatorArgs'>> & DevnetOptions
+  readonly opts: Required<Omit<DevnetOptions, 'holdReleaseMs' | 'dataDir' | 'log' | 'seed' | 'validatorArgs' | 'meshArgs'>> & DevnetOptions
   dataDir = ''
   networkFile = ''
   network!: NetworkConfig
@@ -259,7 +266,7 @@ export class Devnet {
     const views: NodeView[] = []
     for (let i = 0; i < this.opts.bootstraps; i++) {
       const v = this.newView(`bootstrap-${i}`, 'bootstrap', i)
-      this.spawnNode(v, ['bootstrap', '--network', this.networkFile, '--data', join(this.dataDir, v.name)])
+      this.spawnNode(v, ['bootstrap', '--network', this.networkFile, '--data', join(this.dataDir, v.name), ...(this.opts.meshArgs ?? LOCAL_MESH_ARGS)])
       views.push(v)
     }
     await this.waitFor('bootstraps to listen', () => views.every((v) => v.addrs.length > 0), 30_000)
@@ -269,7 +276,7 @@ export class Devnet {
   validatorArgs (i: number): string[] {
     const name = `validator-${i}`
     return ['validator', '--network', this.networkFile, '--key', toHex(this.validatorSeeds[i]!), '--data', join(this.dataDir, name),
-      ...this.bootstrapAddrs.flatMap((a) => ['--bootstrap', a]), ...(this.opts.validatorArgs ?? [])]
+      ...this.bootstrapAddrs.flatMap((a) => ['--bootstrap', a]), ...(this.opts.meshArgs ?? LOCAL_MESH_ARGS), ...(this.opts.validatorArgs ?? [])]
   }
 
   startValidator (i: number): NodeView {
