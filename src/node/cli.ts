@@ -172,12 +172,12 @@ async function runNodeCommand (command: 'bootstrap' | 'validator' | 'release', a
     },
     strict: true
   })
+  const mesh = meshFromArgs(values)
   if (values.network === undefined) fail(`--network FILE is required\n\n${COMMAND_HELP[command]}`)
   const network = await loadNetwork(values.network)
   const bootstraps = values.bootstrap ?? []
   const events = values.events === true
   const quiet = values.quiet === true || events
-  const mesh = meshFromArgs(values)
   if (command === 'bootstrap') {
     const port = values.port !== undefined ? parseIntArg('--port', values.port, 1, 65_000) : 0
     const node = await startNode({

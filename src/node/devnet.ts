@@ -84,6 +84,10 @@ export interface DevnetSummary {
   blocksBeforeRelease: number
   blockIntervalMs: { p50: number, p99: number }
   roundLatencyMs: { p50: number, p99: number }
+  /** Round number of each block, heights 1..height. */
+  roundsByHeight: number[]
+  /** Every running validator holds the same block hash at `height`. */
+  agreed: boolean
   validators: Array<{ index: number, key: string, running: boolean, height: number, restarts: number, startHeight: number, signedAfterStart: number }>
   bootstraps: string[]
   network: string
@@ -369,6 +373,8 @@ export class Devnet {
       height,
       blocks: recs.length,
       rounds,
+      roundsByHeight: recs.filter((r) => r.height >= 1 && r.height <= height).map((r) => r.round),
+      agreed: new Set(this.validatorViews.filter((v) => v.running).map((v) => v.hashes.get(height))).size === 1,
       quorumMismatches: recs.filter((r) => [...r.digests.values()].some((d) => d.size > 1)).length,
       forks: recs.filter((r) => r.hashes.size > 1).length,
       rejected: this.rejected,
