@@ -1,6 +1,8 @@
 /** `lightpulse devnet`: run a local network, headless (--until-height) or until Ctrl-C. */
 import { parseArgs } from 'node:util'
 import { Devnet } from './devnet.ts'
+import { ensureUiBuilt, serveUi } from './web.ts'
+import { networkToFile } from '../peer/network-file.ts'
 import type { DevnetSummary } from './devnet.ts'
 
 export async function runDevnetCli (args: string[]): Promise<void> {
@@ -83,7 +85,15 @@ export async function runDevnetCli (args: string[]): Promise<void> {
       await finish(devnet.summary(), 0)
       return
     }
-    // Interactive: keep running and report each block.
+    // Interactive: serve the browser peer's page, keep running and report each block.
+    if (values['no-web'] !== true) {
+      await ensureUiBuilt(say)
+      const web = await serveUi({
+        port: int('port', values.port, 5173, 0, 65_535),
+        config: () => ({ network: networkToFile(devnet.network), bootstraps: devnet.bootstrapWsAddrs, local: true })
+      })
+      say(`\n  browser peer: ${web.url}\n  (open it in a browser; each tab runs a complete peer in a Web Worker)\n`)
+    }
     let last = -1
     setInterval(() => {
       const h = devnet.finalHeight

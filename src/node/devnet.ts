@@ -40,7 +40,7 @@ export interface DevnetOptions {
   meshArgs?: string[]
 }
 
-export const LOCAL_MESH_ARGS = ['--mesh-d', '4', '--mesh-dlo', '3', '--mesh-dhi', '6', '--heartbeat-ms', '1000']
+export const LOCAL_MESH_ARGS = ['--local', '--mesh-d', '4', '--mesh-dlo', '3', '--mesh-dhi', '6', '--heartbeat-ms', '1000']
 
 export interface NodeView {
   name: string
@@ -303,7 +303,7 @@ export class Devnet {
 
   async startReleaseSigner (i: number): Promise<void> {
     const v = this.newView(`release-${i}`, 'release', i)
-    this.spawnNode(v, ['release', '--network', this.networkFile, '--key', toHex(this.releaseSeeds[i]!), '--index', String(i),
+    this.spawnNode(v, ['release', '--local', '--network', this.networkFile, '--key', toHex(this.releaseSeeds[i]!), '--index', String(i),
       '--data', join(this.dataDir, v.name), ...this.bootstrapAddrs.flatMap((a) => ['--bootstrap', a])])
   }
 

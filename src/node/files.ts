@@ -5,37 +5,17 @@ import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { generateKeyPair, privateKeyFromRaw } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
-import { fromHex, toHex, validateNetworkConfig } from '../protocol/index.ts'
+import { fromHex, toHex } from '../protocol/index.ts'
 import type { NetworkConfig } from '../protocol/index.ts'
-
-export interface NetworkFile {
-  name: string
-  preset: 'mainnet' | 'devnet'
-  releaseSigners: string[]
-  releaseThreshold: number
-  genesisValidators: string[]
-}
+import { networkFromFile, networkToFile } from '../peer/network-file.ts'
+import type { NetworkFile } from '../peer/network-file.ts'
+export { networkFromFile, networkToFile }
+export type { NetworkFile }
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError'
   readonly code: string
   constructor (code: string, message: string) { super(message); this.code = code }
-}
-
-export function networkFromFile (f: NetworkFile): NetworkConfig {
-  const config: NetworkConfig = {
-    name: f.name,
-    preset: f.preset,
-    releaseSigners: f.releaseSigners.map(fromHex),
-    releaseThreshold: f.releaseThreshold,
-    genesisValidators: f.genesisValidators.map(fromHex)
-  }
-  validateNetworkConfig(config)
-  return config
-}
-
-export function networkToFile (c: NetworkConfig): NetworkFile {
-  return { name: c.name, preset: c.preset, releaseSigners: c.releaseSigners.map(toHex), releaseThreshold: c.releaseThreshold, genesisValidators: c.genesisValidators.map(toHex) }
 }
 
 export async function loadNetwork (path: string): Promise<NetworkConfig> {

@@ -12,6 +12,9 @@ import { computeNetworkId } from '../protocol/index.ts'
 import type { NetworkConfig } from '../protocol/index.ts'
 import type { MeshParams } from '../peer/gossip-config.ts'
 import { createNodeLibp2p } from './libp2p-node.ts'
+import { ConnectionTrimmer } from '../peer/connection-trimmer.ts'
+import type { WatermarkOptions } from '../peer/connection-trimmer.ts'
+import { NodeMetrics } from './metrics.ts'
 import { loadOrCreatePeerKey } from './files.ts'
 import { multiaddr } from '@multiformats/multiaddr'
 
@@ -27,12 +30,23 @@ export interface NodeOptions {
   mesh?: Partial<MeshParams>
   logSink?: LogSink
   local?: boolean
+  /**
+   * Connection watermarks (bootstraps, validators): trim to low on reaching high; high is a hard cap
+   * (it also becomes libp2p's maxConnections, overriding `maxConnections`).
+   */
+  watermarks?: WatermarkOptions
+  /** Serve Prometheus metrics on 127.0.0.1:PORT/metrics (0 = any free port). */
+  metricsPort?: number
 }
 
 export interface RunningNode {
   peer: Peer
   addrs: () => string[]
   stop: () => Promise<void>
+  trimmer?: ConnectionTrimmer
+  metrics?: NodeMetrics
+  /** Bound metrics port, when metrics are served. */
+  metricsPort?: number
 }
 
 export function defaultListen (role: PeerRole, host = '127.0.0.1', basePort = 0): string[] {
@@ -49,6 +63,10 @@ export async function startNode (o: NodeOptions): Promise<RunningNode> {
   const store = await openSqliteStore(join(o.dataDir, 'chain'))
   const blocklist = new Set<string>()
   const bootstrapIds = new Set(o.bootstraps.map((a) => multiaddr(a).getComponents().find((c) => c.name === 'p2p')?.value).filter((v): v is string => v !== undefined))
+  const logger = createLogger('lightpulse', o.logSink ?? (() => {}))
+  const trimmer = o.watermarks !== undefined && o.role !== 'light'
+    ? new ConnectionTrimmer({ ...o.watermarks, isProtected: (p) => bootstrapIds.has(p), log: logger })
+    : undefined
   const libp2p = await createNodeLibp2p({
     role: o.role,
     privateKey,
@@ -57,11 +75,12 @@ export async function startNode (o: NodeOptions): Promise<RunningNode> {
     datastoreDir: o.role === 'bootstrap' ? join(o.dataDir, 'libp2p') : undefined,
     bootstrapIds,
     blocklist,
-    maxConnections: o.maxConnections,
+    maxConnections: trimmer?.high ?? o.maxConnections,
     mesh: o.mesh,
-    local: o.local ?? true
+    local: o.local ?? false,
+    ...(trimmer !== undefined ? { gater: trimmer.gater } : {})
   })
-  const logger = createLogger('lightpulse', o.logSink ?? (() => {}))
+  trimmer?.attach(libp2p as never)
   const peer = new Peer({
     network: o.network,
     libp2p,
@@ -74,12 +93,18 @@ export async function startNode (o: NodeOptions): Promise<RunningNode> {
     blocklist
   })
   await peer.start()
+  const metrics = o.metricsPort !== undefined ? new NodeMetrics(peer, trimmer) : undefined
+  const metricsPort = metrics !== undefined ? await metrics.listen(o.metricsPort!) : undefined
   return {
     peer,
     addrs: () => libp2p.getMultiaddrs().map((a) => a.toString()),
     stop: async () => {
+      await metrics?.close()
+      trimmer?.detach()
       await peer.stop()
       await store.close()
-    }
+    },
+    ...(trimmer !== undefined ? { trimmer } : {}),
+    ...(metrics !== undefined ? { metrics, metricsPort } : {})
   }
 }

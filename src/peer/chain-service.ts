@@ -100,6 +100,12 @@ export class ChainService {
         for (const fn of this.tipListeners) fn(state)
         return { height: state.tip.header.height, replayed }
       } catch (err) {
+        // An I/O failure is not evidence of bad data: report it and keep the store as it is.
+        if (err instanceof StorageError) {
+          this.storageError = err
+          this.init.events.emit('error', { code: err.code, message: `Could not read the stored chain (${err.message}); running in memory and re-syncing from peers.`, details: err.details })
+          return { height: -1, replayed: 0, discarded: err.code }
+        }
         const reason = isProtocolError(err) ? err.code : String(err)
         log.warn('stored chain failed verification; discarding it and re-syncing', { reason })
         this.init.events.emit('error', { code: 'STORE_CORRUPT', message: `Stored chain failed verification (${reason}); it was discarded and will be re-synced from peers.`, details: { reason } })

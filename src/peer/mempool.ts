@@ -16,7 +16,7 @@ export class Mempool {
     const id = toHex(tx.publicKey)
     if (state.registry.has(id)) throw new ProtocolError('ALREADY_REGISTERED', { publicKey: id.slice(0, 16) })
     if (this.txs.has(id)) throw new ProtocolError('DUPLICATE', { what: 'tx', publicKey: id.slice(0, 16) })
-    if (this.txs.size >= this.max) throw new ProtocolError('TOO_LARGE', { what: 'mempool', max: this.max })
+    if (this.txs.size >= this.max) throw new ProtocolError('MEMPOOL_FULL', { max: this.max })
     await validateTxSignatures(state.networkId, [tx], verifier)
     this.txs.set(id, tx)
     return tx

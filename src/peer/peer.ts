@@ -84,6 +84,7 @@ export class Peer {
   private readonly init: PeerInit
   private readonly log: Logger
   private readonly clock: Clock
+  private readonly random: (n: number) => Uint8Array
   private syncTimer?: unknown
   private unsubscribers: Array<() => void> = []
   private started = false
@@ -91,6 +92,7 @@ export class Peer {
   constructor (init: PeerInit) {
     this.init = init
     this.clock = init.clock ?? systemClock
+    this.random = init.random ?? defaultRandom
     this.log = (init.logger ?? silentLogger).forComponent(init.role)
     this.networkId = computeNetworkId(init.network)
     this.topics = topicsFor(this.networkId)
@@ -183,7 +185,8 @@ export class Peer {
     this.syncTimer = this.clock.setTimeout(() => {
       if (!this.started) return
       const conns = this.init.libp2p.getConnections().filter((c) => !this.sync.isBanned(c.remotePeer.toString()))
-      const pick = conns[Math.floor(Math.random() * conns.length)]
+      const r = this.random(4)
+      const pick = conns[(((r[0]! << 24) | (r[1]! << 16) | (r[2]! << 8) | r[3]!) >>> 0) % Math.max(1, conns.length)]
       if (pick !== undefined) void this.sync.syncFrom(pick.remotePeer)
       this.scheduleSyncPoll()
     }, ms)
@@ -250,6 +253,11 @@ export class Peer {
     } catch (err) {
       this.log.debug('publish failed', { topic, err: String(err) })
     }
+  }
+
+  setSigner (signer: Signer): void {
+    this.init.signer = signer
+    this.rounds.setSigner(signer)
   }
 
   /** Signs and publishes a registration transaction for this peer's validator key. */

@@ -49,6 +49,8 @@ export class ReleaseService {
 
   async add (m: QuorumMessage): Promise<void> {
     const { network, verifier, log } = this.init
+    const drift = PRESETS[network.preset].timing.maxClockDriftMs
+    if (m.timestamp > this.init.clock.now() + drift) throw new ProtocolError('FUTURE', { what: m.kind, timestamp: m.timestamp })
     if (m.kind === 'release') {
       if (this.init.chain.state !== undefined) throw new ProtocolError('STALE', { reason: 'genesis already exists' })
       const have = this.releases.get(m.signer)

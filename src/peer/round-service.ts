@@ -35,7 +35,7 @@ type Unsigned = RoundMessage extends infer M ? M extends RoundMessage ? Omit<M, 
 
 const MAX_EARLY = 512
 
-interface Mine { secret?: Uint8Array, committed: boolean, revealed: boolean, signed: boolean, templated: boolean, assembled: boolean, signatureTimer: boolean }
+interface Mine { secret?: Uint8Array, committed: boolean, revealed: boolean, signed: boolean, templated: boolean, assembled: boolean, signatureTimer: boolean, commitTimedOut: boolean, signatureTimedOut: boolean }
 
 export class RoundService {
   private readonly init: RoundServiceInit
@@ -70,7 +70,7 @@ export class RoundService {
     this.tick()
     const early = this.early
     this.early = []
-    for (const e of early) void this.handleMessage(e.bytes).catch(() => {})
+    for (const e of early) void this.handleMessage(e.bytes, false).catch(() => {})
   }
 
   /**
@@ -94,6 +94,11 @@ export class RoundService {
   stop (): void {
     this.stopped = true
     this.clearTimers()
+  }
+
+  /** Gives this peer a validator key (e.g. after enrolling from the page); duties start with the next round. */
+  setSigner (signer: Signer): void {
+    this.init.signer = signer
   }
 
   private clearTimers (): void {
@@ -151,7 +156,7 @@ export class RoundService {
 
   private mineFor (round: number): Mine {
     let m = this.mine.get(round)
-    if (m === undefined) { m = { committed: false, revealed: false, signed: false, templated: false, assembled: false, signatureTimer: false }; this.mine.set(round, m) }
+    if (m === undefined) { m = { committed: false, revealed: false, signed: false, templated: false, assembled: false, signatureTimer: false, commitTimedOut: false, signatureTimedOut: false }; this.mine.set(round, m) }
     return m
   }
 
@@ -181,7 +186,7 @@ export class RoundService {
     if (pos < 0) return
     const timing = this.state!.preset.timing
     if (pos === PRODUCER_POSITION) {
-      this.after(timing.commitTimeoutMs, () => { void this.maybeTemplate(rs, true) })
+      this.after(timing.commitTimeoutMs, () => { this.mineFor(round).commitTimedOut = true; void this.maybeTemplate(rs) })
     } else {
       const mine = this.mineFor(round)
       if (!mine.committed) {
@@ -213,14 +218,14 @@ export class RoundService {
    * Validates a round message from the network and adds it to its round.
    * Throws a ProtocolError (reject/ignore) for anything the protocol rejects.
    */
-  async handleMessage (bytes: Uint8Array): Promise<void> {
+  async handleMessage (bytes: Uint8Array, queueIfEarly = true): Promise<void> {
     const msg = decodeRoundMessage(bytes)
     const state = this.state
     if (state === undefined) throw new ProtocolError('LOCKED', { reason: 'no genesis yet' })
     if (!equals(msg.parentHash, state.tip.hash)) {
       if (state.ancestry.some((a) => equals(a.hash, msg.parentHash))) throw new ProtocolError('STALE', { reason: 'round for an older parent' })
       // Possibly for a block we have not seen yet: keep a bounded number to replay on the next tip.
-      if (this.early.length < MAX_EARLY) this.early.push({ bytes })
+      if (queueIfEarly && this.early.length < MAX_EARLY) this.early.push({ bytes })
       throw new ProtocolError('UNKNOWN_PARENT', { reason: 'round message for an unknown parent (queued)' })
     }
     const now = this.init.clock.now()
@@ -250,12 +255,14 @@ export class RoundService {
     if (pos < 0) return
     const mine = this.mineFor(rs.round)
     if (pos === PRODUCER_POSITION) {
-      if (rs.template === undefined && countPresent(rs.commits) === QUORUM_SIZE) void this.maybeTemplate(rs, false)
+      // Template as soon as every commitment is in, or after the commit timeout once 7 are.
+      if (rs.template === undefined) void this.maybeTemplate(rs)
+      // Assemble as soon as every bitset member signed, or after the signature timeout once 7 did.
       if (rs.header !== undefined && !mine.assembled) {
-        if (allSigned(rs)) void this.assemble(rs)
+        if (allSigned(rs) || (mine.signatureTimedOut && countPresent(rs.blockSignatures) >= SIGNATURES_REQUIRED)) void this.assemble(rs)
         else if (!mine.signatureTimer) {
           mine.signatureTimer = true
-          this.after(this.state.preset.timing.signatureTimeoutMs, () => { void this.assemble(rs) })
+          this.after(this.state.preset.timing.signatureTimeoutMs, () => { mine.signatureTimedOut = true; this.drive(rs) })
         }
       }
       return
@@ -277,14 +284,11 @@ export class RoundService {
     await this.send(rs, { kind: 'signature', parentHash: rs.parentHash, round: rs.round, position: pos, blockHash: rs.blockHash!, blockSignature })
   }
 
-  private async maybeTemplate (rs: RoundState, timedOut: boolean): Promise<void> {
+  private async maybeTemplate (rs: RoundState): Promise<void> {
     const mine = this.mineFor(rs.round)
     if (mine.templated || rs.template !== undefined || this.state === undefined || !equals(rs.parentHash, this.state.tip.hash)) return
     const n = countPresent(rs.commits)
-    if (n < QUORUM_SIZE && !(timedOut && n >= SIGNATURES_REQUIRED)) {
-      if (timedOut) this.init.log.debug('not enough commits for a template', { round: rs.round, commits: n })
-      return
-    }
+    if (n < QUORUM_SIZE && !(mine.commitTimedOut && n >= SIGNATURES_REQUIRED)) return
     mine.templated = true
     const template = buildTemplate(rs, this.init.mempool.select(this.state))
     this.emitStage(rs, 'template')

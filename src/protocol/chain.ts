@@ -239,13 +239,14 @@ export async function processBlock (state: ChainState, block: Block, opts: Proce
 export async function processBlockDeferred (state: ChainState, block: Block, opts: ProcessOptions): Promise<{ state: ChainState, info: BlockInfo, signatures: Promise<void> }> {
   const h = block.header
   check(h.version === HEADER_VERSION, 'BAD_VERSION', { version: h.version })
-  // Resume certificate: only on the first block after a stall, signed over the stalled tip.
+  // Resume certificate: only on the first block after a stall, signed over the stalled tip. Its shape and
+  // timing are checked here; its signatures with the other signatures, last.
   let resumeTime: number | undefined
   if (block.cert.length > 0) {
-    const time = await validateCertificate(state.config, state.networkId, block.cert, 'resume', opts.verifier, state.tip.hash)
+    check(block.cert.length <= state.config.releaseSigners.length, 'TOO_LARGE', { what: 'cert', count: block.cert.length })
     const stall = computeNextStallTime(state)
     for (const c of block.cert) check(c.timestamp >= stall, 'CERT_UNEXPECTED', { reason: 'resume before the chain stalled', timestamp: c.timestamp, stall })
-    resumeTime = time
+    resumeTime = Math.max(...block.cert.map((c) => c.timestamp))
   }
   check(equals(h.certRoot, block.cert.length > 0 ? computeCertRoot(block.cert) : ZERO32), 'CERT_ROOT_MISMATCH', {})
   validateLinkAndTime(state, block, resumeTime, opts.now)
@@ -271,6 +272,7 @@ export async function processBlockDeferred (state: ChainState, block: Block, opt
   const hash = computeBlockHash(h)
   const msg = blockSigningMessage(state.networkId, hash)
   const signatures = (async () => {
+    if (block.cert.length > 0) await validateCertificate(state.config, state.networkId, block.cert, 'resume', opts.verifier, state.tip.hash)
     const ok = await Promise.all(sigs.map(async (s) => await opts.verifier.verify(quorum.validators[s.index]!, msg, s.signature)))
     const bad = ok.findIndex((v) => !v)
     if (bad >= 0) throw new ProtocolError('BAD_SIGNATURE', { index: sigs[bad]!.index, height: h.height })

@@ -224,6 +224,7 @@ export function encodeNetworkConfig (c: NetworkConfig): Uint8Array {
   const w = new Writer(256)
   w.bytes16(name).u8(c.preset === 'mainnet' ? 0 : 1).u8(c.releaseThreshold).u8(c.releaseSigners.length)
   for (const k of c.releaseSigners) w.fixed(k, 32)
+  check(c.genesisValidators.length <= 0xffff, 'TOO_LARGE', { field: 'genesisValidators', count: c.genesisValidators.length, max: 0xffff })
   w.u16(c.genesisValidators.length)
   for (const k of c.genesisValidators) w.fixed(k, 32)
   return w.finish()

@@ -52,6 +52,7 @@ export const ErrorCodes = {
   CERT_UNEXPECTED: 'reject',
   GENESIS_MISMATCH: 'reject',
   LOCKED: 'ignore',
+  MEMPOOL_FULL: 'ignore',
   // stored state
   CHECKPOINT_INVALID: 'reject',
 } as const satisfies Record<string, GossipAction>

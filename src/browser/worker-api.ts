@@ -1,0 +1,193 @@
+/**
+ * The peer as the worker runs it: IndexedDB store, WebCrypto Ed25519 (pure-JS fallback), browser
+ * transports, and the same Peer runtime as the Node nodes. Implements the WorkerApi the page calls
+ * through comlink.
+ */
+import { generateKeyPair, privateKeyFromRaw } from '@libp2p/crypto/keys'
+import { multiaddr } from '@multiformats/multiaddr'
+import { decodeBlock, processBlocks, processGenesis, toHex, computeNetworkId } from '../protocol/index.ts'
+import type { Ed25519Verifier } from '../protocol/index.ts'
+import { Peer } from '../peer/peer.ts'
+import { topicsFor, networkTag } from '../peer/topics.ts'
+import { createLogger } from '../peer/logger.ts'
+import { networkFromFile } from '../peer/network-file.ts'
+import { createWebCryptoVerifier, generateWebCryptoSigner, isWebCryptoEd25519Available, webCryptoSignerFromKeyPair } from '../crypto/webcrypto.ts'
+import { createNobleVerifier } from '../crypto/noble.ts'
+import type { Signer } from '../crypto/types.ts'
+import { openIdbStore } from '../storage/idb-store.ts'
+import type { IdbChainStore } from '../storage/idb-store.ts'
+import { LightpulseError } from '../client/errors.ts'
+import type { ClientConfig, ClientEvent, StatusSnapshot, TransportName, WorkerApi } from '../client/types.ts'
+import { availableTransports, createBrowserLibp2p } from './libp2p-browser.ts'
+
+const VALIDATOR_KEY = 'validator'
+const PEER_KEY = 'peer-key'
+
+export interface WorkerApiOptions {
+  /** Extra transports provided by the page (WebRTC bridge), and the names they add. */
+  extraTransports?: () => { names: TransportName[], factories: Array<(components: any) => any> }
+}
+
+export function createWorkerApi (opts: WorkerApiOptions = {}): WorkerApi & { readonly peer?: Peer } {
+  let peer: Peer | undefined
+  let store: IdbChainStore | undefined
+  let verifier: Ed25519Verifier | undefined
+  let cryptoKind: 'webcrypto' | 'noble' = 'webcrypto'
+  let config: ClientConfig | undefined
+  let transports: TransportName[] = []
+  const listeners = new Map<number, (e: ClientEvent) => void>()
+  let nextId = 1
+  let lastError: { code: string, message: string } | undefined
+  let head: StatusSnapshot['head']
+  let sync = { height: -1, target: -1, syncing: false }
+  let release: StatusSnapshot['release']
+  let signed = 0
+  let lastDuty: NonNullable<StatusSnapshot['validator']>['lastDuty']
+  let loaded: { height: number, discarded?: string } | undefined
+  let starting: Promise<StatusSnapshot> | undefined
+
+  const emit = (e: ClientEvent): void => {
+    for (const fn of listeners.values()) {
+      try { fn(e) } catch { /* a page listener's failure is its own */ }
+    }
+  }
+
+  const status = (): StatusSnapshot => {
+    const p = peer
+    const state = p?.chain.state
+    const signer = p?.signer
+    const id = signer !== undefined ? toHex(signer.publicKey) : undefined
+    const rec = id !== undefined ? state?.registry.get(id) : undefined
+    return {
+      running: p !== undefined,
+      peerId: p?.libp2p.peerId.toString(),
+      network: config?.network.name,
+      head,
+      genesis: state !== undefined,
+      release,
+      round: p?.rounds.status(),
+      sync: { ...sync, height: p?.chain.height ?? -1 },
+      connections: p?.connections() ?? [],
+      mesh: p?.meshPeers() ?? {},
+      bootstraps: { configured: config?.bootstraps.length ?? 0, connected: p?.dialer.connectedBootstraps() ?? 0 },
+      transports,
+      validator: id === undefined
+        ? undefined
+        : { publicKey: id, registered: rec !== undefined, active: rec !== undefined && state !== undefined && rec.activeFrom <= state.tip.header.height + 1, signed, lastDuty },
+      store: { kind: store?.kind ?? 'none', error: p?.chain.storageError?.message, loadedHeight: loaded?.height, discarded: loaded?.discarded },
+      crypto: cryptoKind,
+      lastError,
+      stats: { rejected: { ...p?.stats.rejected }, accepted: { ...p?.stats.accepted } }
+    }
+  }
+
+  const start = async (cfg: ClientConfig): Promise<StatusSnapshot> => {
+    if (peer !== undefined) return status()
+    config = cfg
+    let network
+    try {
+      network = networkFromFile(cfg.network)
+    } catch (err) {
+      throw new LightpulseError('CONFIG_INVALID', `The network configuration is invalid: ${(err as Error).message}`)
+    }
+    if (cfg.bootstraps.length === 0) throw new LightpulseError('CONFIG_INVALID', 'No bootstrap addresses configured: give at least one bootstrap multiaddr.')
+    const networkId = computeNetworkId(network)
+    store = await openIdbStore(cfg.storeName ?? `lightpulse-${networkTag(networkId)}`)
+    cryptoKind = await isWebCryptoEd25519Available() ? 'webcrypto' : 'noble'
+    verifier = cryptoKind === 'webcrypto' ? createWebCryptoVerifier() : createNobleVerifier()
+    const rawKey = await store.getMeta(PEER_KEY)
+    const privateKey = rawKey !== undefined ? privateKeyFromRaw(rawKey) : await generateKeyPair('Ed25519')
+    if (rawKey === undefined) await store.putMeta(PEER_KEY, privateKey.raw)
+    const pair = await store.getKeyPair(VALIDATOR_KEY)
+    const signer: Signer | undefined = pair !== undefined ? await webCryptoSignerFromKeyPair(pair) : undefined
+    const extra = opts.extraTransports?.() ?? { names: [], factories: [] }
+    transports = (cfg.transports ?? [...availableTransports(), ...extra.names]).filter((t) => availableTransports().includes(t) || extra.names.includes(t))
+    const bootstrapIds = new Set(cfg.bootstraps.map((a) => multiaddr(a).getComponents().find((c) => c.name === 'p2p')?.value).filter((v): v is string => v !== undefined))
+    const blocklist = new Set<string>()
+    const libp2p = await createBrowserLibp2p({
+      privateKey, topics: topicsFor(networkId), role: signer !== undefined ? 'validator' : 'light', bootstrapIds, blocklist,
+      transports, local: cfg.local ?? false, extraTransports: extra.factories
+    })
+    const logger = createLogger('lightpulse', (level, component, message, fields) => {
+      if (level === 'debug') return
+      emit({ type: 'error', code: `LOG_${level.toUpperCase()}`, message: `${component.replace(/^lightpulse:/, '')}: ${message}`, details: fields })
+    })
+    const p = new Peer({ network, libp2p, store, verifier, role: signer !== undefined ? 'validator' : 'light', signer, bootstraps: cfg.bootstraps, logger, blocklist, redialMs: 1_000 })
+    p.events.on('block', (b) => {
+      head = { height: b.height, hash: b.hash, round: b.round, signers: b.signers.length, timestamp: b.timestamp, verifiedAt: b.acceptedAt }
+      const mine = p.signer !== undefined ? toHex(p.signer.publicKey) : undefined
+      if (mine !== undefined && b.signerKeys.includes(mine)) signed++
+      emit({ type: 'block', ...b })
+    })
+    p.events.on('round', (r) => {
+      if (r.role !== 'observer') lastDuty = { height: r.height, round: r.round, stage: r.stage }
+      emit({ type: 'round', ...r })
+    })
+    p.events.on('sync', (s) => { sync = { height: s.to, target: s.target, syncing: !s.done }; emit({ type: 'sync', ...s }) })
+    p.events.on('genesis', (g) => { emit({ type: 'genesis', ...g }) })
+    p.events.on('release', (r) => { release = { seen: r.seen, threshold: r.threshold }; emit({ type: 'release', ...r }) })
+    p.events.on('rejected', (r) => { emit({ type: 'rejected', ...r }) })
+    p.events.on('stalled', (s) => { emit({ type: 'stalled', ...s }) })
+    p.events.on('error', (e) => {
+      if (!e.code.startsWith('LOG_')) lastError = { code: e.code, message: e.message }
+      emit({ type: 'error', ...e })
+    })
+    p.events.on('block', () => { if (lastError?.code === 'NO_BOOTSTRAP') lastError = undefined })
+    peer = p
+    const result = await p.chain.load()
+    loaded = { height: result.height, discarded: result.discarded }
+    const st = p.chain.state
+    if (st !== undefined) head = { height: st.tip.header.height, hash: toHex(st.tip.hash), round: st.tip.header.round, signers: 0, timestamp: st.tip.header.timestamp, verifiedAt: Date.now() }
+    await p.start()
+    return status()
+  }
+
+  return {
+    get peer () { return peer },
+    start: async (cfg) => {
+      starting ??= start(cfg).catch((err: unknown) => { starting = undefined; peer = undefined; throw err })
+      return await starting
+    },
+    stop: async () => {
+      const p = peer
+      peer = undefined
+      starting = undefined
+      await p?.stop()
+      await store?.close()
+      store = undefined
+    },
+    status: async () => status(),
+    subscribe: async (listener) => {
+      const id = nextId++
+      listeners.set(id, listener)
+      return id
+    },
+    unsubscribe: async (id) => { listeners.delete(id) },
+    enroll: async () => {
+      const p = peer
+      if (p === undefined || store === undefined) throw new LightpulseError('NOT_STARTED', 'Start the peer before enrolling as a validator.')
+      if (p.chain.state === undefined) throw new LightpulseError('LOCKED', 'The network is still in its stasis lock; enrol after genesis.')
+      let signer = p.signer
+      if (signer === undefined) {
+        const { signer: s, keyPair } = await generateWebCryptoSigner()
+        await store.putKeyPair(VALIDATOR_KEY, keyPair)
+        p.setSigner(s)
+        signer = s
+      }
+      await p.register()
+      return { publicKey: toHex(signer.publicKey) }
+    },
+    benchVerify: async (count) => {
+      const p = peer
+      if (p === undefined || store === undefined || verifier === undefined) throw new LightpulseError('NOT_STARTED', 'Start the peer first.')
+      const g = p.chain.genesis
+      if (g === undefined) throw new LightpulseError('LOCKED', 'No genesis yet.')
+      const stored = await store.getBlocks(1, count)
+      const blocks = stored.map((b) => decodeBlock(b.bytes))
+      const t0 = performance.now()
+      const state = await processGenesis(p.chain.state!.config, g, verifier)
+      await processBlocks(state, blocks, { verifier })
+      return { blocks: blocks.length, ms: performance.now() - t0 }
+    }
+  }
+}

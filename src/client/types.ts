@@ -1,0 +1,66 @@
+/**
+ * The client API between a page (or any embedder) and the worker that runs the peer. Everything here is
+ * structured-clone safe: plain objects, strings, numbers, Uint8Arrays.
+ */
+import type { BlockEvent, GenesisEvent, PeerErrorEvent, RejectEvent, ReleaseEvent, RoundEvent, Stage, SyncEvent, StalledEvent } from '../peer/events.ts'
+
+export type TransportName = 'websockets' | 'webtransport' | 'webrtc-direct' | 'webrtc'
+
+export interface ClientConfig {
+  /** The network config as written by the devnet/CLI (hex keys). */
+  network: { name: string, preset: 'mainnet' | 'devnet', releaseSigners: string[], releaseThreshold: number, genesisValidators: string[] }
+  /** Bootstrap multiaddrs with /p2p/ ids (WebSockets, WebTransport, WebRTC-direct). */
+  bootstraps: string[]
+  /** IndexedDB database name (default: lightpulse-<network id prefix>). */
+  storeName?: string
+  /** Transports to use; default: every one this browser supports. */
+  transports?: TransportName[]
+  /** Allow loopback/private addresses and ws:// (local devnets only). */
+  local?: boolean
+}
+
+export interface ConnectionInfo { peer: string, direction: string, transport: string, bootstrap: boolean }
+
+export interface StatusSnapshot {
+  running: boolean
+  peerId?: string
+  network?: string
+  head?: { height: number, hash: string, round: number, signers: number, timestamp: number, verifiedAt: number }
+  genesis: boolean
+  release?: { seen: number, threshold: number }
+  round?: { height: number, round: number, stage: Stage, position: number, commits: number, reveals: number, signatures: number, stalled: boolean }
+  sync: { height: number, target: number, syncing: boolean }
+  connections: ConnectionInfo[]
+  mesh: Record<string, number>
+  bootstraps: { configured: number, connected: number }
+  transports: TransportName[]
+  validator?: { publicKey: string, registered: boolean, active: boolean, signed: number, lastDuty?: { height: number, round: number, stage: Stage } }
+  store: { kind: string, error?: string, loadedHeight?: number, discarded?: string }
+  crypto: 'webcrypto' | 'noble'
+  lastError?: { code: string, message: string }
+  stats: { rejected: Record<string, number>, accepted: Record<string, number> }
+}
+
+export type ClientEvent =
+  | ({ type: 'block' } & BlockEvent)
+  | ({ type: 'round' } & RoundEvent)
+  | ({ type: 'sync' } & SyncEvent)
+  | ({ type: 'genesis' } & GenesisEvent)
+  | ({ type: 'release' } & ReleaseEvent)
+  | ({ type: 'rejected' } & RejectEvent)
+  | ({ type: 'error' } & PeerErrorEvent)
+  | ({ type: 'stalled' } & StalledEvent)
+
+/** What the worker exposes over comlink. */
+export interface WorkerApi {
+  start: (config: ClientConfig) => Promise<StatusSnapshot>
+  stop: () => Promise<void>
+  status: () => Promise<StatusSnapshot>
+  /** Registers a listener (wrap it with comlink.proxy). Returns an id for unsubscribe. */
+  subscribe: (listener: (e: ClientEvent) => void) => Promise<number>
+  unsubscribe: (id: number) => Promise<void>
+  /** Creates (once) the tab's non-extractable validator key and publishes its registration transaction. */
+  enroll: () => Promise<{ publicKey: string }>
+  /** Verifies `count` copies of stored headers with their signatures (benchmark hook); returns ms. */
+  benchVerify: (count: number) => Promise<{ blocks: number, ms: number }>
+}

@@ -1,0 +1,80 @@
+/**
+ * Serves the browser peer's page (the Vite build in dist/) and /config.json (the network and the
+ * bootstraps' browser-dialable addresses) on 127.0.0.1. Builds the page first when dist/ is missing
+ * or older than its sources.
+ */
+import { createServer } from 'node:http'
+import type { Server } from 'node:http'
+import { readFile, stat, readdir } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { join, extname, normalize, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+export const DIST = join(ROOT, 'dist')
+
+const MIME: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json', '.svg': 'image/svg+xml', '.png': 'image/png', '.wasm': 'application/wasm', '.map': 'application/json'
+}
+
+async function newestMtime (dir: string): Promise<number> {
+  let newest = 0
+  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (!e.isFile()) continue
+    const p = join(e.parentPath, e.name)
+    if (p.includes('node_modules')) continue
+    newest = Math.max(newest, (await stat(p)).mtimeMs)
+  }
+  return newest
+}
+
+/** Builds the page with Vite unless dist/ is newer than every source it is built from. */
+export async function ensureUiBuilt (log: (line: string) => void = () => {}): Promise<void> {
+  const index = join(DIST, 'index.html')
+  if (existsSync(index)) {
+    const built = (await stat(index)).mtimeMs
+    const sources = Math.max(...await Promise.all(['src', 'worker', 'public'].map(async (d) => await newestMtime(join(ROOT, d)))))
+    if (built >= sources) return
+  }
+  log('building the browser peer (vite build)…')
+  const { build } = await import('vite')
+  await build({ configFile: join(ROOT, 'vite.config.ts'), root: join(ROOT, 'public'), logLevel: 'warn' })
+}
+
+export interface UiServer { url: string, server: Server, close: () => Promise<void> }
+
+export async function serveUi (opts: { port: number, host?: string, config: () => unknown }): Promise<UiServer> {
+  const server = createServer((req, res) => {
+    void (async () => {
+      const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)
+      if (path === '/config.json') {
+        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+        res.end(JSON.stringify(opts.config()))
+        return
+      }
+      const rel = normalize(path === '/' ? '/index.html' : path).replace(/^(\.\.[/\\])+/, '')
+      const file = join(DIST, rel)
+      if (!file.startsWith(DIST)) { res.writeHead(403).end(); return }
+      try {
+        const body = await readFile(file)
+        res.writeHead(200, { 'content-type': MIME[extname(file)] ?? 'application/octet-stream' })
+        res.end(body)
+      } catch {
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found')
+      }
+    })()
+  })
+  const host = opts.host ?? '127.0.0.1'
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(opts.port, host, () => { resolve() })
+  })
+  const addr = server.address()
+  const port = typeof addr === 'object' && addr !== null ? addr.port : opts.port
+  return {
+    url: `http://${host}:${port}/`,
+    server,
+    close: async () => { await new Promise<void>((resolve) => { server.close(() => { resolve() }); server.closeAllConnections() }) }
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * The thin UI shell: renders what the peer in the worker reports. No framework; the peer does the work.
+ * Config: /config.json (served by `npm start`), or ?config=URL. ?store=NAME picks the IndexedDB name.
+ */
+import { createLightpulseClient } from '../client/client.ts'
+import type { ClientConfig, ClientEvent, StatusSnapshot } from '../client/client.ts'
+
+const $ = (id: string): HTMLElement => document.getElementById(id)!
+const params = new URLSearchParams(location.search)
+
+const logEl = $('log')
+function log (text: string, level: 'info' | 'warn' | 'error' = 'info'): void {
+  const li = document.createElement('li')
+  li.className = level
+  li.textContent = `${new Date().toLocaleTimeString()}  ${text}`
+  logEl.prepend(li)
+  while (logEl.childElementCount > 200) logEl.lastElementChild?.remove()
+}
+
+function banner (text: string | undefined, kind: 'bad' | 'warn' = 'bad'): void {
+  const b = $('banner')
+  b.hidden = text === undefined
+  b.className = kind === 'warn' ? 'banner warn' : 'banner'
+  b.textContent = text ?? ''
+}
+
+async function loadConfig (): Promise<ClientConfig> {
+  const url = params.get('config') ?? './config.json'
+  const res = await fetch(url).catch(() => undefined)
+  if (res === undefined || !res.ok) throw new Error(`Could not load the network configuration from ${url}. Start the local network with 'npm start' and open the URL it prints.`)
+  const cfg = await res.json() as ClientConfig
+  const store = params.get('store')
+  if (store !== null) cfg.storeName = store
+  return cfg
+}
+
+let last: StatusSnapshot | undefined
+
+function render (s: StatusSnapshot): void {
+  last = s
+  $('network').textContent = s.network ?? ''
+  const pill = $('pill')
+  const noBootstrap = s.running && s.bootstraps.connected === 0 && s.connections.length === 0
+  if (!s.running) { pill.textContent = 'stopped'; pill.className = 'pill' } else if (noBootstrap) { pill.textContent = 'offline'; pill.className = 'pill bad' } else if (!s.genesis) { pill.textContent = 'stasis lock'; pill.className = 'pill warn' } else if (s.sync.syncing) { pill.textContent = 'syncing'; pill.className = 'pill warn' } else { pill.textContent = 'verified'; pill.className = 'pill ok' }
+  if (noBootstrap) {
+    banner(`No bootstrap peer is reachable (${s.bootstraps.configured} configured). The peer keeps retrying by itself and keeps what it has verified. Check your connection, or that the local network ('npm start') is running.`)
+  } else if (s.store.error !== undefined) {
+    banner(`Storage: ${s.store.error}`, 'warn')
+  } else if (!s.genesis && s.running) {
+    banner(`The network is in its stasis lock: waiting for ${s.release?.threshold ?? '?'} release signers (${s.release?.seen ?? 0} seen).`, 'warn')
+  } else banner(undefined)
+  if (s.head !== undefined) {
+    $('head-height').textContent = String(s.head.height)
+    $('head-hash').textContent = s.head.hash.slice(0, 32) + '…'
+    $('head-round').textContent = String(s.head.round)
+    $('head-signers').textContent = s.head.signers > 0 ? `${s.head.signers} of 11` : 'from store (re-verified)'
+    $('head-age').textContent = `${Math.max(0, Math.round((Date.now() - s.head.verifiedAt) / 1000))} s ago`
+  }
+  const target = Math.max(s.sync.target, s.sync.height, 1)
+  ;($('sync-bar')).style.width = `${Math.min(100, (100 * Math.max(0, s.sync.height)) / target)}%`
+  $('sync-text').textContent = s.sync.syncing ? `syncing ${s.sync.height} / ${s.sync.target}` : s.genesis ? `following the head by gossip (${s.store.kind} store)` : 'waiting for genesis'
+  if (s.round !== undefined) {
+    $('round-hr').textContent = `${s.round.height} / ${s.round.round}`
+    $('round-stage').textContent = s.round.stalled ? 'stalled: waiting for a release-quorum resume' : s.round.stage
+    $('round-counts').textContent = `${s.round.commits} · ${s.round.reveals} · ${s.round.signatures}`
+    $('round-role').textContent = s.round.position === 11 ? 'producer' : s.round.position >= 0 ? `validator #${s.round.position}` : 'observer'
+  }
+  $('bootstraps').textContent = `${s.bootstraps.connected} of ${s.bootstraps.configured} connected`
+  $('transports').textContent = s.transports.join(', ')
+  $('mesh').textContent = Object.entries(s.mesh).map(([t, n]) => `${t} ${n}`).join(' · ') || '—'
+  const peers = $('peers')
+  peers.replaceChildren(...s.connections.map((c) => {
+    const li = document.createElement('li')
+    li.innerHTML = `<span class="mono"></span><span></span>`
+    li.children[0]!.textContent = `…${c.peer.slice(-10)}${c.bootstrap ? ' (bootstrap)' : ''}`
+    li.children[1]!.textContent = `${c.transport} ${c.direction}`
+    return li
+  }))
+  if (s.validator !== undefined) {
+    $('validator-info').hidden = false
+    ;($('enroll') as HTMLButtonElement).disabled = s.validator.registered
+    $('enroll').textContent = s.validator.registered ? 'Enrolled' : 'Publish registration again'
+    $('validator-key').textContent = s.validator.publicKey.slice(0, 32) + '…'
+    $('validator-status').textContent = s.validator.active ? 'active: selected by quorums like any validator' : s.validator.registered ? 'registered: active after the activation delay' : 'registration sent, waiting for a block to include it'
+    $('validator-signed').textContent = String(s.validator.signed)
+    $('validator-duty').textContent = s.validator.lastDuty !== undefined ? `height ${s.validator.lastDuty.height} round ${s.validator.lastDuty.round}: ${s.validator.lastDuty.stage}` : '—'
+  }
+}
+
+function onEvent (e: ClientEvent): void {
+  switch (e.type) {
+    case 'block': if (e.source !== 'sync' || e.height % 100 === 0) log(`block ${e.height} round ${e.round}, ${e.signers.length} signatures, ${e.source}`); break
+    case 'genesis': log(`stasis lock lifted: genesis ${e.hash.slice(0, 16)}… by release signers ${e.signers.join(', ')}`); break
+    case 'release': log(`release message ${e.signer} (${e.seen} of ${e.threshold})`); break
+    case 'rejected': log(`rejected ${e.code} from …${e.from?.slice(-8) ?? '?'}`, 'warn'); break
+    case 'stalled': log(`chain stalled at height ${e.height}`, 'error'); break
+    case 'sync': if (e.done) log(`synced to ${e.to}`); break
+    case 'error': log(e.message, e.code.startsWith('LOG_INFO') ? 'info' : e.code.startsWith('LOG_') ? 'warn' : 'error'); break
+    case 'round': if (e.role !== 'observer' && (e.stage === 'commit' || e.stage === 'block')) log(`duty: height ${e.height} round ${e.round} ${e.role} ${e.stage}`); break
+  }
+}
+
+async function main (): Promise<void> {
+  const client = createLightpulseClient()
+  ;(globalThis as { lightpulse?: unknown }).lightpulse = client
+  $('enroll').addEventListener('click', () => {
+    ($('enroll') as HTMLButtonElement).disabled = true
+    client.enroll().then((r) => { log(`enrolled: registration for ${r.publicKey.slice(0, 16)}… published`) }, (err: Error & { code?: string }) => {
+      ($('enroll') as HTMLButtonElement).disabled = false
+      log(`enroll failed: ${err.code ?? ''} ${err.message}`, 'error')
+    })
+  })
+  let config: ClientConfig
+  try {
+    config = await loadConfig()
+  } catch (err) {
+    banner((err as Error).message)
+    return
+  }
+  await client.on(onEvent)
+  try {
+    render(await client.start(config))
+    log(`peer started in a worker; ${config.bootstraps.length} bootstrap(s) configured`)
+  } catch (err) {
+    const e = err as Error & { code?: string }
+    banner(`The peer could not start (${e.code ?? 'ERROR'}): ${e.message}`)
+    return
+  }
+  const tick = async (): Promise<void> => { render(await client.status()) }
+  setInterval(() => { void tick() }, 500)
+  document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') void tick() })
+  void last
+}
+
+void main()

@@ -1,0 +1,17 @@
+import { defineConfig } from 'vite'
+
+// The page lives in public/ (index.html + style.css); the UI code in src/ui, the worker in worker/.
+export default defineConfig({
+  root: 'public',
+  publicDir: false,
+  base: './',
+  build: {
+    outDir: '../dist',
+    emptyOutDir: true,
+    target: 'es2022',
+    sourcemap: false,
+    reportCompressedSize: false
+  },
+  worker: { format: 'es' },
+  server: { fs: { allow: ['..'] } }
+})
