@@ -32,7 +32,7 @@ import { flip, rejectsCode, throwsCode } from '../helpers/assert.ts'
  */
 const IGNORED: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'UNKNOWN_PARENT', 'STALE', 'FUTURE', 'WRONG_HEIGHT', 'DUPLICATE', 'CHAIN_STALLED', 'NOT_ENOUGH_VALIDATORS',
-  'ALREADY_REGISTERED', 'LOCKED'
+  'ALREADY_REGISTERED', 'LOCKED', 'MEMPOOL_FULL'
 ])
 const intended = (code: ErrorCode): GossipAction => IGNORED.has(code) ? 'ignore' : 'reject'
 
