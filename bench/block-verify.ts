@@ -10,9 +10,10 @@ import { blockSigningMessage, computeBlockHash, computeNextQuorum, processBlock,
 import type { Block, ChainState } from '../src/protocol/index.ts'
 import { createNodeVerifier } from '../src/crypto/node.ts'
 import { createPublicKey } from 'node:crypto'
+import { availableParallelism } from 'node:os'
 import type { KeyObject } from 'node:crypto'
 import { concat } from '../src/protocol/bytes.ts'
-import { entry, loadBenchChain, metric, round, settle } from './common.ts'
+import { entry, loadBenchChain, metric, settle } from './common.ts'
 import type { BenchOptions, Entry } from './common.ts'
 
 export const BLOCKS = 2_000
@@ -22,13 +23,23 @@ const SPKI_PREFIX = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0
 
 interface Sig { key: KeyObject, msg: Uint8Array, sig: Uint8Array }
 
-async function timeProcessBlocks (genesis: ChainState, blocks: Block[]): Promise<number> {
+/** CPU time of the whole process (main thread + libuv pool threads), µs. */
+function cpuNow (): number {
+  const u = process.cpuUsage()
+  return u.user + u.system
+}
+
+interface Timed { perS: number, cpuUs: number }
+
+async function timeProcessBlocks (genesis: ChainState, blocks: Block[]): Promise<Timed> {
   const verifier = createNodeVerifier()
+  const c = cpuNow()
   const t = performance.now()
   const { states } = await processBlocks(genesis, blocks, { verifier })
   const ms = performance.now() - t
+  const cpuUs = cpuNow() - c
   if (states[states.length - 1]!.tip.header.height !== blocks.length) throw new Error('processBlocks did not reach the last block')
-  return blocks.length / (ms / 1000)
+  return { perS: blocks.length / (ms / 1000), cpuUs: cpuUs / blocks.length }
 }
 
 async function timeProcessBlock (genesis: ChainState, blocks: Block[]): Promise<number> {
@@ -60,15 +71,17 @@ function collectSignatures (genesis: ChainState, blocks: Block[], states: ChainS
   return out
 }
 
-/** All verifies in flight at once on libuv's pool (what processBlocks can at best achieve). Returns verifies/s. */
-async function timeRawAsync (sigs: Sig[]): Promise<number> {
+/** All verifies in flight at once on libuv's pool (what processBlocks can at best achieve). Per verify. */
+async function timeRawAsync (sigs: Sig[]): Promise<Timed> {
+  const c = cpuNow()
   const t = performance.now()
   const ok = await Promise.all(sigs.map(async (s) => await new Promise<boolean>((resolve) => {
     nodeVerify(null, s.msg, s.key, s.sig, (err, v) => { resolve(err == null && v) })
   })))
   const ms = performance.now() - t
+  const cpuUs = cpuNow() - c
   if (!ok.every(Boolean)) throw new Error('a signature failed to verify')
-  return sigs.length / (ms / 1000)
+  return { perS: sigs.length / (ms / 1000), cpuUs: cpuUs / sigs.length }
 }
 
 /** Synchronous verifies on the main thread only (one core). Returns verifies/s. */
@@ -90,28 +103,36 @@ export async function runBlockVerify (o: BenchOptions): Promise<Entry[]> {
   const sigs = collectSignatures(genesis, blocks, states)
   await timeRawAsync(sigs.slice(0, 2_000))
 
-  const pipelined: number[] = []
+  const pipelined: Timed[] = []
   const sequential: number[] = []
-  const rawAsync: number[] = []
+  const rawAsync: Timed[] = []
   const rawSync: number[] = []
   for (let i = 0; i < runs; i++) {
-    // Interleave the variants so machine noise hits them alike.
+    // Interleave the variants so machine noise hits them alike; the ratio is taken per run (paired).
     await settle(); pipelined.push(await timeProcessBlocks(genesis, blocks))
     await settle(); rawAsync.push(await timeRawAsync(sigs))
     await settle(); sequential.push(await timeProcessBlock(genesis, blocks))
     await settle(); rawSync.push(timeRawSync(sigs.slice(0, 7 * 500)))
-    o.log(`  run ${i + 1}/${runs}: processBlocks ${pipelined[i]!.toFixed(0)} blocks/s, processBlock ${sequential[i]!.toFixed(0)} blocks/s, ` +
-      `raw ${rawAsync[i]!.toFixed(0)} verifies/s (${(rawAsync[i]! / sigsPerBlock).toFixed(0)} blocks/s), sync ${rawSync[i]!.toFixed(0)} verifies/s`)
+    o.log(`  run ${i + 1}/${runs}: processBlocks ${pipelined[i]!.perS.toFixed(0)} blocks/s, processBlock ${sequential[i]!.toFixed(0)} blocks/s, ` +
+      `raw ${rawAsync[i]!.perS.toFixed(0)} verifies/s (${(rawAsync[i]!.perS / sigsPerBlock).toFixed(0)} blocks/s), sync ${rawSync[i]!.toFixed(0)} verifies/s`)
   }
-  const main = metric(pipelined, 'blocks/s', 0)
-  const ceiling = metric(rawAsync.map((v) => v / sigsPerBlock), 'blocks/s', 0)
+  const main = metric(pipelined.map((r) => r.perS), 'blocks/s', 0)
+  const cpus = availableParallelism()
+  const ceiling = metric(rawAsync.map((r) => r.perS / sigsPerBlock), 'blocks/s', 0)
   return [entry('block-verify', main, { op: '>=', value: TARGET_BLOCKS_PER_S }, {
     blocks: blocks.length,
     signaturesPerBlock: sigsPerBlock,
     sequentialProcessBlock: metric(sequential, 'blocks/s', 0),
-    ceilingVerifiesPerS: metric(rawAsync, 'verifies/s', 0),
+    ceilingVerifiesPerS: metric(rawAsync.map((r) => r.perS), 'verifies/s', 0),
     ceilingBlocksPerS: ceiling,
-    ratioToCeiling: round(main.value / ceiling.value, 2),
+    ratioToCeiling: metric(pipelined.map((r, i) => r.perS / (rawAsync[i]!.perS / sigsPerBlock)), 'x (paired per run)', 2),
+    // CPU time (all threads) is far less sensitive to other load on the machine than wall time.
+    cpuPerBlockProcessBlocks: metric(pipelined.map((r) => r.cpuUs), 'µs CPU/block', 0),
+    cpuPerBlockRawVerifies: metric(rawAsync.map((r) => r.cpuUs * sigsPerBlock), 'µs CPU/block', 0),
+    cpuEfficiencyVsRaw: metric(pipelined.map((r, i) => rawAsync[i]!.cpuUs * sigsPerBlock / r.cpuUs), 'x (raw CPU / processBlocks CPU)', 2),
+    // What the CPU cost allows with every core free (wall-clock figures above suffer from other load).
+    idleMachineEstimate: metric(pipelined.map((r) => cpus * 1e6 / r.cpuUs), `blocks/s (${cpus} cores / CPU per block)`, 0),
+    idleMachineCeiling: metric(rawAsync.map((r) => cpus * 1e6 / (r.cpuUs * sigsPerBlock)), `blocks/s (${cpus} cores / raw CPU per block)`, 0),
     singleThreadSyncVerifiesPerS: metric(rawSync, 'verifies/s', 0)
   })]
 }

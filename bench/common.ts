@@ -25,6 +25,8 @@ export interface Entry extends Metric {
   met: boolean
   /** Supporting measurements (comparisons, ceilings, breakdowns). */
   details?: Record<string, Metric | number | string | Record<string, unknown>>
+  /** 1-minute load average before and after the benchmark (the machine is shared: read values with it). */
+  loadavg?: { before: number, after: number }
 }
 
 export interface BenchOptions {

@@ -1,1 +1,145 @@
-export async function runRoundLatency (): Promise<never[]> { return [] }
+/**
+ * round-latency: a loopback devnet (src/node/devnet.ts, default options: 16 validators, 2 bootstraps,
+ * 5 release signers / threshold 3, every node its own process) runs to height ~25.
+ * Reported: Devnet.summary().roundLatencyMs (round start = block timestamp -> block accepted on every
+ * node), the block interval, and the producer's stage times relative to round start from roundEvents:
+ *   commit   = round started on the producer          template = template built (commits in)
+ *   sign     = header complete (reveals in)           block    = block assembled (signatures in)
+ *   accepted first / all = the block's 'block' event on the first / last node.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Devnet, percentile } from '../src/node/devnet.ts'
+import { entry, median, metric, round } from './common.ts'
+import type { BenchOptions, Entry } from './common.ts'
+
+export const TARGET_HEIGHT = 25
+export const TARGET_P50_MS = 100
+/** Heights excluded from the steady-state figures (nodes still connecting / meshes forming). */
+const WARMUP_HEIGHTS = 5
+
+const STAGES = ['commit', 'template', 'sign', 'block'] as const
+
+/** CPU time (user + system) of every running node process, ms, from /proc (Linux only; 0 elsewhere). */
+async function devnetCpuMs (d: Devnet): Promise<Record<string, number>> {
+  const out: Record<string, number> = {}
+  for (const n of d.nodes.values()) {
+    const pid = n.proc?.pid
+    if (pid === undefined || !n.running) continue
+    try {
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      out[n.name] = (Number(f[11]) + Number(f[12])) * 10 // utime + stime, clock ticks (USER_HZ = 100)
+    } catch { /* not Linux, or exited */ }
+  }
+  return out
+}
+
+interface RunResult {
+  p50: number
+  p99: number
+  intervalP50: number
+  intervalP99: number
+  steadyP50: number
+  height: number
+  rounds: Record<string, number>
+  forks: number
+  /** CPU ms per block, all node processes together, over the steady-state heights (0 if unavailable). */
+  cpuMsPerBlock: number
+  /** Wall ms per block over the same heights. */
+  wallMsPerBlock: number
+  /** Per block (steady state, round-0 and backup alike): stage -> ms after round start. */
+  stages: Array<Record<string, number>>
+}
+
+async function devnetOnce (o: BenchOptions, run: number): Promise<RunResult> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'lightpulse-bench-devnet-'))
+  const lines: string[] = []
+  const d = new Devnet({ dataDir, log: (l) => { lines.push(l); if (lines.length > 200) lines.shift() } })
+  try {
+    const t = performance.now()
+    await d.start()
+    o.log(`  run ${run + 1}: devnet up (genesis) after ${((performance.now() - t) / 1000).toFixed(1)} s; running to height ${TARGET_HEIGHT}...`)
+    await d.runUntil(WARMUP_HEIGHTS, 30_000)
+    const cpu0 = await devnetCpuMs(d)
+    const h0 = d.finalHeight
+    const w0 = performance.now()
+    await d.runUntil(TARGET_HEIGHT, 30_000)
+    const cpu1 = await devnetCpuMs(d)
+    const blocks = Math.max(1, d.finalHeight - h0)
+    const cpuMs = Object.keys(cpu1).reduce((sum, k) => sum + (cpu0[k] !== undefined ? cpu1[k]! - cpu0[k] : 0), 0)
+    const wallMsPerBlock = (performance.now() - w0) / blocks
+    const s = d.summary()
+    const recs = [...d.blocks.values()].filter((r) => r.height > 0).sort((a, b) => a.height - b.height)
+    const stages: Array<Record<string, number>> = []
+    for (const r of recs) {
+      if (r.height <= WARMUP_HEIGHTS) continue
+      const ev = d.roundEvents.filter((e) => e.height === r.height && e.round === r.round && e.role === 'producer')
+      const row: Record<string, number> = {}
+      for (const st of STAGES) {
+        const e = ev.find((x) => x.stage === st)
+        if (e !== undefined) row[st] = e.at - r.timestamp
+      }
+      const accepted = [...r.acceptedBy.values()]
+      row['accepted first'] = Math.min(...accepted) - r.timestamp
+      row['accepted all'] = Math.max(...accepted) - r.timestamp
+      stages.push(row)
+    }
+    const steady = stages.map((x) => x['accepted all']!)
+    return {
+      p50: s.roundLatencyMs.p50,
+      p99: s.roundLatencyMs.p99,
+      intervalP50: s.blockIntervalMs.p50,
+      intervalP99: s.blockIntervalMs.p99,
+      steadyP50: percentile(steady, 50),
+      height: s.height,
+      rounds: s.rounds,
+      forks: s.forks,
+      cpuMsPerBlock: cpuMs / blocks,
+      wallMsPerBlock,
+      stages
+    }
+  } catch (err) {
+    o.log(`  devnet failed: ${String(err)}\n  last log lines:\n${lines.slice(-20).map((l) => `    ${l}`).join('\n')}`)
+    throw err
+  } finally {
+    await d.stop()
+    await rm(dataDir, { recursive: true, force: true })
+  }
+}
+
+export async function runRoundLatency (o: BenchOptions): Promise<Entry[]> {
+  const runs = o.quick ? 2 : 3
+  const results: RunResult[] = []
+  const failures: string[] = []
+  // A devnet run can fail to start or stall on an overloaded machine: record it, try once more per failure.
+  for (let i = 0; results.length < runs && i < runs + 2; i++) {
+    let r: RunResult
+    try { r = await devnetOnce(o, i) } catch (err) { failures.push(String(err)); continue }
+    results.push(r)
+    o.log(`  run ${i + 1}/${runs}: round latency p50 ${r.p50} ms, p99 ${r.p99} ms; block interval p50 ${r.intervalP50} ms; ` +
+      `height ${r.height}, rounds ${JSON.stringify(r.rounds)}, forks ${r.forks}; ` +
+      `node processes used ${r.cpuMsPerBlock.toFixed(0)} ms CPU per ${r.wallMsPerBlock.toFixed(0)} ms wall per block`)
+  }
+  // Stage breakdown: per stage, the median over all steady-state blocks of all runs (and p90).
+  if (results.length === 0) throw new Error(`every devnet run failed: ${failures.join('; ')}`)
+  const all = results.flatMap((r) => r.stages)
+  const breakdown: Record<string, unknown> = {}
+  for (const st of [...STAGES, 'accepted first', 'accepted all']) {
+    const xs = all.map((x) => x[st]).filter((v): v is number => v !== undefined)
+    breakdown[st] = { p50: round(median(xs), 0), p90: percentile(xs, 90), n: xs.length }
+  }
+  return [entry('round-latency', metric(results.map((r) => r.p50), 'ms (p50)', 0), { op: '<=', value: TARGET_P50_MS }, {
+    roundLatencyP99: metric(results.map((r) => r.p99), 'ms', 0),
+    steadyStateP50: metric(results.map((r) => r.steadyP50), `ms (heights > ${WARMUP_HEIGHTS})`, 0),
+    blockIntervalP50: metric(results.map((r) => r.intervalP50), 'ms', 0),
+    blockIntervalP99: metric(results.map((r) => r.intervalP99), 'ms', 0),
+    // All node processes' CPU per block vs wall time per block: ~cpus x wall means the devnet is CPU-bound.
+    devnetCpuPerBlock: metric(results.map((r) => r.cpuMsPerBlock), 'ms CPU/block (all nodes)', 0),
+    devnetWallPerBlock: metric(results.map((r) => r.wallMsPerBlock), 'ms wall/block', 0),
+    ...(failures.length > 0 ? { failedRuns: failures.join('; ') } : {}),
+    roundsUsed: results.map((r) => JSON.stringify(r.rounds)).join(' '),
+    producerStagesMsAfterRoundStart: breakdown
+  })]
+}

@@ -50,6 +50,7 @@ function printTable (entries: Entry[]): void {
   const rows: string[][] = [['benchmark', 'value (median)', 'target', 'met', 'runs']]
   for (const e of entries) {
     rows.push([e.name, `${fmt(e.value)} ${e.unit}`, `${e.target.op} ${fmt(e.target.value)}`, e.met ? 'yes' : 'NO', e.runs.map(fmt).join(', ')])
+    if (e.loadavg !== undefined) rows.push(['  load average (1 min)', `${e.loadavg.before} -> ${e.loadavg.after}`, '', '', ''])
     for (const [k, d] of Object.entries(e.details ?? {})) {
       if (isMetric(d)) rows.push([`  ${k}`, `${fmt(d.value)} ${d.unit}`, '', '', d.runs.map(fmt).join(', ')])
       else if (typeof d === 'number' || typeof d === 'string') rows.push([`  ${k}`, String(d), '', '', ''])
@@ -90,10 +91,22 @@ async function main (): Promise<void> {
   console.log(`lightpulse node benchmarks${quick ? ' (--quick)' : ''}: ${m.cpus} x ${m.cpuModel as string}, node ${m.node as string}, load ${(m.loadavg as number[]).join(' ')}`)
   const o: BenchOptions = { quick, log: (line) => { process.stderr.write(line + '\n') } }
   const entries: Entry[] = []
+  const failed: string[] = []
   for (const n of names) {
     o.log(`\n[${n}]`)
     const t = performance.now()
-    entries.push(...await BENCHMARKS[n]!(o))
+    const before = loadavg()[0]!
+    let got: Entry[]
+    try {
+      got = await BENCHMARKS[n]!(o)
+    } catch (err) {
+      // Keep going with the other benchmarks; the failure is reported (and recorded) as a failed entry.
+      o.log(`  FAILED: ${String(err)}`)
+      failed.push(n)
+      got = [{ name: n, value: NaN, unit: '', runs: [], target: { op: '>=', value: NaN }, met: false, details: { error: String(err) } }]
+    }
+    for (const e of got) e.loadavg = { before: Math.round(before * 100) / 100, after: Math.round(loadavg()[0]! * 100) / 100 }
+    entries.push(...got)
     o.log(`  (${((performance.now() - t) / 1000).toFixed(0)} s)`)
   }
   console.log('')
@@ -102,6 +115,7 @@ async function main (): Promise<void> {
     await writeResults(entries, quick)
     console.log(`\nwrote ${RESULTS}`)
   }
+  if (failed.length > 0) process.exitCode = 1
 }
 
 await main()

@@ -89,7 +89,7 @@ export class ChainService {
           const batch = await store.getBlocks(h, 512)
           if (batch.length === 0) throw new ProtocolError('CHECKPOINT_INVALID', { reason: 'missing stored block', height: h })
           const blocks = batch.map((b) => decodeBlock(b.bytes))
-          const { states } = await processBlocks(state, blocks, { verifier })
+          const { states } = await processBlocks(state, blocks, { verifier, keepStates: 1 })
           state = states[states.length - 1]!
           replayed += blocks.length
           h += blocks.length
@@ -161,7 +161,7 @@ export class ChainService {
       // Skip blocks we already have (overlapping responses).
       const fresh = blocks.filter((b) => b.header.height > state.tip.header.height)
       if (fresh.length === 0) return 0
-      const { states, infos } = await processBlocks(state, fresh, { verifier: this.init.verifier, now: this.init.clock.now() })
+      const { states, infos } = await processBlocks(state, fresh, { verifier: this.init.verifier, now: this.init.clock.now(), keepStates: MAX_REORG_DEPTH + 1 })
       const items = fresh.map((block, i) => ({ block, info: infos[i]! }))
       const prev = states.length >= 2 ? states[states.length - 2]! : state
       await this.persist(items, prev)

@@ -166,14 +166,22 @@ export class SyncService {
         await chain.acceptGenesis(genesis)
       }
       const start = chain.height
+      // The next batch is fetched while the current one is verified and stored.
+      const fetch = (from: number): Promise<Block[]> => {
+        const p = from > st.tipHeight ? Promise.resolve([]) : this.blocks(peer, from, Math.min(MAX_SYNC_BATCH, st.tipHeight - from + 1))
+        p.catch(() => {})
+        return p
+      }
+      let next = fetch(chain.height + 1)
       while (chain.height < st.tipHeight) {
-        const from = chain.height + 1
-        const batch = await this.blocks(peer, from, Math.min(MAX_SYNC_BATCH, st.tipHeight - chain.height))
+        const batch = await next
         if (batch.length === 0) break
         if (!equals(batch[0]!.header.parentHash, chain.state!.tip.hash)) {
           gained += await this.resolveFork(peer, st.tipHeight)
+          next = fetch(chain.height + 1)
           continue
         }
+        next = fetch(batch[batch.length - 1]!.header.height + 1)
         gained += await chain.acceptBatch(batch)
         this.init.events.emit('sync', { from: start, to: chain.height, target: st.tipHeight, peer: id, done: chain.height >= st.tipHeight })
       }

@@ -285,16 +285,18 @@ export async function processBlockDeferred (state: ChainState, block: Block, opt
 /**
  * Processes consecutive blocks with every block's signature checks in flight at once.
  * All or nothing: throws the first failing block's error (with its height in details).
- * Returns every intermediate state (states[i] = after blocks[i]).
+ * Returns the intermediate states (the last `keepStates` of them if given, default all; the last is the final state).
  */
-export async function processBlocks (state: ChainState, blocks: Block[], opts: ProcessOptions): Promise<{ states: ChainState[], infos: BlockInfo[] }> {
+export async function processBlocks (state: ChainState, blocks: Block[], opts: ProcessOptions & { keepStates?: number }): Promise<{ states: ChainState[], infos: BlockInfo[] }> {
   const states: ChainState[] = []
   const infos: BlockInfo[] = []
   const checks: Array<Promise<void>> = []
+  const keep = opts.keepStates ?? Infinity
   let s = state
   for (const b of blocks) {
     const r = await processBlockDeferred(s, b, opts)
     states.push(r.state)
+    if (states.length > keep) states.shift()
     infos.push(r.info)
     checks.push(r.signatures)
     s = r.state
