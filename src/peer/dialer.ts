@@ -20,6 +20,12 @@ export interface DialerInit {
   retryMs?: number
   maxBackoffMs?: number
   dialTimeoutMs?: number
+  /**
+   * Hang up the bootstraps once this many other peers are connected, freeing the bootstrap for newcomers
+   * (the launch simulation shows that peers staying on bootstraps starve arrivals at scale). Bootstraps are
+   * dialed again when no bootstrap is connected and fewer than `minPeers` peers are. Off by default.
+   */
+  releaseBootstrapsAt?: number
 }
 
 export class Dialer {
@@ -64,7 +70,17 @@ export class Dialer {
     if (this.stopped) return
     const { libp2p, log } = this.init
     const retry = this.init.retryMs ?? 1_000
-    if (this.addrs.length > 0 && this.connectedBootstraps() === 0) {
+    const others = libp2p.getConnections().filter((c) => !this.bootstrapIds.has(c.remotePeer.toString())).length
+    const release = this.init.releaseBootstrapsAt
+    if (release !== undefined && others >= release && this.connectedBootstraps() > 0) {
+      for (const id of this.bootstrapIds) {
+        const conn = libp2p.getConnections().find((c) => c.remotePeer.toString() === id)
+        if (conn !== undefined) await libp2p.hangUp(conn.remotePeer).catch(() => {})
+      }
+      log.debug('released bootstraps', { peers: others })
+    }
+    const wantBootstrap = release === undefined ? this.connectedBootstraps() === 0 : this.connectedBootstraps() === 0 && others < (this.init.minPeers ?? 6)
+    if (this.addrs.length > 0 && wantBootstrap) {
       const results = await Promise.allSettled(this.addrs.map(async (a) => await libp2p.dial(a, { signal: AbortSignal.timeout(this.init.dialTimeoutMs ?? 5_000) })))
       if (this.stopped) return
       const ok = results.filter((r) => r.status === 'fulfilled').length

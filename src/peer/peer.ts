@@ -52,6 +52,8 @@ export interface PeerInit {
   minPeers?: number
   /** Dialer retry base, ms (default 1000). */
   redialMs?: number
+  /** Hang up the bootstraps once this many other peers are connected (default: stay connected). */
+  releaseBootstrapsAt?: number
   /** Rejected messages from one peer before it is disconnected and blocked (default 10). */
   maxRejectsPerPeer?: number
   /** Peers to refuse (shared with the connection gater of the libp2p node). */
@@ -122,7 +124,7 @@ export class Peer {
       events: this.events,
       onRejected: (peer, err) => { this.recordVerdict('sync', peer, err) }
     })
-    this.dialer = new Dialer({ libp2p: init.libp2p as unknown as Libp2p, bootstraps: init.bootstraps ?? [], clock: this.clock, log: this.log.forComponent('dialer'), events: this.events, minPeers: init.minPeers, retryMs: init.redialMs })
+    this.dialer = new Dialer({ libp2p: init.libp2p as unknown as Libp2p, bootstraps: init.bootstraps ?? [], clock: this.clock, log: this.log.forComponent('dialer'), events: this.events, minPeers: init.minPeers, retryMs: init.redialMs, releaseBootstrapsAt: init.releaseBootstrapsAt })
     this.chain.onTip((s) => { this.rounds.onTip(s) })
     this.events.on('block', (b) => { this.stats.blocksByRound[b.round] = (this.stats.blocksByRound[b.round] ?? 0) + 1 })
   }
