@@ -28,6 +28,8 @@ export interface BrowserLibp2pOptions {
   local: boolean
   /** Extra transports (e.g. the page-bridged WebRTC transports). */
   extraTransports?: Array<(components: any) => Transport>
+  /** Extra listen addresses (e.g. '/webrtc' with the WebRTC transport). */
+  extraListen?: string[]
 }
 
 /** Transports this runtime can use by itself. */
@@ -41,11 +43,12 @@ export async function createBrowserLibp2p (o: BrowserLibp2pOptions): Promise<Lib
   const transports: Array<(components: any) => Transport> = []
   if (o.transports.includes('websockets')) transports.push(webSockets())
   if (o.transports.includes('webtransport')) transports.push(webTransport())
-  transports.push(circuitRelayTransport())
+  // A reservation that times out is not retried on that relay: give slow (loaded, mobile) links time.
+  transports.push(circuitRelayTransport({ reservationCompletionTimeout: 20_000 }))
   transports.push(...(o.extraTransports ?? []))
   const node = await createLibp2p({
     privateKey: o.privateKey,
-    addresses: { listen: ['/p2p-circuit'] },
+    addresses: { listen: ['/p2p-circuit', ...(o.extraListen ?? [])] },
     transports,
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],

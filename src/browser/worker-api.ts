@@ -25,7 +25,7 @@ const PEER_KEY = 'peer-key'
 
 export interface WorkerApiOptions {
   /** Extra transports provided by the page (WebRTC bridge), and the names they add. */
-  extraTransports?: () => { names: TransportName[], factories: Array<(components: any) => any> }
+  extraTransports?: (cfg: ClientConfig) => { names: TransportName[], factories: Array<(components: any) => any>, listen?: string[] }
 }
 
 export function createWorkerApi (opts: WorkerApiOptions = {}): WorkerApi & { readonly peer?: Peer } {
@@ -100,13 +100,13 @@ export function createWorkerApi (opts: WorkerApiOptions = {}): WorkerApi & { rea
     if (rawKey === undefined) await store.putMeta(PEER_KEY, privateKey.raw)
     const pair = await store.getKeyPair(VALIDATOR_KEY)
     const signer: Signer | undefined = pair !== undefined ? await webCryptoSignerFromKeyPair(pair) : undefined
-    const extra = opts.extraTransports?.() ?? { names: [], factories: [] }
+    const extra = opts.extraTransports?.(cfg) ?? { names: [], factories: [] }
     transports = (cfg.transports ?? [...availableTransports(), ...extra.names]).filter((t) => availableTransports().includes(t) || extra.names.includes(t))
     const bootstrapIds = new Set(cfg.bootstraps.map((a) => multiaddr(a).getComponents().find((c) => c.name === 'p2p')?.value).filter((v): v is string => v !== undefined))
     const blocklist = new Set<string>()
     const libp2p = await createBrowserLibp2p({
       privateKey, topics: topicsFor(networkId), role: signer !== undefined ? 'validator' : 'light', bootstrapIds, blocklist,
-      transports, local: cfg.local ?? false, extraTransports: extra.factories
+      transports, local: cfg.local ?? false, extraTransports: extra.factories, extraListen: extra.listen
     })
     const logger = createLogger('lightpulse', (level, component, message, fields) => {
       if (level === 'debug') return

@@ -5,6 +5,8 @@
 import { wrap, proxy } from 'comlink'
 import type { Endpoint, Remote } from 'comlink'
 import { registerErrorTransfer } from './errors.ts'
+import { attachRtcBridge, canBridgeRtc } from './rtc-bridge.ts'
+import type { RtcBridge, RtcBridgeOptions } from './rtc-bridge.ts'
 import type { ClientConfig, ClientEvent, StatusSnapshot, WorkerApi } from './types.ts'
 
 export type { ClientConfig, ClientEvent, StatusSnapshot, WorkerApi }
@@ -18,6 +20,8 @@ export interface LightpulseClient {
   on: (listener: (e: ClientEvent) => void) => Promise<() => Promise<void>>
   enroll: () => Promise<{ publicKey: string }>
   terminate: () => void
+  /** The page-side WebRTC bridge that gives the worker's libp2p WebRTC (absent where the page has no RTCPeerConnection). */
+  rtc?: RtcBridge
 }
 
 export function connectWorker (endpoint: Endpoint, terminate: () => void = () => {}): LightpulseClient {
@@ -38,7 +42,10 @@ export function connectWorker (endpoint: Endpoint, terminate: () => void = () =>
 }
 
 /** Starts the bundled peer worker (Vite bundles the worker from this exact expression). */
-export function createLightpulseClient (): LightpulseClient {
+export function createLightpulseClient (opts: { rtc?: boolean | RtcBridgeOptions } = {}): LightpulseClient {
   const worker = new Worker(new URL('../../worker/peer.worker.ts', import.meta.url), { type: 'module', name: 'lightpulse-peer' })
-  return connectWorker(worker, () => { worker.terminate() })
+  // The WebRTC bridge port must reach the worker before comlink's `start` (same port, so in order).
+  const rtc = opts.rtc !== false && canBridgeRtc() ? attachRtcBridge(worker, typeof opts.rtc === 'object' ? opts.rtc : {}) : undefined
+  const client = connectWorker(worker, () => { rtc?.close(); worker.terminate() })
+  return rtc !== undefined ? { ...client, rtc } : client
 }

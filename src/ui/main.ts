@@ -40,10 +40,16 @@ function render (s: StatusSnapshot): void {
   last = s
   $('network').textContent = s.network ?? ''
   const pill = $('pill')
-  const noBootstrap = s.running && s.bootstraps.connected === 0 && s.connections.length === 0
-  if (!s.running) { pill.textContent = 'stopped'; pill.className = 'pill' } else if (noBootstrap) { pill.textContent = 'offline'; pill.className = 'pill bad' } else if (!s.genesis) { pill.textContent = 'stasis lock'; pill.className = 'pill warn' } else if (s.sync.syncing) { pill.textContent = 'syncing'; pill.className = 'pill warn' } else { pill.textContent = 'verified'; pill.className = 'pill ok' }
-  if (noBootstrap) {
+  // No bootstrap connected: say so whenever it is true. "offline" only when no peer at all is connected;
+  // with other peers still connected the chain is still followed through them, and the banner says that.
+  const noBootstrap = s.running && s.bootstraps.configured > 0 && s.bootstraps.connected === 0
+  const offline = noBootstrap && s.connections.length === 0
+  if (!s.running) { pill.textContent = 'stopped'; pill.className = 'pill' } else if (offline) { pill.textContent = 'offline'; pill.className = 'pill bad' } else if (!s.genesis) { pill.textContent = 'stasis lock'; pill.className = 'pill warn' } else if (s.sync.syncing) { pill.textContent = 'syncing'; pill.className = 'pill warn' } else { pill.textContent = 'verified'; pill.className = 'pill ok' }
+  if (offline) {
     banner(`No bootstrap peer is reachable (${s.bootstraps.configured} configured). The peer keeps retrying by itself and keeps what it has verified. Check your connection, or that the local network ('npm start') is running.`)
+  } else if (noBootstrap) {
+    const n = s.connections.length
+    banner(`No bootstrap peer is reachable (${s.bootstraps.configured} configured). Still connected to ${n} other peer${n === 1 ? '' : 's'}, so the chain is still followed through ${n === 1 ? 'it' : 'them'}; the peer keeps retrying the bootstraps by itself.`, 'warn')
   } else if (s.store.error !== undefined) {
     banner(`Storage: ${s.store.error}`, 'warn')
   } else if (!s.genesis && s.running) {
@@ -101,7 +107,8 @@ function onEvent (e: ClientEvent): void {
 }
 
 async function main (): Promise<void> {
-  const client = createLightpulseClient()
+  // ?rtc=off: no WebRTC bridge; ?rtc=forward: forward data-channel bytes through the page (fallback path)
+  const client = createLightpulseClient({ rtc: params.get('rtc') === 'forward' ? { forwardOnly: true } : params.get('rtc') !== 'off' })
   ;(globalThis as { lightpulse?: unknown }).lightpulse = client
   $('enroll').addEventListener('click', () => {
     ($('enroll') as HTMLButtonElement).disabled = true
