@@ -40,6 +40,9 @@ export function gossipOptions (opts: {
   const topicScore = createTopicScoreParams({
     topicWeight: 1,
     timeInMeshWeight: 0.01,
+    // Count mesh time in seconds (the default quantum of 1 ms would give the full bonus after 3.6 s).
+    timeInMeshQuantum: 1_000,
+    timeInMeshCap: 3_600,
     firstMessageDeliveriesWeight: 1,
     meshMessageDeliveriesWeight: 0,
     meshFailurePenaltyWeight: 0,

@@ -143,7 +143,9 @@ export class Peer {
     const ps = this.pubsub
     const validators: Array<[string, (bytes: Uint8Array, from: string) => Promise<void>]> = [
       [this.topics.blocks, async (b, from) => { await this.onGossipBlock(b, from) }],
-      [this.topics.rounds, async (b) => { await this.rounds.handleMessage(b) }],
+      [this.topics.rounds, async (b) => {
+        if (await this.rounds.handleMessage(b) === 'hold') throw new ProtocolError('UNKNOWN_PARENT', { reason: 'reveal before its commitment is known: kept, not forwarded' })
+      }],
       [this.topics.txs, async (b) => {
         const state = this.chain.state
         if (state === undefined) throw new ProtocolError('LOCKED', {})

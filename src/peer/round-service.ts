@@ -218,7 +218,11 @@ export class RoundService {
    * Validates a round message from the network and adds it to its round.
    * Throws a ProtocolError (reject/ignore) for anything the protocol rejects.
    */
-  async handleMessage (bytes: Uint8Array, queueIfEarly = true): Promise<void> {
+  /**
+   * Returns 'hold' for a message that is valid as far as this node can tell but not yet checkable
+   * (a reveal before any commitment for it is known): kept locally, not forwarded (gossip Ignore).
+   */
+  async handleMessage (bytes: Uint8Array, queueIfEarly = true): Promise<'accept' | 'hold'> {
     const msg = decodeRoundMessage(bytes)
     const state = this.state
     if (state === undefined) throw new ProtocolError('LOCKED', { reason: 'no genesis yet' })
@@ -242,10 +246,12 @@ export class RoundService {
     if (this.state !== state) throw new ProtocolError('STALE', { reason: 'tip changed during validation' })
     const hadTemplate = rs.template !== undefined
     const hadHeader = rs.header !== undefined
+    const uncheckable = msg.kind === 'reveal' && rs.template === undefined && rs.commits[msg.position] === undefined
     addRoundMessage(state, rs, msg)
     if (!hadTemplate && rs.template !== undefined) this.emitStage(rs, 'template')
     if (!hadHeader && rs.header !== undefined) this.emitStage(rs, 'sign')
     this.drive(rs)
+    return uncheckable ? 'hold' : 'accept'
   }
 
   /** Takes whatever action our role needs now that the round has progressed. */
