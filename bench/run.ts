@@ -12,6 +12,8 @@ import type { BenchOptions, Entry, Metric } from './common.ts'
 import { runBlockVerify } from './block-verify.ts'
 import { runSyncCatchup } from './sync-catchup.ts'
 import { runRoundLatency } from './round-latency.ts'
+import { runBrowserBench, writeBrowserResults } from './browser.ts'
+import { runLaunchBench, writeLaunchResults } from './launch.ts'
 
 const BENCHMARKS: Record<string, (o: BenchOptions) => Promise<Entry[]>> = {
   'block-verify': runBlockVerify,
@@ -19,10 +21,16 @@ const BENCHMARKS: Record<string, (o: BenchOptions) => Promise<Entry[]>> = {
   'round-latency': runRoundLatency
 }
 
+/** Benchmark groups that keep their own key in results.json (run after the Node ones). */
+const GROUPS: Record<string, { run: (o: BenchOptions) => Promise<Entry[]>, write: (e: Entry[], quick: boolean) => Promise<void> }> = {
+  browser: { run: runBrowserBench, write: async (e, q) => { await writeBrowserResults(e, q) } },
+  launch: { run: runLaunchBench, write: writeLaunchResults }
+}
+
 const RESULTS = join(BENCH_DIR, 'results.json')
 
 function usage (): string {
-  return `usage: node bench/run.ts [--only ${Object.keys(BENCHMARKS).join('|')}[,...]] [--quick] [--no-write]`
+  return `usage: node bench/run.ts [--only ${[...Object.keys(BENCHMARKS), ...Object.keys(GROUPS)].join('|')}[,...]] [--quick] [--no-write]`
 }
 
 function machine (): Record<string, unknown> {
@@ -84,8 +92,10 @@ async function writeResults (entries: Entry[], quick: boolean): Promise<void> {
 async function main (): Promise<void> {
   const { values } = parseArgs({ options: { only: { type: 'string' }, quick: { type: 'boolean' }, 'no-write': { type: 'boolean' }, help: { type: 'boolean' } } })
   if (values.help === true) { console.log(usage()); return }
-  const names = values.only !== undefined ? values.only.split(',').map((s) => s.trim()).filter(Boolean) : Object.keys(BENCHMARKS)
-  for (const n of names) if (BENCHMARKS[n] === undefined) { console.error(`unknown benchmark "${n}"\n${usage()}`); process.exitCode = 2; return }
+  const all = values.only !== undefined ? values.only.split(',').map((s) => s.trim()).filter(Boolean) : [...Object.keys(BENCHMARKS), ...Object.keys(GROUPS)]
+  for (const n of all) if (BENCHMARKS[n] === undefined && GROUPS[n] === undefined) { console.error(`unknown benchmark "${n}"\n${usage()}`); process.exitCode = 2; return }
+  const names = all.filter((n) => BENCHMARKS[n] !== undefined)
+  const groups = all.filter((n) => GROUPS[n] !== undefined)
   const quick = values.quick === true
   const m = machine()
   console.log(`lightpulse node benchmarks${quick ? ' (--quick)' : ''}: ${m.cpus} x ${m.cpuModel as string}, node ${m.node as string}, load ${(m.loadavg as number[]).join(' ')}`)
@@ -109,12 +119,23 @@ async function main (): Promise<void> {
     entries.push(...got)
     o.log(`  (${((performance.now() - t) / 1000).toFixed(0)} s)`)
   }
+  if (names.length > 0 && values['no-write'] !== true) await writeResults(entries, quick)
+  for (const g of groups) {
+    o.log(`\n[${g}]`)
+    const before = loadavg()[0]!
+    try {
+      const got = await GROUPS[g]!.run(o)
+      for (const e of got) e.loadavg = { before: Math.round(before * 100) / 100, after: Math.round(loadavg()[0]! * 100) / 100 }
+      if (values['no-write'] !== true) await GROUPS[g]!.write(got, quick)
+      entries.push(...got)
+    } catch (err) {
+      o.log(`  FAILED: ${String(err)}`)
+      failed.push(g)
+    }
+  }
   console.log('')
   printTable(entries)
-  if (values['no-write'] !== true) {
-    await writeResults(entries, quick)
-    console.log(`\nwrote ${RESULTS}`)
-  }
+  if (values['no-write'] !== true) console.log(`\nwrote ${RESULTS}`)
   if (failed.length > 0) process.exitCode = 1
 }
 

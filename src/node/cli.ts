@@ -12,6 +12,7 @@ import { runDevnetCli } from './devnet-cli.ts'
 import type { LogSink } from '../peer/logger.ts'
 import { DEFAULT_MESH } from '../peer/gossip-config.ts'
 import type { MeshParams } from '../peer/gossip-config.ts'
+import { resolveOpsConfig } from './node-config.ts'
 
 const HELP = `lightpulse: a light peer and the Pulse-style quorum-signed network it joins
 
@@ -24,6 +25,8 @@ Commands:
   validator   Run a validator: follows the chain and signs when the quorum selects its key.
   release     As a release signer, publish this signer's release message (M of them lift the lock).
   keygen      Print a new Ed25519 key: 32-byte seed (keep secret) and public key.
+  launch-test Run the bootstrap confirmation tests (peer exchange, connection management, routing,
+              upper limits, mesh stability) with real light peers on loopback, or --sim.
 
 Run 'lightpulse <command> --help' for the options of a command.
 `
@@ -35,7 +38,15 @@ const COMMAND_HELP: Record<string, string> = {
   --listen MULTIADDR    listen address (repeatable) [default: tcp, ws and webrtc-direct on 127.0.0.1, random ports]
   --port N              base port: tcp N, ws N+1, webrtc-direct udp N+2 (instead of random ports)
   --max-connections N   connection high watermark [default: 192]
+  --config FILE         JSON settings: lowWatermark, highWatermark, gracePeriodMs, heartbeatMs,
+                        meshD, meshDlo, meshDhi, metricsPort (flags override the file)
+  --low-watermark N     trim connections down to N when the high watermark is reached
+  --high-watermark N    hard cap on connections, never exceeded (--max-connections is the old name)
+  --grace-period-ms N   connections younger than this are never trimmed [default: 60000]
+  --metrics-port N      serve Prometheus metrics at http://127.0.0.1:N/metrics (0 = any free port)
+  --heartbeat-ms N      gossipsub heartbeat [default: 700]
   --bootstrap MULTIADDR another bootstrap to stay connected to (repeatable)
+  --local               loopback/local network: no IP-colocation penalty, high inbound rate limit
   --events              print one JSON object per line on stdout (for orchestration)
   --quiet               no log lines on stderr
 `,
@@ -46,8 +57,16 @@ const COMMAND_HELP: Record<string, string> = {
   --data DIR            data directory [default: ./.data/validator-<key prefix>]
   --listen MULTIADDR    listen address (repeatable) [default: tcp and ws on 127.0.0.1]
   --register            publish a registration transaction for this key (if not a genesis validator)
+  --local               loopback/local network: no IP-colocation penalty, high inbound rate limit
   --mesh-d N, --mesh-dlo N, --mesh-dhi N   gossipsub mesh degree target/low/high [default: 8/6/12]
   --heartbeat-ms N      gossipsub heartbeat [default: 700]
+  --config FILE         JSON settings: lowWatermark, highWatermark, gracePeriodMs, heartbeatMs,
+                        meshD, meshDlo, meshDhi, metricsPort (flags override the file)
+  --low-watermark N     trim connections down to N when the high watermark is reached
+  --high-watermark N    hard cap on connections, never exceeded (--max-connections is the old name)
+  --grace-period-ms N   connections younger than this are never trimmed [default: 60000]
+  --metrics-port N      serve Prometheus metrics at http://127.0.0.1:N/metrics (0 = any free port)
+                        (validator defaults: low 48, high 64)
   --events              print one JSON object per line on stdout
   --quiet               no log lines on stderr
 `,
@@ -93,18 +112,12 @@ function emit (on: boolean, obj: Record<string, unknown>): void {
   if (on) process.stdout.write(JSON.stringify(obj) + '\n')
 }
 
-/** Wires a node's events to stdout (JSON lines) and handles shutdown signals. */
+/**
+ * Wires a node's events to stdout (JSON lines) and handles shutdown signals. The handlers are registered
+ * before 'ready' is printed: a supervisor may send SIGTERM the moment it reads that line.
+ */
 function attach (node: RunningNode, events: boolean, extra: Record<string, unknown>): void {
   const p = node.peer
-  emit(events, { ev: 'ready', role: p.role, peerId: p.libp2p.peerId.toString(), addrs: node.addrs(), height: p.chain.height, ...extra })
-  if (!events) process.stderr.write(`${p.role} ${p.libp2p.peerId.toString()} listening on:\n${node.addrs().map((a) => `  ${a}`).join('\n')}\n`)
-  p.events.on('block', (b) => { emit(events, { ev: 'block', ...b }) })
-  p.events.on('genesis', (g) => { emit(events, { ev: 'genesis', ...g }) })
-  p.events.on('release', (r) => { emit(events, { ev: 'release', ...r }) })
-  p.events.on('rejected', (r) => { emit(events, { ev: 'rejected', ...r }) })
-  p.events.on('round', (r) => { if (r.role !== 'observer') emit(events, { ev: 'round', ...r }) })
-  p.events.on('stalled', (s) => { emit(events, { ev: 'stalled', ...s }) })
-  p.events.on('error', (e) => { emit(events, { ev: 'error', ...e }) })
   let stopping = false
   const shutdown = (sig: string): void => {
     if (stopping) return
@@ -116,6 +129,15 @@ function attach (node: RunningNode, events: boolean, extra: Record<string, unkno
   process.on('SIGINT', () => { shutdown('SIGINT') })
   process.on('SIGTERM', () => { shutdown('SIGTERM') })
   process.on('SIGUSR2', () => { emit(events, { ev: 'stats', stats: p.stats, height: p.chain.height, mesh: p.meshPeers(), connections: p.connections().length }) })
+  p.events.on('block', (b) => { emit(events, { ev: 'block', ...b }) })
+  p.events.on('genesis', (g) => { emit(events, { ev: 'genesis', ...g }) })
+  p.events.on('release', (r) => { emit(events, { ev: 'release', ...r }) })
+  p.events.on('rejected', (r) => { emit(events, { ev: 'rejected', ...r }) })
+  p.events.on('round', (r) => { if (r.role !== 'observer') emit(events, { ev: 'round', ...r }) })
+  p.events.on('stalled', (s) => { emit(events, { ev: 'stalled', ...s }) })
+  p.events.on('error', (e) => { emit(events, { ev: 'error', ...e }) })
+  emit(events, { ev: 'ready', role: p.role, peerId: p.libp2p.peerId.toString(), addrs: node.addrs(), height: p.chain.height, ...extra })
+  if (!events) process.stderr.write(`${p.role} ${p.libp2p.peerId.toString()} listening on:\n${node.addrs().map((a) => `  ${a}`).join('\n')}\n`)
 }
 
 async function main (argv: string[]): Promise<void> {
@@ -124,7 +146,7 @@ async function main (argv: string[]): Promise<void> {
     process.stdout.write(HELP)
     return
   }
-  if (rest.includes('--help') || rest.includes('-h')) {
+  if ((rest.includes('--help') || rest.includes('-h')) && command !== 'launch-test') {
     const h = COMMAND_HELP[command]
     if (h === undefined) fail(`unknown command '${command}'\n\n${HELP}`)
     process.stdout.write(h)
@@ -139,6 +161,11 @@ async function main (argv: string[]): Promise<void> {
     case 'devnet':
       await runDevnetCli(rest)
       return
+    case 'launch-test': {
+      const { runLaunchTestCli } = await import('./launch-test.ts')
+      await runLaunchTestCli(rest)
+      return
+    }
     case 'bootstrap':
     case 'validator':
     case 'release':
@@ -167,12 +194,20 @@ async function runNodeCommand (command: 'bootstrap' | 'validator' | 'release', a
       'mesh-dlo': { type: 'string' },
       'mesh-dhi': { type: 'string' },
       'heartbeat-ms': { type: 'string' },
+      local: { type: 'boolean' },
+      config: { type: 'string' },
+      'low-watermark': { type: 'string' },
+      'high-watermark': { type: 'string' },
+      'grace-period-ms': { type: 'string' },
+      'metrics-port': { type: 'string' },
       events: { type: 'boolean' },
       quiet: { type: 'boolean' }
     },
     strict: true
   })
-  const mesh = meshFromArgs(values)
+  // Watermarks, mesh and metrics settings (flags over --config FILE), validated before anything starts.
+  const ops = command === 'release' ? undefined : await resolveOpsConfig(command, values)
+  const mesh = ops !== undefined ? ops.mesh : meshFromArgs(values)
   if (values.network === undefined) fail(`--network FILE is required\n\n${COMMAND_HELP[command]}`)
   const network = await loadNetwork(values.network)
   const bootstraps = values.bootstrap ?? []
@@ -186,11 +221,13 @@ async function runNodeCommand (command: 'bootstrap' | 'validator' | 'release', a
       dataDir: values.data ?? join('.data', 'bootstrap'),
       bootstraps,
       listen: values.listen ?? defaultListen('bootstrap', '127.0.0.1', port),
-      maxConnections: values['max-connections'] !== undefined ? parseIntArg('--max-connections', values['max-connections'], 1, 100_000) : undefined,
+      watermarks: ops!,
       mesh,
+      ...(ops?.metricsPort !== undefined ? { metricsPort: ops.metricsPort } : {}),
+      local: values.local === true,
       logSink: stderrSink(quiet, 'bootstrap')
     })
-    attach(node, events, {})
+    attach(node, events, opsReady(node))
     return
   }
   if (values.key === undefined) fail(`--key is required\n\n${COMMAND_HELP[command]}`)
@@ -206,9 +243,12 @@ async function runNodeCommand (command: 'bootstrap' | 'validator' | 'release', a
       bootstraps,
       listen: values.listen,
       mesh,
+      watermarks: ops!,
+      ...(ops?.metricsPort !== undefined ? { metricsPort: ops.metricsPort } : {}),
+      local: values.local === true,
       logSink: stderrSink(quiet, `validator-${toHex(publicKey).slice(0, 6)}`)
     })
-    attach(node, events, { key: toHex(publicKey) })
+    attach(node, events, { key: toHex(publicKey), ...opsReady(node) })
     if (values.register === true) {
       node.peer.events.on('block', () => {})
       const tryRegister = async (): Promise<void> => {
@@ -246,6 +286,17 @@ async function runNodeCommand (command: 'bootstrap' | 'validator' | 'release', a
   if (node.peer.chain.state !== undefined) { done(0); return }
   node.peer.events.on('genesis', () => { done(0) })
   setTimeout(() => { process.stderr.write('lightpulse: no genesis before --timeout; the release quorum is not complete yet\n'); done(3) }, Math.max(0, deadline - Date.now())).unref()
+}
+
+/** Watermarks and metrics port for the 'ready' event. */
+function opsReady (node: RunningNode): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  if (node.trimmer !== undefined) { out.lowWatermark = node.trimmer.low; out.highWatermark = node.trimmer.high }
+  if (node.metricsPort !== undefined) {
+    out.metricsPort = node.metricsPort
+    process.stderr.write(`metrics: http://127.0.0.1:${node.metricsPort}/metrics\n`)
+  }
+  return out
 }
 
 /** Mesh flags, validated: Dlo <= D <= Dhi. */

@@ -100,6 +100,27 @@ export function percentile (xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!
 }
 
+/** A base port N with tcp N, tcp N+1 and udp N+2 free on 127.0.0.1. */
+async function findFreePorts (): Promise<number> {
+  const net = await import('node:net')
+  const dgram = await import('node:dgram')
+  const tcpFree = async (port: number): Promise<boolean> => await new Promise((resolve) => {
+    const srv = net.createServer()
+    srv.once('error', () => { resolve(false) })
+    srv.listen(port, '127.0.0.1', () => { srv.close(() => { resolve(true) }) })
+  })
+  const udpFree = async (port: number): Promise<boolean> => await new Promise((resolve) => {
+    const sock = dgram.createSocket('udp4')
+    sock.once('error', () => { sock.close(); resolve(false) })
+    sock.bind(port, '127.0.0.1', () => { sock.close(() => { resolve(true) }) })
+  })
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 30_000)
+    if (await tcpFree(base) && await tcpFree(base + 1) && await udpFree(base + 2)) return base
+  }
+  throw new Error('no free ports found for a bootstrap')
+}
+
 function seedFor (base: string, label: string, i: number): Uint8Array {
   return sha256(concat(utf8(`lightpulse-devnet/${base}/${label}/`), new Uint8Array([i >> 8, i & 255])))
 }
@@ -266,15 +287,36 @@ export class Devnet {
     return v
   }
 
+  /** Fixed base port per bootstrap (tcp N, ws N+1, webrtc-direct udp N+2), so a restarted bootstrap keeps its addresses. */
+  private readonly bootstrapPorts: number[] = []
+
   async startBootstraps (): Promise<void> {
     const views: NodeView[] = []
     for (let i = 0; i < this.opts.bootstraps; i++) {
-      const v = this.newView(`bootstrap-${i}`, 'bootstrap', i)
-      this.spawnNode(v, ['bootstrap', '--network', this.networkFile, '--data', join(this.dataDir, v.name), ...(this.opts.meshArgs ?? LOCAL_MESH_ARGS)])
-      views.push(v)
+      this.bootstrapPorts[i] = await findFreePorts()
+      views.push(this.startBootstrap(i))
     }
     await this.waitFor('bootstraps to listen', () => views.every((v) => v.addrs.length > 0), 30_000)
-    // Bootstraps know each other (restart them with peers would be needed for a mesh between them; they dial on demand).
+  }
+
+  /** Starts (or restarts, same identity and addresses) bootstrap `i`. */
+  startBootstrap (i: number): NodeView {
+    const name = `bootstrap-${i}`
+    const v = this.nodes.get(name) ?? this.newView(name, 'bootstrap', i)
+    if (v.running) return v
+    if (v.startedAt !== 0) v.restarts++
+    this.spawnNode(v, ['bootstrap', '--network', this.networkFile, '--data', join(this.dataDir, name), '--port', String(this.bootstrapPorts[i]),
+      ...(this.opts.meshArgs ?? LOCAL_MESH_ARGS)])
+    return v
+  }
+
+  /** SIGKILL a bootstrap. */
+  killBootstrap (i: number): void {
+    const v = this.nodes.get(`bootstrap-${i}`)
+    if (v?.proc !== undefined && v.running) {
+      v.proc.kill('SIGKILL')
+      v.running = false
+    }
   }
 
   validatorArgs (i: number): string[] {

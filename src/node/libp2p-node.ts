@@ -16,7 +16,7 @@ import { keychain } from '@libp2p/keychain'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { gossipsub } from '@libp2p/gossipsub'
 import type { GossipSub } from '@libp2p/gossipsub'
-import type { PrivateKey } from '@libp2p/interface'
+import type { ConnectionGater, PrivateKey } from '@libp2p/interface'
 import { FsDatastore } from 'datastore-fs'
 import { gossipOptions } from '../peer/gossip-config.ts'
 import type { MeshParams } from '../peer/gossip-config.ts'
@@ -35,6 +35,8 @@ export interface NodeLibp2pOptions {
   maxConnections?: number
   mesh?: Partial<MeshParams>
   local?: boolean
+  /** Extra gater hooks (e.g. ConnectionTrimmer.gater): a connection is denied if any hook denies it. */
+  gater?: Partial<ConnectionGater>
 }
 
 export async function createNodeLibp2p (o: NodeLibp2pOptions): Promise<Libp2p<{ pubsub: GossipSub }>> {
@@ -54,11 +56,11 @@ export async function createNodeLibp2p (o: NodeLibp2pOptions): Promise<Libp2p<{ 
       maxIncomingPendingConnections: bootstrap ? 64 : 16,
       dialTimeout: 5_000
     },
-    connectionGater: {
+    connectionGater: mergeGaters({
       denyDialPeer: (peer) => o.blocklist.has(peer.toString()),
       denyInboundEncryptedConnection: (peer) => o.blocklist.has(peer.toString()),
       ...(o.local === true ? { denyDialMultiaddr: () => false } : {})
-    },
+    }, o.gater ?? {}),
     services: {
       identify: identify(),
       ping: ping(),
@@ -69,4 +71,14 @@ export async function createNodeLibp2p (o: NodeLibp2pOptions): Promise<Libp2p<{ 
     start: false
   })
   return node as unknown as Libp2p<{ pubsub: GossipSub }>
+}
+
+/** Combines two gaters: an operation is denied if either denies it (a hook only in `a` keeps `a`'s answer). */
+function mergeGaters (a: Partial<ConnectionGater>, b: Partial<ConnectionGater>): Partial<ConnectionGater> {
+  const out: Record<string, unknown> = { ...a }
+  for (const [k, fb] of Object.entries(b) as Array<[string, (...args: unknown[]) => boolean | Promise<boolean>]>) {
+    const fa = (a as Record<string, ((...args: unknown[]) => boolean | Promise<boolean>) | undefined>)[k]
+    out[k] = fa === undefined ? fb : async (...args: unknown[]) => (await fa(...args)) || (await fb(...args))
+  }
+  return out as Partial<ConnectionGater>
 }

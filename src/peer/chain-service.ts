@@ -73,6 +73,13 @@ export class ChainService {
    * unverified is ever shown as verified.
    */
   async load (): Promise<{ height: number, replayed: number, discarded?: string }> {
+    this.loading ??= this.loadOnce()
+    return await this.loading
+  }
+
+  private loading?: Promise<{ height: number, replayed: number, discarded?: string }>
+
+  private async loadOnce (): Promise<{ height: number, replayed: number, discarded?: string }> {
     return await this.mutex.run(async () => {
       const { store, network, verifier, log } = this.init
       const g = await store.getGenesis()
