@@ -311,8 +311,11 @@ export class Devnet {
   }
 
   /** SIGKILL a bootstrap. */
-  killBootstrap (i: number): void {
-    const v = this.nodes.get(`bootstrap-${i}`)
+  killBootstrap (i: number): void { this.kill(`bootstrap-${i}`) }
+
+  /** SIGKILL: no shutdown, exactly like a crash. */
+  private kill (name: string): void {
+    const v = this.nodes.get(name)
     if (v?.proc !== undefined && v.running) {
       v.proc.kill('SIGKILL')
       v.running = false
@@ -334,14 +337,8 @@ export class Devnet {
     return v
   }
 
-  /** SIGKILL: no shutdown, exactly like a crash. */
-  killValidator (i: number): void {
-    const v = this.nodes.get(`validator-${i}`)
-    if (v?.proc !== undefined && v.running) {
-      v.proc.kill('SIGKILL')
-      v.running = false
-    }
-  }
+  /** SIGKILL a validator, like a crash. */
+  killValidator (i: number): void { this.kill(`validator-${i}`) }
 
   async startReleaseSigner (i: number): Promise<void> {
     const v = this.newView(`release-${i}`, 'release', i)
