@@ -75,7 +75,9 @@ const COMMAND_HELP: Record<string, string> = {
   --key HEX|FILE        this release signer's key seed [required]
   --index I             this signer's index in the network's release signer list [required]
   --bootstrap MULTIADDR bootstrap address (repeatable) [required]
-  --timeout S           give up after S seconds without genesis [default: 120]
+  --resume              instead of releasing genesis: once the chain is stalled (255 failed rounds), sign and
+                        publish a resume message for its tip (M of them restart block production)
+  --timeout S           give up after S seconds without genesis (or without a stall, with --resume) [default: 120]
   --events              print one JSON object per line on stdout
 `,
   devnet: `lightpulse devnet [options]
@@ -190,6 +192,7 @@ async function runNodeCommand (command: 'bootstrap' | 'validator' | 'release', a
       'max-connections': { type: 'string' },
       timeout: { type: 'string' },
       register: { type: 'boolean' },
+      resume: { type: 'boolean' },
       'mesh-d': { type: 'string' },
       'mesh-dlo': { type: 'string' },
       'mesh-dhi': { type: 'string' },
@@ -278,6 +281,17 @@ async function runNodeCommand (command: 'bootstrap' | 'validator' | 'release', a
   // Wait until someone subscribed to the release topic can hear us, then publish.
   while (Date.now() < deadline && node.peer.pubsub.getSubscribers(node.peer.topics.release).length === 0) {
     await new Promise<void>((resolve) => { const off = node.peer.libp2p.services.pubsub.addEventListener('subscription-change', () => { resolve() }, { once: true }); setTimeout(resolve, 500); void off })
+  }
+  if (values.resume === true) {
+    // Resume a stalled chain: sync to the tip, wait until it is stalled, sign a resume for that tip.
+    const stalled = async (): Promise<boolean> => node.peer.chain.state !== undefined && node.peer.rounds.stalledSince !== undefined
+    while (Date.now() < deadline && !await stalled()) await new Promise<void>((resolve) => { const off = node.peer.events.on('stalled', () => { off(); resolve() }); setTimeout(() => { off(); resolve() }, 1_000) })
+    if (!await stalled()) { process.stderr.write('lightpulse: the chain is not stalled (no 255 failed rounds on the tip); nothing to resume\n'); await node.stop(); process.exit(3) }
+    const m = await node.peer.release.publishResume(index, signer)
+    emit(events, { ev: 'resumed', index, height: node.peer.chain.height, timestamp: m?.timestamp })
+    if (!events) process.stderr.write(`resume message ${index} published for height ${node.peer.chain.height}\n`)
+    const off = node.peer.events.on('block', () => { off(); void node.stop().finally(() => process.exit(0)) })
+    return
   }
   const msg = await node.peer.release.publishRelease(index, signer)
   emit(events, { ev: 'released', index, timestamp: msg.timestamp })
