@@ -40,7 +40,7 @@ test('with 4 validators down blocks still come, and backup rounds make the block
 })
 
 test('validators that start late or are killed with SIGKILL resync and sign again', async () => {
-  const r = await runCli(['devnet', '--validators', '16', '--bootstraps', '2', '--stagger', '--until-height', '28', '--json', '--stall-seconds', '60'])
+  const r = await runCli(['devnet', '--validators', '16', '--bootstraps', '2', '--stagger', '--until-height', '36', '--json', '--stall-seconds', '60'])
   const s = lastJson<DevnetSummary>(r.stdout)
   assert.equal(r.code, 0, explain(s, r.stderr))
   assert.equal(s.quorumMismatches, 0, 'nodes that joined and restarted at different heights agree on every quorum')
@@ -48,12 +48,12 @@ test('validators that start late or are killed with SIGKILL resync and sign agai
   const restarted = s.validators.filter((v) => v.restarts > 0)
   assert.ok(restarted.length >= 2, `two validators were killed and restarted (${JSON.stringify(s.validators)})`)
   for (const v of restarted) {
-    assert.ok(v.running && v.height >= 28, `validator-${v.index} resynced to the head after its restart`)
+    assert.ok(v.running && v.height >= 36, `validator-${v.index} resynced to the head after its restart`)
     assert.ok(v.startHeight > 0, `validator-${v.index} restarted from its store at height ${v.startHeight}`)
   }
   assert.ok(restarted.some((v) => v.signedAfterStart > 0), 'a restarted validator signed blocks again')
   const late = s.validators.filter((v) => v.index >= 12)
-  assert.ok(late.every((v) => v.height >= 28), 'late joiners synced to the head')
+  assert.ok(late.every((v) => v.height >= 36), 'late joiners synced to the head')
 })
 
 test('no block before the release quorum: M-1 release messages keep the network locked', async () => {
