@@ -267,6 +267,7 @@ export class ChainService {
 
   /** Encoded blocks for serving sync requests. */
   async readBlocks (from: number, count: number): Promise<Uint8Array[]> {
+    if (count <= 0) return []
     if (from === 0) {
       const g = await this.init.store.getGenesis()
       if (g === undefined) return []

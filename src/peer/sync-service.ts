@@ -133,6 +133,8 @@ export class SyncService {
 
   async blocks (peer: PeerId, from: number, count: number): Promise<Block[]> {
     const n = Math.min(count, MAX_SYNC_BATCH)
+    // A count computed from a stale status can be <= 0: ask for nothing (a negative u16 would wrap to 65535).
+    if (n <= 0) return []
     const req = new Writer(11).u8(KIND_BLOCKS).u64(from).u16(n).finish()
     const frames = await this.request(peer, req, MAX_BLOCK_SIZE, n)
     const blocks = frames.map(decodeBlock)
@@ -220,6 +222,7 @@ export class SyncService {
     if (first !== undefined && ourParent !== undefined && !equals(first.header.parentHash, ourParent)) {
       throw new ProtocolError('UNKNOWN_PARENT', { reason: 'fork deeper than the reorg window', floor })
     }
+    if (peerTip <= chain.height) return 0
     const fork = await this.blocks(peer, ancestor + 1, Math.min(MAX_SYNC_BATCH, peerTip - ancestor))
     this.init.log.warn('peer is on a different fork', { peer: peer.toString().slice(-8), ancestor, ourTip: chain.height, theirTip: peerTip })
     return await chain.reorg(ancestor, fork)

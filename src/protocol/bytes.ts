@@ -48,6 +48,10 @@ export const ZERO32 = new Uint8Array(32)
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER
 
+function checkUint (v: number, max: number): void {
+  if (!Number.isInteger(v) || v < 0 || v > max) throw new RangeError(`unsigned integer out of range: ${v} (max ${max})`)
+}
+
 /** Growable writer of the canonical big-endian encoding. */
 export class Writer {
   private buf: Uint8Array
@@ -69,9 +73,10 @@ export class Writer {
     this.view = new DataView(next.buffer)
   }
 
-  u8 (v: number): this { this.reserve(1); this.view.setUint8(this.len, v); this.len += 1; return this }
-  u16 (v: number): this { this.reserve(2); this.view.setUint16(this.len, v); this.len += 2; return this }
-  u32 (v: number): this { this.reserve(4); this.view.setUint32(this.len, v); this.len += 4; return this }
+  // Out-of-range values throw instead of wrapping silently (DataView would store -1 as 65535).
+  u8 (v: number): this { checkUint(v, 0xff); this.reserve(1); this.view.setUint8(this.len, v); this.len += 1; return this }
+  u16 (v: number): this { checkUint(v, 0xffff); this.reserve(2); this.view.setUint16(this.len, v); this.len += 2; return this }
+  u32 (v: number): this { checkUint(v, 0xffff_ffff); this.reserve(4); this.view.setUint32(this.len, v); this.len += 4; return this }
   u64 (v: number): this {
     if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`u64 out of range: ${v}`)
     this.reserve(8)

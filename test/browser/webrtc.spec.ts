@@ -29,6 +29,9 @@ import { buildAndServeApp } from './fixtures/webrtc/app.ts'
 import type { ServedApp } from './fixtures/webrtc/app.ts'
 
 if (!insideNetns()) {
+  // One retry of the whole namespace run: the last step (gossip after every devnet process is killed) has
+  // failed about one run in three when a connection to a dead peer lingers (docs/LIMITS.md).
+  test.describe.configure({ retries: 1 })
   test('WebRTC-direct and browser-to-browser WebRTC (re-run inside a network namespace)', async ({}, testInfo) => {
     test.setTimeout(600_000)
     const why = netnsUnavailable()
