@@ -13,7 +13,7 @@ import type { BenchOptions, Entry } from './common.ts'
 
 export async function runLaunchBench (o: BenchOptions): Promise<Entry[]> {
   const out: Entry[] = []
-  for (const [label, params] of [['sim-100k', {}], ['sim-100k-px-history-8', { pxHistory: 8 }]] as const) {
+  for (const [label, params] of [['sim-100k', {}], ['sim-100k-px-history-8', { pxFromHistory: 8 }]] as const) {
     o.log(`  ${label}: simulating 100,000 light peers…`)
     const t0 = performance.now()
     const r = runLaunchSim({ peers: 100_000, ...params })
