@@ -189,9 +189,25 @@ interface BootstrapProc { lp?: LineProc, peerId: string, addr: string, metricsUr
 
 interface Worker { lp: LineProc, cfg: WorkerConfig }
 
+/** Reads a node's /metrics; a bootstrap busy with a flood may answer late, so up to 3 tries of 10 s. */
 async function scrape (url: string): Promise<Map<string, number>> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(3_000) })
-  return parseExposition(await res.text())
+  let last: unknown
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(10_000) })
+      return parseExposition(await res.text())
+    } catch (err) { last = err }
+  }
+  throw new Error(`metrics at ${url} did not answer in 3 tries: ${String(last)}`)
+}
+
+/** Runs one confirmation test; an error becomes a failed result with the reason, so the others still report. */
+async function guarded (name: string, fn: () => Promise<TestResult>): Promise<TestResult> {
+  try {
+    return await fn()
+  } catch (err) {
+    return { pass: false, figures: {}, notes: [`${name} could not complete: ${err instanceof Error ? err.message : String(err)}`] }
+  }
 }
 
 /** Polls bootstraps' metrics, keeping the highest connection count seen on each. */
@@ -388,12 +404,12 @@ class Run {
             notes: ['GRAFT+PRUNE events seen by the light peers and relays after the mesh settled; pass if <= 2 per peer per minute']
           }
         }
-        if (o.tests.has('routing')) tests.routing = await this.routing()
+        if (o.tests.has('routing')) tests.routing = await guarded('routing', async () => await this.routing())
       }
-      if (o.tests.has('connectionManagement')) tests.connectionManagement = await this.connectionManagement(scraper)
+      if (o.tests.has('connectionManagement')) tests.connectionManagement = await guarded('connection management', async () => await this.connectionManagement(scraper))
       scraper.stop()
       if (needNet) await this.stopWorkers()
-      if (o.tests.has('upperLimits')) tests.upperLimits = await this.upperLimits()
+      if (o.tests.has('upperLimits')) tests.upperLimits = await guarded('upper limits', async () => await this.upperLimits())
     } finally {
       scraper.stop()
       await this.teardown()
