@@ -4,7 +4,7 @@
  * through comlink.
  */
 import { generateKeyPair, privateKeyFromRaw } from '@libp2p/crypto/keys'
-import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdsOf } from '../peer/dialer.ts'
 import { decodeBlock, processBlocks, processGenesis, toHex, computeNetworkId } from '../protocol/index.ts'
 import type { Ed25519Verifier } from '../protocol/index.ts'
 import { Peer } from '../peer/peer.ts'
@@ -102,7 +102,7 @@ export function createWorkerApi (opts: WorkerApiOptions = {}): WorkerApi & { rea
     const signer: Signer | undefined = pair !== undefined ? await webCryptoSignerFromKeyPair(pair) : undefined
     const extra = opts.extraTransports?.(cfg) ?? { names: [], factories: [] }
     transports = (cfg.transports ?? [...availableTransports(), ...extra.names]).filter((t) => availableTransports().includes(t) || extra.names.includes(t))
-    const bootstrapIds = new Set(cfg.bootstraps.map((a) => multiaddr(a).getComponents().find((c) => c.name === 'p2p')?.value).filter((v): v is string => v !== undefined))
+    const bootstrapIds = peerIdsOf(cfg.bootstraps)
     const blocklist = new Set<string>()
     const libp2p = await createBrowserLibp2p({
       privateKey, topics: topicsFor(networkId), role: signer !== undefined ? 'validator' : 'light', bootstrapIds, blocklist,

@@ -10,8 +10,6 @@ import { startNode, defaultListen } from './node.ts'
 import type { RunningNode } from './node.ts'
 import { runDevnetCli } from './devnet-cli.ts'
 import type { LogSink } from '../peer/logger.ts'
-import { DEFAULT_MESH } from '../peer/gossip-config.ts'
-import type { MeshParams } from '../peer/gossip-config.ts'
 import { resolveOpsConfig } from './node-config.ts'
 
 const HELP = `lightpulse: a light peer and the Pulse-style quorum-signed network it joins
@@ -210,7 +208,6 @@ async function runNodeCommand (command: 'bootstrap' | 'validator' | 'release', a
   })
   // Watermarks, mesh and metrics settings (flags over --config FILE), validated before anything starts.
   const ops = command === 'release' ? undefined : await resolveOpsConfig(command, values)
-  const mesh = ops !== undefined ? ops.mesh : meshFromArgs(values)
   if (values.network === undefined) fail(`--network FILE is required\n\n${COMMAND_HELP[command]}`)
   const network = await loadNetwork(values.network)
   const bootstraps = values.bootstrap ?? []
@@ -225,7 +222,7 @@ async function runNodeCommand (command: 'bootstrap' | 'validator' | 'release', a
       bootstraps,
       listen: values.listen ?? defaultListen('bootstrap', '127.0.0.1', port),
       watermarks: ops!,
-      mesh,
+      mesh: ops!.mesh,
       ...(ops?.metricsPort !== undefined ? { metricsPort: ops.metricsPort } : {}),
       local: values.local === true,
       logSink: stderrSink(quiet, 'bootstrap')
@@ -245,7 +242,7 @@ async function runNodeCommand (command: 'bootstrap' | 'validator' | 'release', a
       validatorSeed: seed,
       bootstraps,
       listen: values.listen,
-      mesh,
+      mesh: ops!.mesh,
       watermarks: ops!,
       ...(ops?.metricsPort !== undefined ? { metricsPort: ops.metricsPort } : {}),
       local: values.local === true,
@@ -310,18 +307,6 @@ function opsReady (node: RunningNode): Record<string, unknown> {
     out.metricsPort = node.metricsPort
     process.stderr.write(`metrics: http://127.0.0.1:${node.metricsPort}/metrics\n`)
   }
-  return out
-}
-
-/** Mesh flags, validated: Dlo <= D <= Dhi. */
-function meshFromArgs (v: Record<string, unknown>): Partial<MeshParams> {
-  const out: Partial<MeshParams> = {}
-  if (v['mesh-d'] !== undefined) out.D = parseIntArg('--mesh-d', v['mesh-d'] as string, 1, 64)
-  if (v['mesh-dlo'] !== undefined) out.Dlo = parseIntArg('--mesh-dlo', v['mesh-dlo'] as string, 1, 64)
-  if (v['mesh-dhi'] !== undefined) out.Dhi = parseIntArg('--mesh-dhi', v['mesh-dhi'] as string, 1, 128)
-  if (v['heartbeat-ms'] !== undefined) out.heartbeatMs = parseIntArg('--heartbeat-ms', v['heartbeat-ms'] as string, 50, 60_000)
-  const m = { ...DEFAULT_MESH, ...out }
-  if (!(m.Dlo <= m.D && m.D <= m.Dhi)) fail(`mesh degrees must satisfy Dlo <= D <= Dhi (got Dlo=${m.Dlo} D=${m.D} Dhi=${m.Dhi})`)
   return out
 }
 

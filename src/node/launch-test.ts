@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdOf } from '../peer/dialer.ts'
 import { createNodeSigner } from '../crypto/node.ts'
 import { computeNetworkId } from '../protocol/index.ts'
 import type { NetworkConfig } from '../protocol/index.ts'
@@ -283,7 +283,7 @@ class Run {
   async startBootstraps (): Promise<void> {
     if (this.o.bootstrapAddrs.length > 0) {
       this.bootstraps = this.o.bootstrapAddrs.map((a, i) => {
-        const id = multiaddr(a).getComponents().find((c) => c.name === 'p2p')?.value
+        const id = peerIdOf(a)
         if (id === undefined) throw new ConfigError('CONFIG_INVALID', `--bootstrap ${a} has no /p2p/ peer id`)
         return { peerId: id, addr: a, ...(this.o.bootstrapMetrics[i] !== undefined ? { metricsUrl: this.o.bootstrapMetrics[i] } : {}) }
       })

@@ -19,6 +19,7 @@ import type { GossipSub, Message } from '@libp2p/gossipsub'
 import type { GossipSubX } from '../peer/peer.ts'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdsOf } from '../peer/dialer.ts'
 import { gossipOptions } from '../peer/gossip-config.ts'
 import type { MeshParams } from '../peer/gossip-config.ts'
 import type { Topics } from '../peer/topics.ts'
@@ -165,7 +166,7 @@ async function startLight (cfg: WorkerConfig, i: number, bootstrapIds: Set<strin
 
 async function main (): Promise<void> {
   const cfg = JSON.parse(process.argv[2] ?? '{}') as WorkerConfig
-  const bootstrapIds = new Set(cfg.bootstraps.map((a) => multiaddr(a).getComponents().find((c) => c.name === 'p2p')?.value).filter((v): v is string => v !== undefined))
+  const bootstrapIds = peerIdsOf(cfg.bootstraps)
   const nodes: LightNode[] = []
   const floods: Libp2p[] = []
   let stopping = false

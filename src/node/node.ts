@@ -16,7 +16,7 @@ import { ConnectionTrimmer } from '../peer/connection-trimmer.ts'
 import type { WatermarkOptions } from '../peer/connection-trimmer.ts'
 import { NodeMetrics } from './metrics.ts'
 import { loadOrCreatePeerKey } from './files.ts'
-import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdsOf } from '../peer/dialer.ts'
 
 export interface NodeOptions {
   role: PeerRole
@@ -62,7 +62,7 @@ export async function startNode (o: NodeOptions): Promise<RunningNode> {
   const privateKey = await loadOrCreatePeerKey(o.dataDir)
   const store = await openSqliteStore(join(o.dataDir, 'chain'))
   const blocklist = new Set<string>()
-  const bootstrapIds = new Set(o.bootstraps.map((a) => multiaddr(a).getComponents().find((c) => c.name === 'p2p')?.value).filter((v): v is string => v !== undefined))
+  const bootstrapIds = peerIdsOf(o.bootstraps)
   const logger = createLogger('lightpulse', o.logSink ?? (() => {}))
   const trimmer = o.watermarks !== undefined && o.role !== 'light'
     ? new ConnectionTrimmer({ ...o.watermarks, isProtected: (p) => bootstrapIds.has(p), log: logger })

@@ -28,6 +28,16 @@ export interface DialerInit {
   releaseBootstrapsAt?: number
 }
 
+/** The peer id in a multiaddr's /p2p/ component, if it has one. */
+export function peerIdOf (addr: string | Multiaddr): string | undefined {
+  return (typeof addr === 'string' ? multiaddr(addr) : addr).getComponents().find((c) => c.name === 'p2p')?.value
+}
+
+/** The peer ids of the addresses that name one (bootstrap lists). */
+export function peerIdsOf (addrs: Array<string | Multiaddr>): Set<string> {
+  return new Set(addrs.map(peerIdOf).filter((v): v is string => v !== undefined))
+}
+
 export class Dialer {
   private readonly init: DialerInit
   private readonly addrs: Multiaddr[]
@@ -40,7 +50,7 @@ export class Dialer {
   constructor (init: DialerInit) {
     this.init = init
     this.addrs = init.bootstraps.map((a) => multiaddr(a))
-    this.bootstrapIds = new Set(this.addrs.map((a) => a.getComponents().find((c) => c.name === 'p2p')?.value).filter((v): v is string => v !== undefined))
+    this.bootstrapIds = peerIdsOf(this.addrs)
   }
 
   start (): void {

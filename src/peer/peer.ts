@@ -196,12 +196,21 @@ export class Peer {
     }, ms)
   }
 
+  private connectedPeer (id: string): PeerId | undefined {
+    return this.init.libp2p.getConnections().find((c) => c.remotePeer.toString() === id)?.remotePeer
+  }
+
+  /** Asks the peer a gossip message came from for its chain (it is ahead of us, or on another fork). */
+  private syncFromSender (from: string): void {
+    const peer = this.connectedPeer(from)
+    if (peer !== undefined) void this.sync.syncFrom(peer)
+  }
+
   private async onGossipBlock (bytes: Uint8Array, from: string): Promise<void> {
     const block = decodeBlock(bytes)
     const height = this.chain.height
     if (this.chain.state === undefined || block.header.height > height + 1) {
-      const peer = this.init.libp2p.getConnections().find((c) => c.remotePeer.toString() === from)?.remotePeer
-      if (peer !== undefined) void this.sync.syncFrom(peer)
+      this.syncFromSender(from)
       throw new ProtocolError(this.chain.state === undefined ? 'LOCKED' : 'WRONG_HEIGHT', { height: block.header.height, tip: height })
     }
     try {
@@ -209,8 +218,7 @@ export class Peer {
     } catch (err) {
       // A block on another fork: ask its sender for its chain (the longer fork wins).
       if (isProtocolError(err) && err.code === 'UNKNOWN_PARENT') {
-        const peer = this.init.libp2p.getConnections().find((c) => c.remotePeer.toString() === from)?.remotePeer
-        if (peer !== undefined) void this.sync.syncFrom(peer)
+        this.syncFromSender(from)
       }
       throw err
     }
@@ -245,8 +253,8 @@ export class Peer {
     if (n >= (this.init.maxRejectsPerPeer ?? 10) && !this.blocklist.has(from) && !this.dialer.bootstrapIds.has(from)) {
       this.blocklist.add(from)
       this.log.warn('blocking peer after repeated invalid messages', { peer: from.slice(-8), rejects: n })
-      const conn = this.init.libp2p.getConnections().find((c) => c.remotePeer.toString() === from)
-      if (conn !== undefined) void this.init.libp2p.hangUp(conn.remotePeer).catch(() => {})
+      const peer = this.connectedPeer(from)
+      if (peer !== undefined) void this.init.libp2p.hangUp(peer).catch(() => {})
     }
   }
 
