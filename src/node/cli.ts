@@ -269,6 +269,7 @@ async function runNodeCommand (command: 'bootstrap' | 'validator' | 'release', a
     dataDir: values.data ?? join(tmpdir(), `lightpulse-release-${index}-${process.pid}`),
     bootstraps,
     listen: ['/ip4/127.0.0.1/tcp/0'],
+    local: values.local === true,
     logSink: stderrSink(quiet, `release-${index}`)
   })
   attach(node, events, { index })
