@@ -37,12 +37,14 @@ const COMMAND_HELP: Record<string, string> = {
   --port N              base port: tcp N, ws N+1, webrtc-direct udp N+2 (instead of random ports)
   --max-connections N   connection high watermark [default: 192]
   --config FILE         JSON settings: lowWatermark, highWatermark, gracePeriodMs, heartbeatMs,
-                        meshD, meshDlo, meshDhi, metricsPort (flags override the file)
+                        meshD, meshDlo, meshDhi, metricsPort, pxHistory, pxHistorySize (flags override the file)
   --low-watermark N     trim connections down to N when the high watermark is reached
   --high-watermark N    hard cap on connections, never exceeded (--max-connections is the old name)
   --grace-period-ms N   connections younger than this are never trimmed [default: 60000]
   --metrics-port N      serve Prometheus metrics at http://127.0.0.1:N/metrics (0 = any free port)
   --heartbeat-ms N      gossipsub heartbeat [default: 700]
+  --px-history N        PX entries per PRUNE drawn from earlier-pruned peers, 0 = off [default: 8 of 16]
+  --px-history-size N   peers kept in that history, per topic [default: 4096]
   --bootstrap MULTIADDR another bootstrap to stay connected to (repeatable)
   --local               loopback/local network: no IP-colocation penalty, high inbound rate limit
   --events              print one JSON object per line on stdout (for orchestration)
@@ -201,6 +203,8 @@ async function runNodeCommand (command: 'bootstrap' | 'validator' | 'release', a
       'high-watermark': { type: 'string' },
       'grace-period-ms': { type: 'string' },
       'metrics-port': { type: 'string' },
+      'px-history': { type: 'string' },
+      'px-history-size': { type: 'string' },
       events: { type: 'boolean' },
       quiet: { type: 'boolean' }
     },
@@ -223,6 +227,7 @@ async function runNodeCommand (command: 'bootstrap' | 'validator' | 'release', a
       listen: values.listen ?? defaultListen('bootstrap', '127.0.0.1', port),
       watermarks: ops!,
       mesh: ops!.mesh,
+      pxHistory: ops!.pxHistory,
       ...(ops?.metricsPort !== undefined ? { metricsPort: ops.metricsPort } : {}),
       local: values.local === true,
       logSink: stderrSink(quiet, 'bootstrap')

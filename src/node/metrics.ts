@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net'
 import type { Peer } from '../peer/peer.ts'
 import type { ConnectionTrimmer } from '../peer/connection-trimmer.ts'
 import { GossipCounters } from '../peer/gossip-counters.ts'
+import type { PxHistory } from '../peer/px-history.ts'
 
 type Labels = Record<string, string>
 interface Sample { labels?: Labels, value: number }
@@ -45,15 +46,17 @@ export function parseExposition (text: string): Map<string, number> {
 export class NodeMetrics {
   private readonly peer: Peer
   private readonly trimmer?: ConnectionTrimmer
+  private readonly pxHistory?: PxHistory
   readonly gossip: GossipCounters
   private blocks = 0
   private readonly rounds: Record<string, number> = {}
   private readonly offs: Array<() => void> = []
   private server?: Server
 
-  constructor (peer: Peer, trimmer?: ConnectionTrimmer) {
+  constructor (peer: Peer, trimmer?: ConnectionTrimmer, pxHistory?: PxHistory) {
     this.peer = peer
     this.trimmer = trimmer
+    this.pxHistory = pxHistory
     this.gossip = new GossipCounters(peer.libp2p.services.pubsub)
     this.offs.push(peer.events.on('block', () => { this.blocks++ }))
     this.offs.push(peer.events.on('round', (r) => { if (r.stage === 'failed' || r.stage === 'block') this.rounds[r.stage] = (this.rounds[r.stage] ?? 0) + 1 }))
@@ -93,6 +96,12 @@ export class NodeMetrics {
       { name: 'lightpulse_gossip_prune_total', help: 'PRUNE control entries sent / received.', type: 'counter', samples: [{ labels: { direction: 'sent' }, value: g.prunesSent }, { labels: { direction: 'received' }, value: g.prunesReceived }] },
       { name: 'lightpulse_gossip_px_prunes_total', help: 'PRUNEs carrying a non-empty peer exchange list, sent / received.', type: 'counter', samples: [{ labels: { direction: 'sent' }, value: g.pxPrunesSent }, { labels: { direction: 'received' }, value: g.pxPrunesReceived }] },
       { name: 'lightpulse_gossip_px_peers_total', help: 'Peers handed out / learned through peer exchange.', type: 'counter', samples: [{ labels: { direction: 'sent' }, value: g.pxPeersSent }, { labels: { direction: 'received' }, value: g.pxPeersReceived }] },
+      ...(this.pxHistory !== undefined
+        ? [
+            { name: 'lightpulse_px_history_entries', help: 'Peers in the PX history cache, per topic.', type: 'gauge' as const, samples: Object.entries(p.topics).map(([name, topic]) => ({ labels: { topic: name }, value: this.pxHistory!.size(topic) })) },
+            { name: 'lightpulse_px_history_served_total', help: 'PX entries handed out from the history cache.', type: 'counter' as const, samples: [{ value: this.pxHistory.served }] }
+          ]
+        : []),
       { name: 'lightpulse_gossip_px_exact', help: '1 if PX is counted from the PRUNE messages themselves, 0 if from events only.', type: 'gauge', samples: [{ value: g.pxExact ? 1 : 0 }] },
       { name: 'lightpulse_mesh_peers', help: 'gossipsub mesh size per topic.', type: 'gauge', samples: Object.entries(p.topics).map(([name, topic]) => ({ labels: { topic: name }, value: p.pubsub.getMeshPeers(topic).length })) },
       { name: 'lightpulse_topic_peers', help: 'Peers subscribed to each topic.', type: 'gauge', samples: Object.entries(p.topics).map(([name, topic]) => ({ labels: { topic: name }, value: p.pubsub.getSubscribers(topic).length })) }

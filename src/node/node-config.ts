@@ -5,13 +5,17 @@
  *
  * JSON file (every key optional; unknown keys are an error so typos do not pass silently):
  *   { "lowWatermark": 160, "highWatermark": 192, "gracePeriodMs": 60000,
- *     "heartbeatMs": 700, "meshD": 8, "meshDlo": 6, "meshDhi": 12, "metricsPort": 9464 }
+ *     "heartbeatMs": 700, "meshD": 8, "meshDlo": 6, "meshDhi": 12, "metricsPort": 9464,
+ *     "pxHistory": 8, "pxHistorySize": 4096 }
+ * pxHistory / pxHistorySize matter on bootstraps only (src/peer/px-history.ts).
  */
 import { readFile } from 'node:fs/promises'
 import { ConfigError } from './files.ts'
 import { DEFAULT_MESH } from '../peer/gossip-config.ts'
 import type { MeshParams } from '../peer/gossip-config.ts'
 import { DEFAULT_GRACE_MS } from '../peer/connection-trimmer.ts'
+import { DEFAULT_PX_HISTORY } from '../peer/px-history.ts'
+import type { PxHistoryParams } from '../peer/px-history.ts'
 
 export interface OpsConfig {
   lowWatermark: number
@@ -20,6 +24,8 @@ export interface OpsConfig {
   /** Only the mesh settings given explicitly (the rest stay at the role's defaults). */
   mesh: Partial<MeshParams>
   metricsPort?: number
+  /** Bootstraps: PX entries per PRUNE from the history cache, and its size. */
+  pxHistory: PxHistoryParams
 }
 
 /** Quilibrium's later defaults for bootstraps (160/192); validators keep fewer. */
@@ -36,7 +42,9 @@ const FILE_KEYS: Record<string, [min: number, max: number]> = {
   meshD: [1, 64],
   meshDlo: [1, 64],
   meshDhi: [1, 128],
-  metricsPort: [0, 65_535]
+  metricsPort: [0, 65_535],
+  pxHistory: [0, 64],
+  pxHistorySize: [1, 1_000_000]
 }
 
 const FLAG_OF: Record<string, string> = {
@@ -47,7 +55,9 @@ const FLAG_OF: Record<string, string> = {
   meshD: '--mesh-d',
   meshDlo: '--mesh-dlo',
   meshDhi: '--mesh-dhi',
-  metricsPort: '--metrics-port'
+  metricsPort: '--metrics-port',
+  pxHistory: '--px-history',
+  pxHistorySize: '--px-history-size'
 }
 
 /** Flag values as parsed by node:util parseArgs (strings). */
@@ -62,6 +72,8 @@ export interface OpsFlags {
   'mesh-dlo'?: string
   'mesh-dhi'?: string
   'metrics-port'?: string
+  'px-history'?: string
+  'px-history-size'?: string
 }
 
 function checkInt (name: string, v: unknown, source: string): number {
@@ -93,7 +105,8 @@ export async function resolveOpsConfig (role: 'bootstrap' | 'validator', flags: 
   const v: Record<string, number> = { ...file }
   const fromFlag: Array<[keyof OpsFlags, string]> = [
     ['low-watermark', 'lowWatermark'], ['high-watermark', 'highWatermark'], ['grace-period-ms', 'gracePeriodMs'],
-    ['heartbeat-ms', 'heartbeatMs'], ['mesh-d', 'meshD'], ['mesh-dlo', 'meshDlo'], ['mesh-dhi', 'meshDhi'], ['metrics-port', 'metricsPort']
+    ['heartbeat-ms', 'heartbeatMs'], ['mesh-d', 'meshD'], ['mesh-dlo', 'meshDlo'], ['mesh-dhi', 'meshDhi'], ['metrics-port', 'metricsPort'],
+    ['px-history', 'pxHistory'], ['px-history-size', 'pxHistorySize']
   ]
   for (const [flag, key] of fromFlag) if (flags[flag] !== undefined) v[key] = checkInt(key, flags[flag], 'flag')
   // --max-connections is the older name of --high-watermark.
@@ -120,5 +133,7 @@ export async function resolveOpsConfig (role: 'bootstrap' | 'validator', flags: 
   if (v.heartbeatMs !== undefined) mesh.heartbeatMs = v.heartbeatMs
   const m = { ...DEFAULT_MESH, ...mesh }
   if (!(m.Dlo <= m.D && m.D <= m.Dhi)) throw new ConfigError('CONFIG_INVALID', `mesh degrees must satisfy Dlo <= D <= Dhi (got Dlo=${m.Dlo} D=${m.D} Dhi=${m.Dhi})`)
-  return { lowWatermark: low, highWatermark: high, gracePeriodMs: v.gracePeriodMs ?? DEFAULT_GRACE_MS, mesh, ...(v.metricsPort !== undefined ? { metricsPort: v.metricsPort } : {}) }
+  const pxHistory = { fromHistory: v.pxHistory ?? DEFAULT_PX_HISTORY.fromHistory, size: v.pxHistorySize ?? DEFAULT_PX_HISTORY.size }
+  if (pxHistory.fromHistory > m.prunePeers) throw new ConfigError('CONFIG_INVALID', `--px-history (${pxHistory.fromHistory}) cannot exceed the PX list size (${m.prunePeers})`)
+  return { lowWatermark: low, highWatermark: high, gracePeriodMs: v.gracePeriodMs ?? DEFAULT_GRACE_MS, mesh, pxHistory, ...(v.metricsPort !== undefined ? { metricsPort: v.metricsPort } : {}) }
 }

@@ -17,6 +17,9 @@ import type { WatermarkOptions } from '../peer/connection-trimmer.ts'
 import { NodeMetrics } from './metrics.ts'
 import { loadOrCreatePeerKey } from './files.ts'
 import { peerIdsOf } from '../peer/dialer.ts'
+import { PxHistory, installPxHistory, DEFAULT_PX_HISTORY } from '../peer/px-history.ts'
+import type { PxHistoryParams } from '../peer/px-history.ts'
+import { DEFAULT_MESH } from '../peer/gossip-config.ts'
 
 export interface NodeOptions {
   role: PeerRole
@@ -37,6 +40,8 @@ export interface NodeOptions {
   watermarks?: WatermarkOptions
   /** Serve Prometheus metrics on 127.0.0.1:PORT/metrics (0 = any free port). */
   metricsPort?: number
+  /** Bootstraps: PX partly from a cache of earlier-pruned peers (src/peer/px-history.ts); fromHistory 0 = off. */
+  pxHistory?: PxHistoryParams
 }
 
 export interface RunningNode {
@@ -47,6 +52,8 @@ export interface RunningNode {
   metrics?: NodeMetrics
   /** Bound metrics port, when metrics are served. */
   metricsPort?: number
+  /** The bootstrap's PX history, when on. */
+  pxHistory?: PxHistory
 }
 
 export function defaultListen (role: PeerRole, host = '127.0.0.1', basePort = 0): string[] {
@@ -81,6 +88,14 @@ export async function startNode (o: NodeOptions): Promise<RunningNode> {
     ...(trimmer !== undefined ? { gater: trimmer.gater } : {})
   })
   trimmer?.attach(libp2p as never)
+  const pxParams = o.pxHistory ?? DEFAULT_PX_HISTORY
+  let pxHistory: PxHistory | undefined
+  if (o.role === 'bootstrap' && pxParams.fromHistory > 0) {
+    const h = new PxHistory(pxParams)
+    const prunePeers = o.mesh?.prunePeers ?? DEFAULT_MESH.prunePeers
+    if (installPxHistory(libp2p.services.pubsub, libp2p.peerStore, h, { prunePeers, ok: (id) => !blocklist.has(id) })) pxHistory = h
+    else logger.warn('PX history is off: this gossipsub version has no makePrune to extend', {})
+  }
   const peer = new Peer({
     network: o.network,
     libp2p,
@@ -93,7 +108,7 @@ export async function startNode (o: NodeOptions): Promise<RunningNode> {
     blocklist
   })
   await peer.start()
-  const metrics = o.metricsPort !== undefined ? new NodeMetrics(peer, trimmer) : undefined
+  const metrics = o.metricsPort !== undefined ? new NodeMetrics(peer, trimmer, pxHistory) : undefined
   const metricsPort = metrics !== undefined ? await metrics.listen(o.metricsPort!) : undefined
   return {
     peer,
@@ -105,6 +120,7 @@ export async function startNode (o: NodeOptions): Promise<RunningNode> {
       await store.close()
     },
     ...(trimmer !== undefined ? { trimmer } : {}),
+    ...(pxHistory !== undefined ? { pxHistory } : {}),
     ...(metrics !== undefined ? { metrics, metricsPort } : {})
   }
 }

@@ -1,0 +1,118 @@
+/**
+ * PX from history: the cache's rules (unit), and a real gossipsub bootstrap on loopback handing a newcomer
+ * a peer that is no longer connected to it, which gossipsub's own PX cannot do.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { createLibp2p } from 'libp2p'
+import type { Libp2p } from '@libp2p/interface'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@libp2p/noise'
+import { yamux } from '@libp2p/yamux'
+import { identify } from '@libp2p/identify'
+import { gossipsub } from '@libp2p/gossipsub'
+import type { GossipSub } from '@libp2p/gossipsub'
+import { PxHistory, installPxHistory } from '../../src/peer/px-history.ts'
+import type { PxEntry } from '../../src/peer/px-history.ts'
+import { gossipOptions } from '../../src/peer/gossip-config.ts'
+import { GossipCounters } from '../../src/peer/gossip-counters.ts'
+import { topicsFor } from '../../src/peer/topics.ts'
+import { SimRandom } from '../../src/sim/sim-random.ts'
+
+const seededRandom = (seed: number): () => number => { const r = new SimRandom(seed); return () => r.float() }
+
+const entry = (n: number): PxEntry => ({ id: `peer-${n}`, peerID: new Uint8Array([0, 2, n >> 8, n & 255]), signedPeerRecord: new Uint8Array([n & 255]) })
+
+test('PxHistory: history entries first, no repeats, never the asking peer, at most max, filter applied', () => {
+  const h = new PxHistory({ fromHistory: 3, size: 8 }, seededRandom(7))
+  for (let i = 0; i < 5; i++) h.add('t', entry(i))
+  assert.equal(h.size('t'), 5)
+  assert.equal(h.size('other'), 0)
+  const connected = [entry(1), entry(20), entry(21), entry(22)].map((e) => ({ peerID: e.peerID, signedPeerRecord: e.signedPeerRecord }))
+  const out = h.compose('t', entry(0).peerID, connected, 5, (id) => id !== 'peer-4')
+  assert.equal(out.length, 5)
+  const keys = out.map((p) => p.peerID![3])
+  assert.equal(new Set(keys).size, 5, `no repeats: ${keys.join(',')}`)
+  assert.ok(!keys.includes(0), 'not the asking peer')
+  assert.ok(!keys.slice(0, 3).includes(4), 'filtered entry not handed out')
+  assert.ok(keys.slice(0, 3).every((k) => k !== undefined && k >= 1 && k <= 3), `3 from history first: ${keys.join(',')}`)
+  assert.deepEqual(keys.slice(3), [20, 21], 'then connected peers, without the one already taken from history')
+  assert.equal(h.served, 3)
+  // other topics have their own cache: nothing from history there
+  assert.deepEqual(h.compose('x', entry(0).peerID, connected, 16).map((p) => p.peerID![3]), [1, 20, 21, 22])
+})
+
+test('PxHistory: bounded; once full, a new peer replaces a random entry', () => {
+  const h = new PxHistory({ fromHistory: 4, size: 4 }, seededRandom(1))
+  for (let i = 0; i < 100; i++) h.add('t', entry(i))
+  assert.equal(h.size('t'), 4)
+  const out = h.compose('t', entry(999).peerID, [], 16)
+  assert.ok(out.length >= 1 && out.length <= 4)
+  assert.ok(out.some((p) => p.peerID![3]! >= 4), 'later peers displaced earlier ones')
+  assert.throws(() => new PxHistory({ fromHistory: -1, size: 4 }), RangeError)
+  assert.throws(() => new PxHistory({ fromHistory: 1, size: 0 }), RangeError)
+})
+
+async function node (role: 'bootstrap' | 'light', topics: ReturnType<typeof topicsFor>, bootstrapId?: string): Promise<Libp2p<{ pubsub: GossipSub }>> {
+  return await createLibp2p({
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater: { denyDialMultiaddr: () => false },
+    connectionMonitor: { enabled: false },
+    services: {
+      identify: identify(),
+      pubsub: gossipsub(gossipOptions({ role, topics, isBootstrap: (p) => p === bootstrapId, mesh: { heartbeatMs: 200, pruneBackoffMs: 1_000 }, local: true }))
+    }
+  }) as unknown as Libp2p<{ pubsub: GossipSub }>
+}
+
+/** A light peer that dials the bootstrap, joins the topic and waits for the bootstrap's PRUNE. Returns the PX count. */
+async function joinAndGetPruned (n: Libp2p<{ pubsub: GossipSub }>, boot: Libp2p<{ pubsub: GossipSub }>, topic: string): Promise<number> {
+  const counters = new GossipCounters(n.services.pubsub)
+  const pruned = new Promise<number>((resolve, reject) => {
+    const t = setTimeout(() => { reject(new Error('no PRUNE from the bootstrap within 15 s')) }, 15_000)
+    counters.onPrune((e) => { if (e.direction === 'received' && e.topic === topic) { clearTimeout(t); resolve(e.px) } })
+  })
+  n.services.pubsub.subscribe(topic)
+  await n.dial(boot.getMultiaddrs()[0]!)
+  return await pruned
+}
+
+for (const withHistory of [true, false]) {
+  test(`real gossipsub bootstrap ${withHistory ? 'with' : 'without'} PX history: a newcomer ${withHistory ? 'is' : 'is not'} handed a peer that already left`, async () => {
+    const topics = topicsFor(new Uint8Array(32))
+    const topic = topics.blocks
+    const boot = await node('bootstrap', topics)
+    await boot.start()
+    boot.services.pubsub.subscribe(topic)
+    const history = new PxHistory({ fromHistory: 8, size: 64 })
+    if (withHistory) assert.equal(installPxHistory(boot.services.pubsub, boot.peerStore, history, { prunePeers: 16 }), true)
+    const a = await node('light', topics, boot.peerId.toString())
+    const b = await node('light', topics, boot.peerId.toString())
+    try {
+      await a.start()
+      await b.start()
+      await joinAndGetPruned(a, boot, topic)
+      if (withHistory) assert.equal(history.size(topic), 1, 'the pruned peer was remembered')
+      // a leaves the bootstrap (it would be trimmed or release it); b arrives later
+      await boot.hangUp(a.peerId)
+      assert.equal(boot.getConnections(a.peerId).length, 0)
+      const px = await joinAndGetPruned(b, boot, topic)
+      if (withHistory) {
+        assert.equal(px, 1, 'b was handed a')
+        // b checks a's signed record and dials it (gossipsub pxConnect)
+        const deadline = Date.now() + 10_000
+        while (b.getConnections(a.peerId).length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+        assert.equal(b.getConnections(a.peerId).length, 1, 'b connected to a through PX from history')
+        assert.equal(history.served, 1)
+      } else {
+        assert.equal(px, 0, 'gossipsub alone hands out connected peers only')
+        assert.equal(b.getConnections(a.peerId).length, 0)
+      }
+    } finally {
+      await Promise.all([a.stop(), b.stop(), boot.stop()])
+    }
+  })
+}
