@@ -27,6 +27,7 @@ import { topicsFor } from '../peer/topics.ts'
 import type { Topics } from '../peer/topics.ts'
 import { DEFAULT_MESH } from '../peer/gossip-config.ts'
 import type { MeshParams } from '../peer/gossip-config.ts'
+import { DEFAULT_PX_HISTORY } from '../peer/px-history.ts'
 import { networkToFile, loadNetwork, newSeed, ConfigError } from './files.ts'
 import { parseExposition } from './metrics.ts'
 import type { WorkerConfig, NodeReport } from './launch-worker.ts'
@@ -67,7 +68,13 @@ export interface LaunchTestOptions {
   highWatermark: number
   gracePeriodMs: number
   bootstrapHeartbeatMs: number
+  /** Bootstrap PX entries per PRUNE from its history of pruned peers (0 = gossipsub's own PX only). */
+  pxHistory: number
   mesh: MeshParams
+  /** Light peers hang up their bootstraps at this many other connections (0 = never). */
+  releaseBootstrapsAt: number
+  /** Bootstraps a light peer dials per attempt, at random. */
+  bootstrapsPerPeer: number
   perWorker: number
   /** Light peer arrivals per second (all workers together). */
   arrivalRate: number
@@ -87,10 +94,9 @@ export interface LaunchTestOptions {
 }
 
 export function defaultOptions (peers = 40, relays = 5): LaunchTestOptions {
-  // Every light peer keeps (at least) one bootstrap connection: it redials the bootstraps whenever none is
-  // connected (src/peer/dialer.ts, as Quilibrium). So the bootstraps' total capacity must exceed the peers,
-  // or the ones trimmed out starve. Default: enough bootstraps at <= 192 each for 1.4 x the peers, i.e.
-  // trimming happens (arrivals dial every bootstrap) but everyone fits.
+  // Light peers dial 2 bootstraps at random and hang them up once they have 6 other peers (the launch policy
+  // the simulation favours); a peer left with fewer redials. Default sizing: enough bootstraps at <= 192 each
+  // for 1.4 x the peers, so trimming happens but even peers that never get 6 others fit.
   const bootstraps = Math.max(2, Math.ceil((peers + relays) * 1.4 / 192))
   const high = Math.max(8, Math.min(192, Math.ceil((peers + relays) * 1.4 / bootstraps)))
   return {
@@ -103,9 +109,12 @@ export function defaultOptions (peers = 40, relays = 5): LaunchTestOptions {
     highWatermark: high,
     gracePeriodMs: 3_000,
     bootstrapHeartbeatMs: DEFAULT_MESH.heartbeatMs,
+    pxHistory: DEFAULT_PX_HISTORY.fromHistory,
     mesh: { ...DEFAULT_MESH, D: 6, Dlo: 5, Dhi: 12 },
+    releaseBootstrapsAt: 6,
+    bootstrapsPerPeer: 2,
     perWorker: 50,
-    arrivalRate: 50,
+    arrivalRate: 5,
     publishers: 5,
     messagesPerPublisher: 2,
     publishGapMs: 250,
@@ -128,6 +137,7 @@ export function percentile (xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!
 }
 const round1 = (x: number): number => Math.round(x * 10) / 10
+const round3 = (x: number): number => Math.round(x * 1000) / 1000
 const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 
 // ---------------------------------------------------------------- processes
@@ -272,7 +282,7 @@ class Run {
   async startBootstrap (name: string, low: number, high: number, others: string[]): Promise<BootstrapProc> {
     const lp = spawnLines([CLI, 'bootstrap', '--network', this.networkFile, '--data', join(this.dir, name), '--events', '--quiet',
       '--low-watermark', String(low), '--high-watermark', String(high), '--grace-period-ms', String(this.o.gracePeriodMs),
-      '--heartbeat-ms', String(this.o.bootstrapHeartbeatMs), '--metrics-port', '0', '--local', ...others.flatMap((b) => ['--bootstrap', b])], name)
+      '--heartbeat-ms', String(this.o.bootstrapHeartbeatMs), '--px-history', String(this.o.pxHistory), '--metrics-port', '0', '--local', ...others.flatMap((b) => ['--bootstrap', b])], name)
     const ready = await nextEvent(lp, (e) => e.ev === 'ready', 30_000, `${name} ready`)
     const addrs = ready.addrs as string[]
     const addr = addrs.find((a) => a.includes('/tcp/') && !a.includes('/ws'))!
@@ -303,7 +313,7 @@ class Run {
   }
 
   async startWorker (role: WorkerConfig['role'], count: number, base: number, arrivalMs: number, bootstraps: string[], target?: string): Promise<Worker> {
-    const cfg: WorkerConfig = { role, count, base, bootstraps, topics: this.topics, topic: this.topic, mesh: this.o.mesh, arrivalMs, bootstrapHeartbeatMs: this.o.bootstrapHeartbeatMs, ...(target !== undefined ? { target } : {}) }
+    const cfg: WorkerConfig = { role, count, base, bootstraps, topics: this.topics, topic: this.topic, mesh: this.o.mesh, arrivalMs, bootstrapHeartbeatMs: this.o.bootstrapHeartbeatMs, releaseBootstrapsAt: this.o.releaseBootstrapsAt, bootstrapsPerPeer: this.o.bootstrapsPerPeer, ...(target !== undefined ? { target } : {}) }
     const lp = spawnLines([WORKER, JSON.stringify(cfg)], `${role}-${base}`)
     const w = { lp, cfg }
     this.workers.push(w)
@@ -422,7 +432,8 @@ class Run {
     const o = this.o
     return {
       peers: o.peers, bootstraps: this.bootstraps.length, relays: o.relays, lowWatermark: o.lowWatermark, highWatermark: o.highWatermark,
-      gracePeriodMs: o.gracePeriodMs, bootstrapHeartbeatMs: o.bootstrapHeartbeatMs, mesh: o.mesh, perWorker: o.perWorker, arrivalRate: o.arrivalRate
+      gracePeriodMs: o.gracePeriodMs, bootstrapHeartbeatMs: o.bootstrapHeartbeatMs, pxHistory: o.pxHistory, mesh: o.mesh,
+      releaseBootstrapsAt: o.releaseBootstrapsAt, bootstrapsPerPeer: o.bootstrapsPerPeer, perWorker: o.perWorker, arrivalRate: o.arrivalRate
     }
   }
 
@@ -451,6 +462,9 @@ class Run {
     const all = lights.flatMap((n) => n.prunes)
     const withPx = all.filter((p) => p.px > 0).length
     const graftToPrune = all.map((p) => p.sinceGraftMs).filter((x): x is number => x !== null)
+    // Where the time from connection to PRUNE goes: the peer's side (connection, identify, gossipsub stream,
+    // its own heartbeat, its GRAFT) and the bootstrap's side (GRAFT to PRUNE).
+    const connectToGraft = all.filter((p) => p.sinceConnectMs !== null && p.sinceGraftMs !== null).map((p) => p.sinceConnectMs! - p.sinceGraftMs!)
     const stuck = lights.flatMap((n) => n.openGrafts).filter((ms) => ms > 3 * hb)
     const meshes = lights.map((n) => n.mesh)
     const reached = lights.filter((n) => n.reachedBootstrap).length
@@ -458,6 +472,7 @@ class Run {
     const pass = first.length > 0 && max <= 3 && stuck.length === 0
     const notes = [
       'heartbeats = time from the bootstrap connection opening to the PRUNE (with PX) arriving, in bootstrap heartbeats',
+      'connectToGraft is the light peer\'s share (connection, identify, gossipsub stream, its heartbeat); graftToPrune the bootstrap\'s',
       'a peer whose mesh was already full when it met a bootstrap never GRAFTs it and is not counted'
     ]
     if (!settled.settled) notes.push('the mesh did not settle within the settle timeout')
@@ -470,7 +485,11 @@ class Run {
         maxHeartbeats: round1(max),
         p99Heartbeats: round1(percentile(first, 99)),
         p50Heartbeats: round1(percentile(first, 50)),
+        graftToPruneP50Ms: round1(percentile(graftToPrune, 50)),
         graftToPruneP99Ms: round1(percentile(graftToPrune, 99)),
+        graftToPruneMaxHeartbeats: round1(graftToPrune.length > 0 ? Math.max(...graftToPrune) / hb : Number.NaN),
+        connectToGraftP50Ms: round1(percentile(connectToGraft, 50)),
+        connectToGraftP99Ms: round1(percentile(connectToGraft, 99)),
         prunesWithPx: withPx,
         prunesWithoutPx: all.length - withPx,
         stuckGrafts: stuck.length,
@@ -637,16 +656,110 @@ class Run {
 
 // ---------------------------------------------------------------- simulation
 
-export async function runSim (o: LaunchTestOptions, simPeers: number): Promise<LaunchReport | { error: string }> {
+export async function runSim (o: LaunchTestOptions, simPeers: number, matched?: Record<string, unknown>): Promise<LaunchReport | { error: string }> {
   const path = join(HERE, '..', 'sim', 'launch-sim.ts')
   if (!existsSync(path)) return { error: `the simulation is not available yet: ${path} does not exist (it is being written in src/sim/); run without --sim for the real-peer tests` }
   const mod = await import(path) as { runLaunchSim?: (opts: Record<string, unknown>) => unknown }
   if (typeof mod.runLaunchSim !== 'function') return { error: `${path} does not export runLaunchSim` }
   const t0 = Date.now()
   // Only what the user set explicitly is passed; the simulation keeps its own launch-scale defaults otherwise.
-  const params: Record<string, unknown> = { peers: simPeers, ...o.simOverrides }
+  const params: Record<string, unknown> = matched ?? { peers: simPeers, ...o.simOverrides }
   const raw = await mod.runLaunchSim(params) as Record<string, unknown>
   return normalizeSim(raw, Date.now() - t0)
+}
+
+/**
+ * The simulation's parameters for the run `o` describes: same peers, relays, bootstraps, watermarks, grace
+ * period, PX history, light-peer dial policy, mesh degrees, arrival rate and publishers, with a loopback
+ * latency model. `bootstraps` is the number the real run used.
+ */
+export function simParamsFor (o: LaunchTestOptions, bootstraps: number): Record<string, unknown> {
+  return {
+    peers: o.peers,
+    bootstraps,
+    relays: o.relays,
+    arrivalRate: o.arrivalRate,
+    high: o.highWatermark,
+    low: o.lowWatermark,
+    graceMs: o.gracePeriodMs,
+    pxFromHistory: o.pxHistory,
+    releaseBootstrapAt: o.releaseBootstrapsAt,
+    bootstrapsPerPeer: o.bootstrapsPerPeer,
+    minPeers: 6,
+    peerMaxConns: 64,
+    D: o.mesh.D,
+    Dlo: o.mesh.Dlo,
+    Dhi: o.mesh.Dhi,
+    Dout: Math.min(2, Math.floor(o.mesh.D / 2)),
+    // PX timing is judged in bootstrap heartbeats; the sim has one heartbeat for every node.
+    heartbeatMs: o.bootstrapHeartbeatMs,
+    prunePeers: o.mesh.prunePeers,
+    pruneBackoffMs: o.mesh.pruneBackoffMs,
+    dialTimeoutMs: 30_000,
+    // Loopback: sub-millisecond links; the real cost per hop is CPU (validation, muxing, the event loop).
+    latencyMedianMs: 0.5,
+    latencySigma: 0.5,
+    msgProcMs: 2,
+    relayedFraction: 0,
+    // One relay publishes too in the real test.
+    publishers: o.publishers + (o.relays > 0 ? 1 : 0),
+    messagesPerPublisher: o.messagesPerPublisher,
+    publishIntervalMs: o.publishGapMs,
+    settleMs: 20_000
+  }
+}
+
+export interface Agreement {
+  /** Every judged row agrees. */
+  agree: boolean
+  rows: Array<{ figure: string, real: number | boolean | null, sim: number | boolean | null, rule: string, agree: boolean | null }>
+}
+
+/**
+ * Compares a real and a simulated report of the same configuration. Judged: the pass/fail verdict of each
+ * test both ran, and the figures the simulation models closely (PX heartbeats p50, mesh degree within
+ * [Dlo, Dhi], share of peers below Dlo, routing loss). Shown but not judged: delivery latency and duplicates (on loopback they are set by
+ * CPU contention, which the simulation does not model).
+ */
+export function compareReports (real: LaunchReport, sim: LaunchReport, Dlo: number, Dhi: number): Agreement {
+  const rows: Agreement['rows'] = []
+  const num = (r: LaunchReport, t: TestName, f: string): number | null => {
+    const v = r.tests[t]?.figures[f]
+    return typeof v === 'number' && Number.isFinite(v) ? v : null
+  }
+  const judge = (figure: string, a: number | null, b: number | null, rule: string, ok: (a: number, b: number) => boolean): void => {
+    rows.push({ figure, real: a, sim: b, rule, agree: a === null || b === null ? false : ok(a, b) })
+  }
+  for (const t of ['peerExchange', 'connectionManagement', 'routing', 'meshStability'] as TestName[]) {
+    const a = real.tests[t]
+    const b = sim.tests[t]
+    if (a === undefined || b === undefined) continue
+    rows.push({ figure: `${t}.pass`, real: a.pass, sim: b.pass, rule: 'same verdict', agree: a.pass === b.pass })
+  }
+  if (real.tests.peerExchange !== undefined && sim.tests.peerExchange !== undefined) {
+    judge('peerExchange.p50Heartbeats', num(real, 'peerExchange', 'p50Heartbeats'), num(sim, 'peerExchange', 'p50Heartbeats'), '|real - sim| <= 1.5', (a, b) => Math.abs(a - b) <= 1.5)
+    // gossipsub's Dout top-up and opportunistic grafting (not simulated) push real meshes above D: judge the band.
+    judge('peerExchange.meshDegreeP50', num(real, 'peerExchange', 'meshDegreeP50'), num(sim, 'peerExchange', 'meshDegreeP50'), `both in [Dlo, Dhi] = [${Dlo}, ${Dhi}]`, (a, b) => a >= Dlo && a <= Dhi && b >= Dlo && b <= Dhi)
+    const realPeers = num(real, 'peerExchange', 'peers')
+    const realAtLeast = num(real, 'peerExchange', 'meshAtLeastDlo')
+    const realBelow = realPeers !== null && realAtLeast !== null && realPeers > 0 ? (realPeers - realAtLeast) / realPeers : null
+    const simBelow = num(sim, 'peerExchange', 'peersBelowDlo')
+    const simPeers = Number(sim.config.peers) + Number(sim.config.relays ?? 0)
+    judge(`peerExchange.shareBelowDlo(${Dlo})`, realBelow === null ? null : round3(realBelow), simBelow === null ? null : round3(simBelow / Math.max(1, simPeers)), '|real - sim| <= 0.1', (a, b) => Math.abs(a - b) <= 0.1)
+  }
+  if (real.tests.routing !== undefined && sim.tests.routing !== undefined) {
+    const lost = num(real, 'routing', 'lost')
+    const exp = num(real, 'routing', 'expectedDeliveries')
+    judge('routing.lossFraction', lost === null || exp === null ? null : round3(lost / Math.max(1, exp)), num(sim, 'routing', 'lossFraction'), '|real - sim| <= 0.01', (a, b) => Math.abs(a - b) <= 0.01)
+    for (const f of ['latencyP50Ms', 'latencyP99Ms', 'duplicatesPerDelivery']) rows.push({ figure: `routing.${f}`, real: num(real, 'routing', f), sim: num(sim, 'routing', f), rule: 'shown, not judged (CPU-bound on loopback)', agree: null })
+  }
+  return { agree: rows.length > 0 && rows.every((r) => r.agree !== false), rows }
+}
+
+export function formatAgreement (a: Agreement): string {
+  const lines = [`simulation vs real stack: ${a.agree ? 'AGREE' : 'DISAGREE'}`]
+  for (const r of a.rows) lines.push(`  ${r.agree === null ? '    ' : r.agree ? 'OK  ' : 'DIFF'}  ${r.figure}: real ${String(r.real)}, sim ${String(r.sim)}  (${r.rule})`)
+  return lines.join('\n') + '\n'
 }
 
 type Q = { n: number, p50: number, p99: number, max: number, min: number, mean: number }
@@ -695,9 +808,12 @@ Runs the bootstrap confirmation tests with real libp2p light peers on loopback (
   --low-watermark N, --high-watermark N   bootstrap watermarks [default: high = peers/3 (8..192), low = 5/6 high]
   --grace-period-ms N     bootstrap trim grace period [default: 3000; production 60000]
   --heartbeat-ms N        bootstrap gossipsub heartbeat [default: 700]
+  --px-history N          bootstrap PX entries per PRUNE from earlier-pruned peers, 0 = off [default: 8]
+  --release-bootstraps N  light peers hang up bootstraps at N other connections, 0 = never [default: 6]
+  --bootstraps-per-peer N bootstraps a light peer dials per attempt, at random [default: 2]
   --mesh-d N, --mesh-dlo N, --mesh-dhi N   light peer mesh degrees [default: 6/5/12]
   --per-worker N          light peers per worker process [default: 50]
-  --arrival-rate N        light peers arriving per second [default: 50]
+  --arrival-rate N        light peers arriving per second [default: 5; faster starves a 2-core machine's CPU]
   --publishers N          light peers that publish in the routing test [default: 5]
   --messages N            messages per publisher [default: 2]
   --flood N               connections in the inbound flood [default: 2 x high watermark]
@@ -707,6 +823,8 @@ Runs the bootstrap confirmation tests with real libp2p light peers on loopback (
   --sim                   run the simulation (src/sim) instead, at --sim-peers peers
   --sim-peers N           [default: 100000]
   --real                  with --sim: also run the real-peer tests
+  --compare               run the real-peer tests, then the simulation with the same settings and size,
+                          and judge whether they agree (exit 1 if they do not)
   --json                  print the report as one JSON object on stdout
   --verbose               progress on stderr
 Exit code: 0 all pass, 1 a test failed, 2 bad options, 3 the simulation is not available.
@@ -726,16 +844,16 @@ function listArg (name: string, v: string | undefined, min: number, max: number)
   return v.split(',').map((x) => intArg(name, x.trim(), min, max)!)
 }
 
-export function parseLaunchArgs (args: string[]): { o: LaunchTestOptions, json: boolean, sim: boolean, real: boolean, simPeers: number } {
+export function parseLaunchArgs (args: string[]): { o: LaunchTestOptions, json: boolean, sim: boolean, real: boolean, compare: boolean, simPeers: number } {
   const { values } = parseArgs({
     args,
     options: {
       peers: { type: 'string' }, bootstraps: { type: 'string' }, bootstrap: { type: 'string', multiple: true }, 'bootstrap-metrics': { type: 'string', multiple: true },
       network: { type: 'string' }, relays: { type: 'string' }, 'low-watermark': { type: 'string' }, 'high-watermark': { type: 'string' },
-      'grace-period-ms': { type: 'string' }, 'heartbeat-ms': { type: 'string' }, 'mesh-d': { type: 'string' }, 'mesh-dlo': { type: 'string' }, 'mesh-dhi': { type: 'string' },
+      'grace-period-ms': { type: 'string' }, 'heartbeat-ms': { type: 'string' }, 'px-history': { type: 'string' }, 'release-bootstraps': { type: 'string' }, 'bootstraps-per-peer': { type: 'string' }, 'mesh-d': { type: 'string' }, 'mesh-dlo': { type: 'string' }, 'mesh-dhi': { type: 'string' },
       'per-worker': { type: 'string' }, 'arrival-rate': { type: 'string' }, publishers: { type: 'string' }, messages: { type: 'string' }, flood: { type: 'string' },
       'sweep-high': { type: 'string' }, 'sweep-peers': { type: 'string' }, tests: { type: 'string' }, sim: { type: 'boolean' }, 'sim-peers': { type: 'string' },
-      real: { type: 'boolean' }, json: { type: 'boolean' }, verbose: { type: 'boolean' }
+      real: { type: 'boolean' }, compare: { type: 'boolean' }, json: { type: 'boolean' }, verbose: { type: 'boolean' }
     },
     strict: true
   })
@@ -754,6 +872,9 @@ export function parseLaunchArgs (args: string[]): { o: LaunchTestOptions, json: 
   if (o.lowWatermark >= o.highWatermark) throw new ConfigError('CONFIG_INVALID', `the low watermark must be below the high watermark (got low=${o.lowWatermark} high=${o.highWatermark})`)
   o.gracePeriodMs = intArg('--grace-period-ms', values['grace-period-ms'], 0, 3_600_000) ?? o.gracePeriodMs
   o.bootstrapHeartbeatMs = intArg('--heartbeat-ms', values['heartbeat-ms'], 50, 60_000) ?? o.bootstrapHeartbeatMs
+  o.pxHistory = intArg('--px-history', values['px-history'], 0, 16) ?? o.pxHistory
+  o.releaseBootstrapsAt = intArg('--release-bootstraps', values['release-bootstraps'], 0, 64) ?? o.releaseBootstrapsAt
+  o.bootstrapsPerPeer = intArg('--bootstraps-per-peer', values['bootstraps-per-peer'], 1, 16) ?? o.bootstrapsPerPeer
   o.mesh = { ...o.mesh, D: intArg('--mesh-d', values['mesh-d'], 1, 64) ?? o.mesh.D, Dlo: intArg('--mesh-dlo', values['mesh-dlo'], 1, 64) ?? o.mesh.Dlo, Dhi: intArg('--mesh-dhi', values['mesh-dhi'], 1, 128) ?? o.mesh.Dhi }
   if (!(o.mesh.Dlo <= o.mesh.D && o.mesh.D <= o.mesh.Dhi)) throw new ConfigError('CONFIG_INVALID', `mesh degrees must satisfy Dlo <= D <= Dhi (got Dlo=${o.mesh.Dlo} D=${o.mesh.D} Dhi=${o.mesh.Dhi})`)
   o.perWorker = intArg('--per-worker', values['per-worker'], 1, 1_000) ?? o.perWorker
@@ -780,11 +901,15 @@ export function parseLaunchArgs (args: string[]): { o: LaunchTestOptions, json: 
   if (given('heartbeat-ms')) sim.heartbeatMs = o.bootstrapHeartbeatMs
   if (given('mesh-d') || given('mesh-dlo') || given('mesh-dhi')) { sim.D = o.mesh.D; sim.Dlo = o.mesh.Dlo; sim.Dhi = o.mesh.Dhi }
   if (given('arrival-rate')) sim.arrivalRate = o.arrivalRate
+  if (given('px-history')) sim.pxFromHistory = o.pxHistory
+  if (given('release-bootstraps')) sim.releaseBootstrapAt = o.releaseBootstrapsAt
+  if (given('bootstraps-per-peer')) sim.bootstrapsPerPeer = o.bootstrapsPerPeer
   if (given('publishers')) sim.publishers = o.publishers
   if (given('messages')) sim.messagesPerPublisher = o.messagesPerPublisher
   o.simOverrides = sim
   if (values.verbose === true) o.log = (l) => { process.stderr.write(`launch-test: ${l}\n`) }
-  return { o, json: values.json === true, sim: values.sim === true, real: values.real === true, simPeers: intArg('--sim-peers', values['sim-peers'], 2, 10_000_000) ?? 100_000 }
+  if (values.compare === true && values.sim === true) throw new ConfigError('CONFIG_INVALID', '--compare runs both the real tests and the simulation at --peers; give it without --sim')
+  return { o, json: values.json === true, sim: values.sim === true, real: values.real === true, compare: values.compare === true, simPeers: intArg('--sim-peers', values['sim-peers'], 2, 10_000_000) ?? 100_000 }
 }
 
 export async function runLaunchTest (o: LaunchTestOptions): Promise<LaunchReport> {
@@ -810,8 +935,18 @@ export function formatReport (r: LaunchReport): string {
 
 export async function runLaunchTestCli (args: string[]): Promise<void> {
   if (args.includes('--help') || args.includes('-h')) { process.stdout.write(LAUNCH_TEST_HELP); return }
-  const { o, json, sim, real, simPeers } = parseLaunchArgs(args)
+  const { o, json, sim, real, compare, simPeers } = parseLaunchArgs(args)
   if (o.networkFile !== undefined) await readFile(o.networkFile).catch(() => { throw new ConfigError('CONFIG_MISSING', `network file not found: ${o.networkFile!}`) })
+  if (compare) {
+    const r = await runLaunchTest(o)
+    o.log('real-peer tests done; running the simulation with the same settings')
+    const s = await runSim(o, o.peers, simParamsFor(o, Number(r.config.bootstraps)))
+    if ('error' in s) { process.stderr.write(`lightpulse: ${s.error}\n`); process.exit(3) }
+    const a = compareReports(r, s, o.mesh.Dlo, o.mesh.Dhi)
+    if (json) process.stdout.write(JSON.stringify({ ok: r.ok && s.ok && a.agree, agree: a.agree, agreement: a.rows, reports: [r, s] }) + '\n')
+    else process.stdout.write(formatReport(r) + formatReport(s) + formatAgreement(a))
+    process.exit(r.ok && s.ok && a.agree ? 0 : 1)
+  }
   const reports: LaunchReport[] = []
   if (sim) {
     const s = await runSim(o, simPeers)

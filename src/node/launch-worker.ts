@@ -46,6 +46,10 @@ export interface WorkerConfig {
   bootstrapHeartbeatMs: number
   /** flood: the bootstrap to dial. */
   target?: string
+  /** Light peers hang up their bootstraps once they have this many other connections (0 = never). */
+  releaseBootstrapsAt?: number
+  /** Bootstraps a light peer dials per attempt, at random (default all). */
+  bootstrapsPerPeer?: number
 }
 
 export interface NodeReport {
@@ -158,7 +162,9 @@ async function startLight (cfg: WorkerConfig, i: number, bootstrapIds: Set<strin
   ps.subscribe(cfg.topic)
   const events = new Emitter<PeerEvents>()
   if (process.env.LAUNCH_DEBUG !== undefined) events.on('error', (e) => { process.stderr.write(`node ${i}: ${e.code} ${e.message}\n`) })
-  const dialer = new Dialer({ libp2p: node as unknown as Libp2p, bootstraps: cfg.bootstraps, clock: systemClock, log: silentLogger, events, minPeers: 6, dialTimeoutMs: 30_000 })
+  const dialer = new Dialer({ libp2p: node as unknown as Libp2p, bootstraps: cfg.bootstraps, clock: systemClock, log: silentLogger, events, minPeers: 6, dialTimeoutMs: 30_000,
+    ...(cfg.releaseBootstrapsAt !== undefined && cfg.releaseBootstrapsAt > 0 ? { releaseBootstrapsAt: cfg.releaseBootstrapsAt } : {}),
+    ...(cfg.bootstrapsPerPeer !== undefined ? { bootstrapsPerAttempt: cfg.bootstrapsPerPeer } : {}) })
   node.addEventListener('peer:disconnect', () => { void dialer.check() })
   dialer.start()
   return { i, node, dialer, counters, connectAt, graftAt, rep }

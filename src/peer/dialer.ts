@@ -26,6 +26,13 @@ export interface DialerInit {
    * dialed again when no bootstrap is connected and fewer than `minPeers` peers are. Off by default.
    */
   releaseBootstrapsAt?: number
+  /**
+   * Bootstraps dialed per attempt, picked at random (a new pick each attempt, so a dead one is skipped next
+   * time). Default: all of them. With many bootstraps, 2 spreads a launch crowd over them.
+   */
+  bootstrapsPerAttempt?: number
+  /** Randomness for that pick (default Math.random). */
+  random?: () => number
 }
 
 /** The peer id in a multiaddr's /p2p/ component, if it has one. */
@@ -91,7 +98,7 @@ export class Dialer {
     }
     const wantBootstrap = release === undefined ? this.connectedBootstraps() === 0 : this.connectedBootstraps() === 0 && others < (this.init.minPeers ?? 6)
     if (this.addrs.length > 0 && wantBootstrap) {
-      const results = await Promise.allSettled(this.addrs.map(async (a) => await libp2p.dial(a, { signal: AbortSignal.timeout(this.init.dialTimeoutMs ?? 5_000) })))
+      const results = await Promise.allSettled(this.pick().map(async (a) => await libp2p.dial(a, { signal: AbortSignal.timeout(this.init.dialTimeoutMs ?? 5_000) })))
       if (this.stopped) return
       const ok = results.filter((r) => r.status === 'fulfilled').length
       if (ok === 0) {
@@ -103,7 +110,7 @@ export class Dialer {
         }
         this.init.events.emit('error', {
           code: 'NO_BOOTSTRAP',
-          message: `None of the ${this.addrs.length} bootstrap peer(s) can be reached. Retrying in ${Math.round(delay / 1000)} s. Check that the network is running and the bootstrap addresses are right.`,
+          message: `${results.length < this.addrs.length ? `None of the ${results.length} bootstrap peer(s) tried (of ${this.addrs.length})` : `None of the ${this.addrs.length} bootstrap peer(s)`} could be reached. Retrying in ${Math.round(delay / 1000)} s. Check that the network is running and the bootstrap addresses are right.`,
           details: { bootstraps: this.addrs.length, attempt: this.failures, retryInMs: delay }
         })
         this.schedule(delay)
@@ -115,6 +122,21 @@ export class Dialer {
     }
     await this.topUp()
     this.schedule(retry * 2)
+  }
+
+  /** The bootstraps to dial this attempt: all, or `bootstrapsPerAttempt` of them at random. */
+  private pick (): Multiaddr[] {
+    const k = this.init.bootstrapsPerAttempt
+    if (k === undefined || k >= this.addrs.length) return this.addrs
+    const rnd = this.init.random ?? Math.random
+    const order = [...this.addrs]
+    for (let i = 0; i < k; i++) {
+      const j = i + Math.floor(rnd() * (order.length - i))
+      const t = order[i]!
+      order[i] = order[j]!
+      order[j] = t
+    }
+    return order.slice(0, Math.max(1, k))
   }
 
   private async topUp (): Promise<void> {

@@ -12,6 +12,7 @@
  * connections live in fixed-width slot arrays (peerMaxConns slots per peer) of typed arrays.
  */
 import { DEFAULT_MESH } from '../peer/gossip-config.ts'
+import { DEFAULT_PX_HISTORY } from '../peer/px-history.ts'
 import { EventQueue } from './event-queue.ts'
 import { SimRandom } from './sim-random.ts'
 import { Samples, histQuantiles, round3 } from './sim-stats.ts'
@@ -52,21 +53,22 @@ export interface LaunchSimParams {
    */
   trimGraceAfterPx: boolean
   /**
-   * Bootstraps a peer dials at once, chosen at random (default 2; >= bootstraps means all of them, which is
-   * what src/peer/dialer.ts does today). With 1, PX from connected peers splits the network into one
-   * component per bootstrap.
+   * Bootstraps a peer dials at once, chosen at random (default 2, as the Dialer's bootstrapsPerAttempt in
+   * launch-test's light peers; >= bootstraps means all of them, the Dialer's default). With 1, PX from
+   * connected peers splits the network into one component per bootstrap.
    */
   bootstrapsPerPeer: number
   /**
    * PX entries (of prunePeers) a bootstrap draws from its cache of peers it handed PX to earlier (signed
-   * records it still holds) instead of from its connected peers (default 0: connected only, as gossipsub does).
+   * records it still holds) instead of from its connected peers (default 8, as src/peer/px-history.ts on our
+   * bootstraps; 0 = connected peers only, as plain gossipsub does).
    */
   pxFromHistory: number
   /** Size of that cache; each peer given PX overwrites a random entry (default 4,096). */
   pxHistorySize: number
   /**
-   * A light peer hangs up its bootstrap(s) once it has this many light-peer connections; 0 = never (today's
-   * dialer). With a release threshold a peer redials only when it has no bootstrap AND < minPeers connections;
+   * A light peer hangs up its bootstrap(s) once it has this many light-peer connections (the Dialer's
+   * releaseBootstrapsAt; 0 = never, the Dialer's default). With a release threshold a peer redials only when it has no bootstrap AND < minPeers connections;
    * without, whenever it has no bootstrap. Default 6.
    */
   releaseBootstrapAt: number
@@ -152,8 +154,8 @@ export const DEFAULT_LAUNCH_SIM: LaunchSimParams = {
   trimSilenceMs: 10_000,
   trimGraceAfterPx: false,
   bootstrapsPerPeer: 2,
-  pxFromHistory: 0,
-  pxHistorySize: 4_096,
+  pxFromHistory: DEFAULT_PX_HISTORY.fromHistory,
+  pxHistorySize: DEFAULT_PX_HISTORY.size,
   releaseBootstrapAt: 6,
   minPeers: 6,
   peerMaxConns: 64,

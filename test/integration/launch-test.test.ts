@@ -18,7 +18,7 @@ import { runCli, lastJson, CLI } from './helpers.ts'
 import { createNodeSigner } from '../../src/crypto/node.ts'
 import { networkToFile, newSeed } from '../../src/node/files.ts'
 import { parseExposition } from '../../src/node/metrics.ts'
-import type { LaunchReport } from '../../src/node/launch-test.ts'
+import type { LaunchReport, Agreement } from '../../src/node/launch-test.ts'
 
 async function networkFile (dir: string): Promise<string> {
   const f = join(dir, 'network.json')
@@ -123,12 +123,14 @@ test('a bootstrap serves Prometheus metrics, holds its high watermark, and exits
   }
 })
 
-test('launch-test: peer exchange, connection management, routing, upper limits and mesh stability on loopback', async () => {
+test('launch-test --compare: the four tests and mesh stability on loopback, then the simulation at the same size and settings agrees', async () => {
   // 30 light peers + 5 relays, 2 bootstraps with high 25 / low 20 (arrivals dial both bootstraps, so trimming
   // happens), sweep: high 4 (saturated: the breaking point) and 24 (fits) with 20 peers.
-  const r = await runCli(['launch-test', '--peers', '30', '--sweep-high', '4,24', '--sweep-peers', '20', '--heartbeat-ms', '1000', '--json'], 170_000)
-  const rep = lastJson<LaunchReport>(r.stdout)
-  const why = `${JSON.stringify(rep.tests, null, 1)}\n${r.stderr.slice(-1500)}`
+  const r = await runCli(['launch-test', '--peers', '30', '--sweep-high', '4,24', '--sweep-peers', '20', '--heartbeat-ms', '1000', '--compare', '--json'], 170_000)
+  const out = lastJson<{ ok: boolean, agree: boolean, agreement: Agreement['rows'], reports: LaunchReport[] }>(r.stdout)
+  const [rep, sim] = out.reports
+  assert.ok(rep !== undefined && sim !== undefined, r.stderr.slice(-1500))
+  const why = `${JSON.stringify(rep.tests, null, 1)}\n${JSON.stringify(out.agreement)}\n${r.stderr.slice(-1500)}`
   const t = rep.tests
   const px = t.peerExchange!.figures
   assert.ok(Number(px.pruned) >= 20, `most peers were pruned by a bootstrap: ${why}`)
@@ -152,4 +154,14 @@ test('launch-test: peer exchange, connection management, routing, upper limits a
   assert.ok(t.upperLimits!.pass, `at high 24 all 20 peers reached the bootstrap and the mesh: ${why}`)
   assert.ok(typeof t.meshStability!.figures.perPeerPerMinute === 'number', why)
   assert.ok(rep.resources.memoryPerLightPeerBytes! > 0)
+  // the simulation ran with the real run's settings, and the figures it models closely agree
+  assert.equal(rep.mode, 'real')
+  assert.equal(sim.mode, 'sim')
+  assert.equal(sim.config.peers, 30)
+  assert.equal(sim.config.bootstraps, rep.config.bootstraps)
+  assert.equal(sim.config.high, rep.config.highWatermark)
+  assert.equal(sim.config.pxFromHistory, rep.config.pxHistory)
+  const row = (f: string): Agreement['rows'][number] => { const x = out.agreement.find((a) => a.figure.startsWith(f)); assert.ok(x !== undefined, `${f} compared: ${why}`); return x }
+  for (const f of ['routing.pass', 'routing.lossFraction', 'connectionManagement.pass', 'peerExchange.meshDegreeP50', 'peerExchange.shareBelowDlo']) assert.equal(row(f).agree, true, `${f}: ${why}`)
+  assert.equal(out.agree, out.agreement.every((a) => a.agree !== false))
 })
