@@ -1,19 +1,24 @@
 /**
  * Launch-scale benchmarks (issue: bootstrap operations at launch scale), written under "launch" in
- * bench/results.json: the discrete-event simulation at 100,000 light peers (default PX, and with a PX
- * history of 8), and the real stack at the largest size this run is given (--quick: 40 peers; default 100).
+ * bench/results.json:
+ *  - the discrete-event simulation at 100,000 light peers with our defaults (bootstraps hand out PX partly
+ *    from history; light peers dial 2 bootstraps and hang them up at 6 peers), and with plain gossipsub PX;
+ *  - the real stack next to the simulation at the same size and settings (`launch-test --compare`;
+ *    --quick: 40 peers, default 100), with the agreement judged;
+ *  - the real stack at a larger size (LAUNCH_BENCH_PEERS, default 500; skipped with --quick).
  */
 import { readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { loadavg } from 'node:os'
 import { runLaunchSim } from '../src/sim/launch-sim.ts'
-import { defaultOptions, runLaunchTest } from '../src/node/launch-test.ts'
+import { compareReports, defaultOptions, runLaunchTest, runSim, simParamsFor } from '../src/node/launch-test.ts'
+import type { LaunchReport } from '../src/node/launch-test.ts'
 import { BENCH_DIR, entry, metric, round } from './common.ts'
 import type { BenchOptions, Entry } from './common.ts'
 
 export async function runLaunchBench (o: BenchOptions): Promise<Entry[]> {
   const out: Entry[] = []
-  for (const [label, params] of [['sim-100k', {}], ['sim-100k-px-history-8', { pxFromHistory: 8 }]] as const) {
+  for (const [label, params] of [['sim-100k', {}], ['sim-100k-gossipsub-px', { pxFromHistory: 0 }]] as const) {
     o.log(`  ${label}: simulating 100,000 light peers…`)
     const t0 = performance.now()
     const r = runLaunchSim({ peers: 100_000, ...params })
@@ -22,30 +27,63 @@ export async function runLaunchBench (o: BenchOptions): Promise<Entry[]> {
     out.push(entry(`${label}: routing loss`, metric([r.routing.loss * 100], '%', 2), { op: '<=', value: 0 }, {
       latencyP50Ms: r.routing.latencyMs.p50, latencyP99Ms: r.routing.latencyMs.p99, duplicatesPerDelivery: r.routing.duplicatesPerDelivery, maxHop: r.routing.maxHop, wallSeconds: wallS
     }))
+    if (label !== 'sim-100k') continue
     out.push(entry(`${label}: heartbeats on a bootstrap before PX (max)`, metric([r.peerExchange.heartbeatsOnBootstrap.max], 'heartbeats', 0), { op: '<=', value: 3 }, {
-      p99: r.peerExchange.heartbeatsOnBootstrap.p99, meshDegreeP50: r.peerExchange.meshDegree.p50, meshDegreeMin: r.peerExchange.meshDegree.min
+      p99: r.peerExchange.heartbeatsOnBootstrap.p99, meshDegreeP50: r.peerExchange.meshDegree.p50, meshDegreeMin: r.peerExchange.meshDegree.min, peersBelowDlo: r.peerExchange.peersBelowDlo
     }))
     out.push(entry(`${label}: peak connections per bootstrap`, metric([r.connectionManagement.peak], 'connections', 0), { op: '<=', value: r.connectionManagement.high }, {
       neverReachedBootstrap: r.upperLimits.neverReachedBootstrap, neverMeshed: r.upperLimits.neverMeshed, graftsPerMinute: r.meshStability.graftsPerMinute
     }))
   }
+
+  // Real stack and simulation at the same size and settings.
   const peers = o.quick ? 40 : 100
-  o.log(`  real stack: ${peers} light peers + 5 relays on loopback…`)
+  o.log(`  real stack: ${peers} light peers + 5 relays on loopback, then the simulation with the same settings…`)
   const opts = defaultOptions(peers, 5)
+  opts.tests = new Set(['peerExchange', 'connectionManagement', 'routing', 'meshStability'])
   opts.log = (line) => { o.log(`    ${line}`) }
-  const rss0 = process.memoryUsage().rss
-  const r = await runLaunchTest(opts)
-  const routing = r.tests.routing
-  const p99 = Number(routing?.figures.latencyP99Ms ?? NaN)
-  const loss = Number(routing?.figures.lost ?? NaN)
-  out.push(entry(`real-${peers}: routing loss`, metric([loss], 'messages', 0), { op: '<=', value: 0 }, {
-    deliveryP99Ms: p99, allTestsPassed: String(r.ok), figures: JSON.stringify(routing?.figures ?? {}).slice(0, 400), resources: JSON.stringify(r.resources), durationMs: r.durationMs, harnessRssMiB: round((process.memoryUsage().rss - rss0) / 2 ** 20)
+  const real = await runLaunchTest(opts)
+  const sim = await runSim(opts, peers, simParamsFor(opts, Number(real.config.bootstraps)))
+  if ('error' in sim) throw new Error(sim.error)
+  const agreement = compareReports(real, sim, opts.mesh.Dlo, opts.mesh.Dhi)
+  const judged = agreement.rows.filter((r) => r.agree !== null)
+  out.push(entry(`compare-${peers}: figures where simulation and real stack agree`, metric([judged.filter((r) => r.agree === true).length], 'of ' + String(judged.length), 0), { op: '>=', value: judged.length }, {
+    rows: JSON.stringify(agreement.rows.map((r) => `${r.agree === null ? '' : r.agree ? 'OK ' : 'DIFF '}${r.figure}: real ${String(r.real)} sim ${String(r.sim)}`)).slice(0, 1500)
   }))
-  const cm = r.tests.connectionManagement
-  out.push(entry(`real-${peers}: peak connections vs high watermark`, metric([Number(cm?.figures.peakConnections ?? NaN)], 'connections', 0), { op: '<=', value: Number(cm?.figures.highWatermark ?? opts.highWatermark) }, {
-    figures: JSON.stringify(cm?.figures ?? {}).slice(0, 400)
-  }))
+  pushReal(out, `real-${peers}`, real, opts.highWatermark)
+
+  if (!o.quick) {
+    const big = Number(process.env.LAUNCH_BENCH_PEERS ?? 500)
+    o.log(`  real stack: ${big} light peers + 5 relays on loopback…`)
+    const bo = defaultOptions(big, 5)
+    bo.tests = new Set(['peerExchange', 'connectionManagement', 'routing', 'meshStability'])
+    bo.log = (line) => { o.log(`    ${line}`) }
+    pushReal(out, `real-${big}`, await runLaunchTest(bo), bo.highWatermark)
+  }
   return out
+}
+
+/** Routing loss (with delivery p99), peak connections vs watermark, PX heartbeats, memory per light peer. */
+function pushReal (out: Entry[], label: string, r: LaunchReport, high: number): void {
+  const rt = r.tests.routing?.figures ?? {}
+  const px = r.tests.peerExchange?.figures ?? {}
+  const cm = r.tests.connectionManagement?.figures ?? {}
+  out.push(entry(`${label}: routing loss`, metric([Number(rt.lost ?? NaN)], 'messages', 0), { op: '<=', value: 0 }, {
+    deliveryP50Ms: Number(rt.latencyP50Ms ?? NaN), deliveryP99Ms: Number(rt.latencyP99Ms ?? NaN), duplicatesPerDelivery: Number(rt.duplicatesPerDelivery ?? NaN),
+    allTestsPassed: String(r.ok), verdicts: Object.entries(r.tests).map(([k, t]) => `${k}=${t.pass ? 'pass' : 'FAIL'}`).join(' '), durationMs: r.durationMs
+  }))
+  out.push(entry(`${label}: heartbeats on a bootstrap before PX (max)`, metric([Number(px.maxHeartbeats ?? NaN)], 'heartbeats', 1), { op: '<=', value: 3 }, {
+    p99: Number(px.p99Heartbeats ?? NaN), p50: Number(px.p50Heartbeats ?? NaN), bootstrapShareMaxHeartbeats: Number(px.graftToPruneMaxHeartbeats ?? NaN), peerShareP99Ms: Number(px.connectToGraftP99Ms ?? NaN), meshDegreeP50: Number(px.meshDegreeP50 ?? NaN)
+  }))
+  out.push(entry(`${label}: peak connections vs high watermark`, metric([Number(cm.peakConnections ?? NaN)], 'connections', 0), { op: '<=', value: Number(cm.highWatermark ?? high) }, {
+    flood: Number(cm.flood ?? NaN), breaches: Number(cm.breaches ?? NaN)
+  }))
+  const mem = r.resources.memoryPerLightPeerBytes
+  if (mem !== undefined) {
+    out.push(entry(`${label}: memory per light peer (Node)`, metric([mem / 2 ** 20], 'MiB', 1), { op: '<=', value: 16 }, {
+      workerMaxEventLoopLagMs: r.resources.workerMaxEventLoopLagMs ?? NaN, bootstrapCpuSecondsMax: r.resources.bootstrapCpuSecondsMax ?? NaN, lightStartMs: r.resources.lightStartMs ?? NaN
+    }))
+  }
 }
 
 export async function writeLaunchResults (entries: Entry[], quick: boolean): Promise<void> {

@@ -17,7 +17,7 @@ import type { WatermarkOptions } from '../peer/connection-trimmer.ts'
 import { NodeMetrics } from './metrics.ts'
 import { loadOrCreatePeerKey } from './files.ts'
 import { peerIdsOf } from '../peer/dialer.ts'
-import { PxHistory, installPxHistory, DEFAULT_PX_HISTORY } from '../peer/px-history.ts'
+import { PxHistory, installPxHistory, installPxOnArrival, DEFAULT_PX_HISTORY } from '../peer/px-history.ts'
 import type { PxHistoryParams } from '../peer/px-history.ts'
 import { DEFAULT_MESH } from '../peer/gossip-config.ts'
 
@@ -96,6 +96,7 @@ export async function startNode (o: NodeOptions): Promise<RunningNode> {
     if (installPxHistory(libp2p.services.pubsub, libp2p.peerStore, h, { prunePeers, ok: (id) => !blocklist.has(id) })) pxHistory = h
     else logger.warn('PX history is off: this gossipsub version has no makePrune to extend', {})
   }
+  if (o.role === 'bootstrap') installPxOnArrival(libp2p.services.pubsub, libp2p)
   const peer = new Peer({
     network: o.network,
     libp2p,

@@ -15,9 +15,11 @@
  *
  * gossipsub has no hook for choosing PX peers, so `installPxHistory` wraps its (private) `makePrune` on
  * the one instance; `test/peer/px-history.test.ts` runs a real gossipsub and fails if that method changes.
+ *
+ * `installPxOnArrival` (below) makes a bootstrap hand PX to every subscribing peer, not only to those that GRAFT.
  */
 import type { GossipSub } from '@libp2p/gossipsub'
-import type { PeerStore } from '@libp2p/interface'
+import type { Libp2p, PeerId, PeerStore } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 
 export interface PxHistoryParams {
@@ -128,4 +130,71 @@ export function installPxHistory (ps: GossipSub, peerStore: PeerStore, history: 
     return { ...prune, peers }
   }
   return true
+}
+
+/**
+ * PX on arrival, for bootstraps: every peer that subscribes to one of our topics gets a PRUNE with PX at our
+ * next heartbeat, whether or not it GRAFTs us. gossipsub answers only GRAFTs, and a peer whose mesh is
+ * already full (from another bootstrap's PX) never sends one: it would sit on the bootstrap, holding a slot,
+ * until trimmed. The PRUNE also sets the usual backoff both ways, so the peer does not GRAFT us afterwards.
+ * At most `perHeartbeat` such PRUNEs per heartbeat; a peer already pruned on that topic is skipped.
+ * Returns a function that removes the listeners.
+ */
+export function installPxOnArrival (ps: GossipSub, node: Pick<Libp2p, 'addEventListener' | 'removeEventListener'>, opts: { perHeartbeat?: number } = {}): () => void {
+  const target = ps as unknown as {
+    makePrune?: MakePrune
+    sendRpc?: (id: string, rpc: unknown) => boolean
+    streamsOutbound?: Map<string, unknown>
+  }
+  if (typeof target.makePrune !== 'function' || typeof target.sendRpc !== 'function') return () => {}
+  const budget = opts.perHeartbeat ?? 256
+  /** peer|topic waiting for PX, in arrival order. */
+  const pending = new Map<string, { id: string, topic: string, tries: number }>()
+  /** peer|topic already sent PX (by us or by gossipsub's GRAFT handling). */
+  const done = new Set<string>()
+  const orig = target.makePrune.bind(ps)
+  target.makePrune = async (id, topic, doPX, onUnsubscribe) => {
+    if (doPX) { done.add(`${id}|${topic}`); pending.delete(`${id}|${topic}`) }
+    return await orig(id, topic, doPX, onUnsubscribe)
+  }
+  const onSub = (e: CustomEvent<{ peerId: { toString: () => string }, subscriptions: Array<{ topic: string, subscribe: boolean }> }>): void => {
+    const id = e.detail.peerId.toString()
+    const mine = new Set(ps.getTopics())
+    for (const s of e.detail.subscriptions) {
+      const key = `${id}|${s.topic}`
+      if (!s.subscribe || !mine.has(s.topic) || done.has(key)) continue
+      pending.set(key, { id, topic: s.topic, tries: 0 })
+    }
+  }
+  const onHeartbeat = (): void => {
+    let n = 0
+    for (const [key, p] of pending) {
+      if (n >= budget) break
+      pending.delete(key)
+      if (done.has(key) || !ps.getSubscribers(p.topic).some((x) => x.toString() === p.id)) continue
+      if (target.streamsOutbound?.has(p.id) !== true) {
+        // no stream to it yet: try again at the next heartbeats (a few times)
+        if (p.tries < 3) pending.set(key, { ...p, tries: p.tries + 1 })
+        continue
+      }
+      n++
+      void target.makePrune!(p.id, p.topic, true, false).then((prune) => {
+        target.sendRpc!(p.id, { subscriptions: [], messages: [], control: { graft: [], prune: [prune], ihave: [], iwant: [], idontwant: [] } })
+      }, () => {})
+    }
+  }
+  // Forget a peer's PX state once it is gone (a peer that comes back is an arrival again).
+  const onPeerGone = (e: CustomEvent<PeerId>): void => {
+    const id = e.detail.toString()
+    for (const key of [...done]) if (key.startsWith(`${id}|`)) done.delete(key)
+    for (const key of [...pending.keys()]) if (key.startsWith(`${id}|`)) pending.delete(key)
+  }
+  ps.addEventListener('subscription-change', onSub as EventListener)
+  ps.addEventListener('gossipsub:heartbeat', onHeartbeat)
+  node.addEventListener('peer:disconnect', onPeerGone)
+  return () => {
+    ps.removeEventListener('subscription-change', onSub as EventListener)
+    ps.removeEventListener('gossipsub:heartbeat', onHeartbeat)
+    node.removeEventListener('peer:disconnect', onPeerGone)
+  }
 }

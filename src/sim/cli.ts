@@ -50,6 +50,7 @@ export function parseSimArgs (argv: string[]): { params: Partial<LaunchSimParams
     if (arg === '--timeline') { timeline = true; continue }
     if (arg === '--sweep') { sweep = true; continue }
     if (arg === '--trim-grace-after-px') { params.trimGraceAfterPx = true; continue }
+    if (arg === '--no-px-on-arrival') { params.pxOnArrival = false; continue }
     if (arg === '--mesh-only-publish') { params.floodPublish = false; continue }
     if (arg === '--policy-current') { params.bootstrapsPerPeer = 1024; params.releaseBootstrapAt = 0; continue }
     if (!arg.startsWith('--')) throw new RangeError(`unexpected argument ${arg}`)

@@ -67,6 +67,11 @@ export interface LaunchSimParams {
   /** Size of that cache; each peer given PX overwrites a random entry (default 4,096). */
   pxHistorySize: number
   /**
+   * A bootstrap queues PX for every peer once its subscription arrives (two link latencies after the
+   * connection), not only for peers that GRAFT it (default true, as src/peer/px-history.ts installPxOnArrival).
+   */
+  pxOnArrival: boolean
+  /**
    * A light peer hangs up its bootstrap(s) once it has this many light-peer connections (the Dialer's
    * releaseBootstrapsAt; 0 = never, the Dialer's default). With a release threshold a peer redials only when it has no bootstrap AND < minPeers connections;
    * without, whenever it has no bootstrap. Default 6.
@@ -156,6 +161,7 @@ export const DEFAULT_LAUNCH_SIM: LaunchSimParams = {
   bootstrapsPerPeer: 2,
   pxFromHistory: DEFAULT_PX_HISTORY.fromHistory,
   pxHistorySize: DEFAULT_PX_HISTORY.size,
+  pxOnArrival: true,
   releaseBootstrapAt: 6,
   minPeers: 6,
   peerMaxConns: 64,
@@ -721,6 +727,7 @@ class LaunchSim {
     this.bootConns[x]!++
     this.bootFailures[x] = 0
     if (Number.isNaN(this.firstBootAt[x]!)) this.firstBootAt[x] = now
+    if (this.p.pxOnArrival) this.q.push(now + 2 * lat, E_BOOT_GRAFT, b, x)
     if (this.p.trimMode === 'reactive' && this.memberCount[b]! > this.p.high) this.reactiveTrim(now, b)
   }
 

@@ -12,7 +12,7 @@ import { yamux } from '@libp2p/yamux'
 import { identify } from '@libp2p/identify'
 import { gossipsub } from '@libp2p/gossipsub'
 import type { GossipSub } from '@libp2p/gossipsub'
-import { PxHistory, installPxHistory } from '../../src/peer/px-history.ts'
+import { PxHistory, installPxHistory, installPxOnArrival } from '../../src/peer/px-history.ts'
 import type { PxEntry } from '../../src/peer/px-history.ts'
 import { gossipOptions } from '../../src/peer/gossip-config.ts'
 import { GossipCounters } from '../../src/peer/gossip-counters.ts'
@@ -113,6 +113,50 @@ for (const withHistory of [true, false]) {
       }
     } finally {
       await Promise.all([a.stop(), b.stop(), boot.stop()])
+    }
+  })
+}
+
+for (const onArrival of [true, false]) {
+  test(`real gossipsub bootstrap ${onArrival ? 'with' : 'without'} PX on arrival: a subscriber that never GRAFTs ${onArrival ? 'gets' : 'does not get'} PX`, async () => {
+    const topics = topicsFor(new Uint8Array(32))
+    const topic = topics.blocks
+    const boot = await node('bootstrap', topics)
+    await boot.start()
+    boot.services.pubsub.subscribe(topic)
+    if (onArrival) installPxOnArrival(boot.services.pubsub, boot)
+    const a = await node('light', topics, boot.peerId.toString())
+    // c keeps no mesh (D = 0, like a bootstrap) so it never GRAFTs, but it accepts PX from the bootstrap
+    const c = await node('bootstrap', topics, boot.peerId.toString())
+    try {
+      await a.start()
+      await c.start()
+      await joinAndGetPruned(a, boot, topic)
+      const counters = new GossipCounters(c.services.pubsub)
+      const got: number[] = []
+      counters.onPrune((e) => { if (e.direction === 'received' && e.topic === topic) got.push(e.px) })
+      c.services.pubsub.subscribe(topic)
+      await c.dial(boot.getMultiaddrs()[0]!)
+      // the bootstrap sees c subscribed, then runs 5 heartbeats (1 s)
+      const deadline = Date.now() + 15_000
+      while (!boot.services.pubsub.getSubscribers(topic).some((p) => p.equals(c.peerId)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+      assert.ok(boot.services.pubsub.getSubscribers(topic).some((p) => p.equals(c.peerId)), 'c subscribed at the bootstrap')
+      await new Promise<void>((resolve) => {
+        let n = 0
+        const on = (): void => { if (++n === 5) { boot.services.pubsub.removeEventListener('gossipsub:heartbeat', on); resolve() } }
+        boot.services.pubsub.addEventListener('gossipsub:heartbeat', on)
+      })
+      if (onArrival) {
+        while (got.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+        assert.equal(got.length, 1, 'one PRUNE for c, unasked')
+        assert.equal(got[0], 1, 'with a in its PX list')
+        while (c.getConnections(a.peerId).length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+        assert.equal(c.getConnections(a.peerId).length, 1, 'c dialed a')
+      } else {
+        assert.deepEqual(got, [], 'gossipsub alone answers GRAFTs only')
+      }
+    } finally {
+      await Promise.all([a.stop(), c.stop(), boot.stop()])
     }
   })
 }
