@@ -49,6 +49,8 @@ test('config validation: watermarks, config file and flags fail with coded error
     assert.match(override.stderr, /CONFIG_MISSING: network file not found/)
     const disagree = await runCli(['bootstrap', '--network', net, '--max-connections', '10', '--high-watermark', '20'], 30_000)
     assert.match(disagree.stderr, /CONFIG_INVALID: --max-connections \(10\) and --high-watermark \(20\) disagree/)
+    const px = await runCli(['bootstrap', '--network', net, '--px-history', '20'], 30_000)
+    assert.match(px.stderr, /CONFIG_INVALID: --px-history \(20\) cannot exceed the PX list size \(16\)/)
     const notInt = await runCli(['bootstrap', '--network', net, '--metrics-port', 'abc'], 30_000)
     assert.match(notInt.stderr, /CONFIG_INVALID: --metrics-port must be an integer in 0\.\.65535/)
     await writeFile(cfg, '{ not json')
