@@ -21,6 +21,7 @@
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Libp2p, PeerId, PeerStore } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { toHex } from '../protocol/bytes.ts'
 
 export interface PxHistoryParams {
   /** PX entries per PRUNE drawn from the cache (0 = off: gossipsub's connected peers only). */
@@ -73,12 +74,12 @@ export class PxHistory {
    */
   compose (topic: string, forPeer: Uint8Array, connected: PxInfo[], max: number, ok: (id: string) => boolean = () => true): PxInfo[] {
     const out: PxInfo[] = []
-    const seen = new Set<string>([keyOf(forPeer)])
+    const seen = new Set<string>([toHex(forPeer)])
     const ring = this.byTopic.get(topic) ?? []
     const want = Math.min(this.params.fromHistory, max)
     for (let tries = 0; tries < want * 4 && out.length < want && ring.length > 0; tries++) {
       const e = ring[Math.floor(this.random() * ring.length)]!
-      const k = keyOf(e.peerID)
+      const k = toHex(e.peerID)
       if (seen.has(k) || !ok(e.id)) continue
       seen.add(k)
       out.push({ peerID: e.peerID, signedPeerRecord: e.signedPeerRecord })
@@ -87,7 +88,7 @@ export class PxHistory {
     for (const p of connected) {
       if (out.length >= max) break
       if (p.peerID !== undefined) {
-        const k = keyOf(p.peerID)
+        const k = toHex(p.peerID)
         if (seen.has(k)) continue
         seen.add(k)
       }
@@ -95,13 +96,6 @@ export class PxHistory {
     }
     return out
   }
-}
-
-/** Comparable key of a peer id's multihash bytes. */
-function keyOf (peerID: Uint8Array): string {
-  let k = ''
-  for (const b of peerID) k += b.toString(16).padStart(2, '0')
-  return k
 }
 
 type MakePrune = (id: string, topic: string, doPX: boolean, onUnsubscribe: boolean) => Promise<{ topicID?: string, peers?: PxInfo[], backoff?: number }>
