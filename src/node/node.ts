@@ -105,6 +105,9 @@ export async function startNode (o: NodeOptions): Promise<RunningNode> {
     role: o.role,
     signer: o.validatorSeed !== undefined ? createNodeSigner(o.validatorSeed) : undefined,
     bootstraps: o.bootstraps.filter((a) => !a.includes(libp2p.peerId.toString())),
+    // A bootstrap only keeps the other bootstraps: it never dials peers to top up. Dialing light peers back
+    // would undo their release of the bootstraps and hand them PX again (a release/redial cycle).
+    ...(o.role === 'bootstrap' ? { minPeers: 0 } : {}),
     logger,
     blocklist
   })

@@ -155,7 +155,9 @@ test('launch-test --compare: the four tests and mesh stability on loopback, then
   assert.ok(Array.isArray(ul.sweep) && ul.sweep.length === 2, why)
   assert.match(String(ul.breakingPoint), /high=4 peers=20/, why)
   assert.ok(t.upperLimits!.pass, `at high 24 all 20 peers reached the bootstrap and the mesh: ${why}`)
-  assert.ok(typeof t.meshStability!.figures.perPeerPerMinute === 'number', why)
+  // Once settled, meshes stay put: a bootstrap that dialed light peers back after they released it made
+  // this 8.6 GRAFT+PRUNE per peer per minute (pass: <= 2).
+  assert.ok(t.meshStability!.pass && Number(t.meshStability!.figures.perPeerPerMinute) <= 2, `mesh stability: ${why}`)
   assert.ok(rep.resources.memoryPerLightPeerBytes! > 0)
   // the simulation ran with the real run's settings, and the figures it models closely agree
   assert.equal(rep.mode, 'real')
