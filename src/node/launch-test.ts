@@ -399,7 +399,18 @@ class Run {
         const cpu: number[] = []
         for (const b of this.bootstraps) if (b.metricsUrl !== undefined) cpu.push((await scrape(b.metricsUrl).catch(() => new Map<string, number>())).get('process_cpu_seconds_total') ?? 0)
         if (cpu.length > 0) resources.bootstrapCpuSecondsMax = round1(Math.max(...cpu))
-        if (o.tests.has('peerExchange')) tests.peerExchange = this.peerExchange(lights, settled)
+        if (o.tests.has('peerExchange')) {
+          // the bootstraps' own count of PX on arrival (subscribers PRUNEd unasked, and given up for lack of a stream)
+          const onArrival = { queued: 0, sent: 0, noStream: 0 }
+          for (const b of this.bootstraps) {
+            if (b.metricsUrl === undefined) continue
+            const m = await scrape(b.metricsUrl).catch(() => new Map<string, number>())
+            onArrival.queued += m.get('lightpulse_px_on_arrival_total{outcome="queued"}') ?? 0
+            onArrival.sent += m.get('lightpulse_px_on_arrival_total{outcome="sent"}') ?? 0
+            onArrival.noStream += m.get('lightpulse_px_on_arrival_total{outcome="no_stream"}') ?? 0
+          }
+          tests.peerExchange = this.peerExchange(lights, settled, onArrival)
+        }
         if (o.tests.has('meshStability')) {
           await this.reportAll({ received: false, reset: true })
           const w0 = Date.now()
@@ -455,7 +466,7 @@ class Run {
     return { settled: false, ms: Date.now() - t0 }
   }
 
-  peerExchange (nodes: NodeReport[], settled: { settled: boolean }): TestResult {
+  peerExchange (nodes: NodeReport[], settled: { settled: boolean }, onArrival?: { queued: number, sent: number, noStream: number }): TestResult {
     const hb = this.o.bootstrapHeartbeatMs
     const lights = nodes
     const first = lights.flatMap((n) => n.prunes.filter((p) => p.sinceConnectMs !== null).map((p) => p.sinceConnectMs! / hb))
@@ -473,7 +484,8 @@ class Run {
     const notes = [
       'heartbeats = time from the bootstrap connection opening to the PRUNE (with PX) arriving, in bootstrap heartbeats',
       'connectToGraft is the light peer\'s share (connection, identify, gossipsub stream, its heartbeat); graftToPrune the bootstrap\'s',
-      'a peer whose mesh was already full when it met a bootstrap never GRAFTs it and is not counted'
+      'a peer whose mesh was already full when it met a bootstrap never GRAFTs it and is not counted',
+      'pxOnArrival*: PRUNEs the bootstraps sent to subscribers unasked, and subscribers given up for want of a gossipsub stream'
     ]
     if (!settled.settled) notes.push('the mesh did not settle within the settle timeout')
     return {
@@ -496,7 +508,8 @@ class Run {
         meshDegreeMin: Math.min(...meshes),
         meshDegreeP50: percentile(meshes, 50),
         meshDegreeMean: round1(meshes.reduce((a, b) => a + b, 0) / Math.max(1, meshes.length)),
-        meshAtLeastDlo: meshes.filter((m) => m >= this.o.mesh.Dlo).length
+        meshAtLeastDlo: meshes.filter((m) => m >= this.o.mesh.Dlo).length,
+        ...(onArrival !== undefined ? { pxOnArrivalSent: onArrival.sent, pxOnArrivalNoStream: onArrival.noStream } : {})
       },
       notes
     }

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net'
 import type { Peer } from '../peer/peer.ts'
 import type { ConnectionTrimmer } from '../peer/connection-trimmer.ts'
 import { GossipCounters } from '../peer/gossip-counters.ts'
-import type { PxHistory } from '../peer/px-history.ts'
+import type { PxHistory, PxOnArrivalStats } from '../peer/px-history.ts'
 
 type Labels = Record<string, string>
 interface Sample { labels?: Labels, value: number }
@@ -47,16 +47,18 @@ export class NodeMetrics {
   private readonly peer: Peer
   private readonly trimmer?: ConnectionTrimmer
   private readonly pxHistory?: PxHistory
+  private readonly pxOnArrival?: PxOnArrivalStats
   readonly gossip: GossipCounters
   private blocks = 0
   private readonly rounds: Record<string, number> = {}
   private readonly offs: Array<() => void> = []
   private server?: Server
 
-  constructor (peer: Peer, trimmer?: ConnectionTrimmer, pxHistory?: PxHistory) {
+  constructor (peer: Peer, trimmer?: ConnectionTrimmer, pxHistory?: PxHistory, pxOnArrival?: PxOnArrivalStats) {
     this.peer = peer
     this.trimmer = trimmer
     this.pxHistory = pxHistory
+    this.pxOnArrival = pxOnArrival
     this.gossip = new GossipCounters(peer.libp2p.services.pubsub)
     this.offs.push(peer.events.on('block', () => { this.blocks++ }))
     this.offs.push(peer.events.on('round', (r) => { if (r.stage === 'failed' || r.stage === 'block') this.rounds[r.stage] = (this.rounds[r.stage] ?? 0) + 1 }))
@@ -101,6 +103,14 @@ export class NodeMetrics {
             { name: 'lightpulse_px_history_entries', help: 'Peers in the PX history cache, per topic.', type: 'gauge' as const, samples: Object.entries(p.topics).map(([name, topic]) => ({ labels: { topic: name }, value: this.pxHistory!.size(topic) })) },
             { name: 'lightpulse_px_history_served_total', help: 'PX entries handed out from the history cache.', type: 'counter' as const, samples: [{ value: this.pxHistory.served }] }
           ]
+        : []),
+      ...(this.pxOnArrival !== undefined
+        ? [{
+            name: 'lightpulse_px_on_arrival_total',
+            help: 'PX on arrival: subscriptions queued, PRUNEs with PX sent to them, and given up (no gossipsub stream to the peer in time).',
+            type: 'counter' as const,
+            samples: [{ labels: { outcome: 'queued' }, value: this.pxOnArrival.queued }, { labels: { outcome: 'sent' }, value: this.pxOnArrival.sent }, { labels: { outcome: 'no_stream' }, value: this.pxOnArrival.noStream }]
+          }]
         : []),
       { name: 'lightpulse_gossip_px_exact', help: '1 if PX is counted from the PRUNE messages themselves, 0 if from events only.', type: 'gauge', samples: [{ value: g.pxExact ? 1 : 0 }] },
       { name: 'lightpulse_mesh_peers', help: 'gossipsub mesh size per topic.', type: 'gauge', samples: Object.entries(p.topics).map(([name, topic]) => ({ labels: { topic: name }, value: p.pubsub.getMeshPeers(topic).length })) },

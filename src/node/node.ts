@@ -96,7 +96,7 @@ export async function startNode (o: NodeOptions): Promise<RunningNode> {
     if (installPxHistory(libp2p.services.pubsub, libp2p.peerStore, h, { prunePeers, ok: (id) => !blocklist.has(id) })) pxHistory = h
     else logger.warn('PX history is off: this gossipsub version has no makePrune to extend', {})
   }
-  if (o.role === 'bootstrap') installPxOnArrival(libp2p.services.pubsub, libp2p)
+  const pxOnArrival = o.role === 'bootstrap' ? installPxOnArrival(libp2p.services.pubsub, libp2p) : undefined
   const peer = new Peer({
     network: o.network,
     libp2p,
@@ -112,13 +112,14 @@ export async function startNode (o: NodeOptions): Promise<RunningNode> {
     blocklist
   })
   await peer.start()
-  const metrics = o.metricsPort !== undefined ? new NodeMetrics(peer, trimmer, pxHistory) : undefined
+  const metrics = o.metricsPort !== undefined ? new NodeMetrics(peer, trimmer, pxHistory, pxOnArrival?.stats) : undefined
   const metricsPort = metrics !== undefined ? await metrics.listen(o.metricsPort!) : undefined
   return {
     peer,
     addrs: () => libp2p.getMultiaddrs().map((a) => a.toString()),
     stop: async () => {
       await metrics?.close()
+      pxOnArrival?.uninstall()
       trimmer?.detach()
       await peer.stop()
       await store.close()

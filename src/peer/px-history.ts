@@ -126,22 +126,41 @@ export function installPxHistory (ps: GossipSub, peerStore: PeerStore, history: 
   return true
 }
 
+/** What PX on arrival did, for metrics and launch-test. */
+export interface PxOnArrivalStats {
+  /** Subscriptions queued for PX. */
+  queued: number
+  /** PRUNEs with PX sent by us (not counting those gossipsub sent in answer to a GRAFT). */
+  sent: number
+  /** Given up: no outbound gossipsub stream to the peer within `maxWaitHeartbeats`. */
+  noStream: number
+}
+
+export interface PxOnArrival {
+  stats: PxOnArrivalStats
+  /** Removes the listeners (the makePrune wrapper stays, and only records). */
+  uninstall: () => void
+}
+
 /**
  * PX on arrival, for bootstraps: every peer that subscribes to one of our topics gets a PRUNE with PX at our
  * next heartbeat, whether or not it GRAFTs us. gossipsub answers only GRAFTs, and a peer whose mesh is
  * already full (from another bootstrap's PX) never sends one: it would sit on the bootstrap, holding a slot,
  * until trimmed. The PRUNE also sets the usual backoff both ways, so the peer does not GRAFT us afterwards.
- * At most `perHeartbeat` such PRUNEs per heartbeat; a peer already pruned on that topic is skipped.
- * Returns a function that removes the listeners.
+ * At most `perHeartbeat` such PRUNEs per heartbeat; a peer already pruned on that topic is skipped. A peer
+ * whose subscription arrives before our own outbound stream to it is ready (common on a loaded machine: the
+ * two streams open independently) is retried at each heartbeat, for at most `maxWaitHeartbeats`.
  */
-export function installPxOnArrival (ps: GossipSub, node: Pick<Libp2p, 'addEventListener' | 'removeEventListener'>, opts: { perHeartbeat?: number } = {}): () => void {
+export function installPxOnArrival (ps: GossipSub, node: Pick<Libp2p, 'addEventListener' | 'removeEventListener'>, opts: { perHeartbeat?: number, maxWaitHeartbeats?: number } = {}): PxOnArrival {
+  const stats: PxOnArrivalStats = { queued: 0, sent: 0, noStream: 0 }
   const target = ps as unknown as {
     makePrune?: MakePrune
     sendRpc?: (id: string, rpc: unknown) => boolean
     streamsOutbound?: Map<string, unknown>
   }
-  if (typeof target.makePrune !== 'function' || typeof target.sendRpc !== 'function') return () => {}
+  if (typeof target.makePrune !== 'function' || typeof target.sendRpc !== 'function') return { stats, uninstall: () => {} }
   const budget = opts.perHeartbeat ?? 256
+  const maxWait = opts.maxWaitHeartbeats ?? 30
   /** peer|topic waiting for PX, in arrival order. */
   const pending = new Map<string, { id: string, topic: string, tries: number }>()
   /** peer|topic already sent PX (by us or by gossipsub's GRAFT handling). */
@@ -156,24 +175,32 @@ export function installPxOnArrival (ps: GossipSub, node: Pick<Libp2p, 'addEventL
     const mine = new Set(ps.getTopics())
     for (const s of e.detail.subscriptions) {
       const key = `${id}|${s.topic}`
-      if (!s.subscribe || !mine.has(s.topic) || done.has(key)) continue
+      if (!s.subscribe || !mine.has(s.topic) || done.has(key) || pending.has(key)) continue
       pending.set(key, { id, topic: s.topic, tries: 0 })
+      stats.queued++
     }
   }
   const onHeartbeat = (): void => {
     let n = 0
-    for (const [key, p] of pending) {
+    for (const [key, p] of [...pending]) {
       if (n >= budget) break
       pending.delete(key)
       if (done.has(key) || !ps.getSubscribers(p.topic).some((x) => x.toString() === p.id)) continue
       if (target.streamsOutbound?.has(p.id) !== true) {
-        // no stream to it yet: try again at the next heartbeats (a few times)
-        if (p.tries < 3) pending.set(key, { ...p, tries: p.tries + 1 })
+        // no stream to it yet: try again at the next heartbeats, for a while
+        if (p.tries < maxWait) pending.set(key, { ...p, tries: p.tries + 1 })
+        else stats.noStream++
         continue
       }
       n++
       void target.makePrune!(p.id, p.topic, true, false).then((prune) => {
-        target.sendRpc!(p.id, { subscriptions: [], messages: [], control: { graft: [], prune: [prune], ihave: [], iwant: [], idontwant: [] } })
+        if (target.sendRpc!(p.id, { subscriptions: [], messages: [], control: { graft: [], prune: [prune], ihave: [], iwant: [], idontwant: [] } })) {
+          stats.sent++
+        } else if (p.tries < maxWait) {
+          // the stream went away in between: not done after all
+          done.delete(key)
+          pending.set(key, { ...p, tries: p.tries + 1 })
+        } else stats.noStream++
       }, () => {})
     }
   }
@@ -186,9 +213,12 @@ export function installPxOnArrival (ps: GossipSub, node: Pick<Libp2p, 'addEventL
   ps.addEventListener('subscription-change', onSub as EventListener)
   ps.addEventListener('gossipsub:heartbeat', onHeartbeat)
   node.addEventListener('peer:disconnect', onPeerGone)
-  return () => {
-    ps.removeEventListener('subscription-change', onSub as EventListener)
-    ps.removeEventListener('gossipsub:heartbeat', onHeartbeat)
-    node.removeEventListener('peer:disconnect', onPeerGone)
+  return {
+    stats,
+    uninstall: () => {
+      ps.removeEventListener('subscription-change', onSub as EventListener)
+      ps.removeEventListener('gossipsub:heartbeat', onHeartbeat)
+      node.removeEventListener('peer:disconnect', onPeerGone)
+    }
   }
 }

@@ -107,7 +107,8 @@ test('a bootstrap serves Prometheus metrics, holds its high watermark, and exits
     assert.equal(m.get('lightpulse_connections_by_direction{direction="inbound"}'), m.get('lightpulse_connections'))
     assert.equal(m.get('lightpulse_chain_height'), -1, 'locked: no genesis yet')
     assert.equal(m.get('lightpulse_mesh_peers{topic="blocks"}'), 0, 'a bootstrap keeps no mesh')
-    for (const k of ['lightpulse_gossip_px_peers_total{direction="sent"}', 'lightpulse_gossip_prune_total{direction="received"}', 'lightpulse_rounds_total{outcome="failed"}', 'lightpulse_blocks_total', 'process_resident_memory_bytes']) assert.ok(m.has(k), k)
+    for (const k of ['lightpulse_gossip_px_peers_total{direction="sent"}', 'lightpulse_gossip_prune_total{direction="received"}', 'lightpulse_rounds_total{outcome="failed"}', 'lightpulse_blocks_total', 'process_resident_memory_bytes',
+      'lightpulse_px_history_served_total', 'lightpulse_px_on_arrival_total{outcome="sent"}', 'lightpulse_px_on_arrival_total{outcome="no_stream"}']) assert.ok(m.has(k), k)
     assert.equal((await fetch(url.replace('/metrics', '/nope'))).status, 404)
     // graceful shutdown
     const open = clients.filter((c) => c.getConnections().length > 0)

@@ -160,3 +160,62 @@ for (const onArrival of [true, false]) {
     }
   })
 }
+
+/**
+ * PX on arrival's queue against a stand-in for gossipsub (unit): the subscription often arrives before the
+ * bootstrap's own outbound stream to the peer is open. The peer must be retried at later heartbeats (not
+ * dropped within the first), given up after `maxWaitHeartbeats`, and requeued if the send fails.
+ */
+class FakeGossip extends EventTarget {
+  streamsOutbound = new Map<string, unknown>()
+  subscribers = new Set<string>()
+  sendOk = true
+  sent: string[] = []
+  getTopics (): string[] { return ['t'] }
+  getSubscribers (): Array<{ toString: () => string }> { return [...this.subscribers].map((id) => ({ toString: () => id })) }
+  async makePrune (_id: string, topic: string): Promise<{ topicID: string, peers: [], backoff: number }> { return { topicID: topic, peers: [], backoff: 60 } }
+  sendRpc (id: string): boolean { if (this.sendOk) this.sent.push(id); return this.sendOk }
+  subscribe (id: string): void {
+    this.subscribers.add(id)
+    this.dispatchEvent(new CustomEvent('subscription-change', { detail: { peerId: { toString: () => id }, subscriptions: [{ topic: 't', subscribe: true }] } }))
+  }
+
+  async heartbeat (): Promise<void> {
+    this.dispatchEvent(new Event('gossipsub:heartbeat'))
+    for (let i = 0; i < 3; i++) await Promise.resolve() // let makePrune's promise settle
+  }
+}
+
+test('PX on arrival: waits heartbeats for the outbound stream, gives up after maxWaitHeartbeats, requeues a failed send', async () => {
+  const g = new FakeGossip()
+  const px = installPxOnArrival(g as unknown as GossipSub, new EventTarget() as unknown as Libp2p, { maxWaitHeartbeats: 4 })
+  g.subscribe('late')
+  g.subscribe('never')
+  assert.equal(px.stats.queued, 2)
+  await g.heartbeat()
+  await g.heartbeat()
+  assert.deepEqual(g.sent, [], 'no stream yet: nothing sent, nothing dropped')
+  g.streamsOutbound.set('late', {})
+  await g.heartbeat()
+  assert.deepEqual(g.sent, ['late'], 'sent once its stream opened, 3 heartbeats after it subscribed')
+  for (let i = 0; i < 4; i++) await g.heartbeat()
+  assert.equal(px.stats.noStream, 1, '"never" given up after 4 heartbeats')
+  assert.equal(px.stats.sent, 1)
+  g.streamsOutbound.set('never', {})
+  await g.heartbeat()
+  assert.deepEqual(g.sent, ['late'], 'a given-up peer is not retried')
+
+  g.sendOk = false
+  g.streamsOutbound.set('flaky', {})
+  g.subscribe('flaky')
+  await g.heartbeat()
+  assert.equal(px.stats.sent, 1, 'the send failed')
+  g.sendOk = true
+  await g.heartbeat()
+  assert.deepEqual(g.sent, ['late', 'flaky'], 'retried at the next heartbeat')
+  await g.heartbeat()
+  assert.equal(g.sent.length, 2, 'once only')
+  px.uninstall()
+  g.subscribe('after')
+  assert.equal(px.stats.queued, 3, 'uninstalled: no longer listening')
+})
