@@ -25,6 +25,7 @@ import type { MeshParams } from '../peer/gossip-config.ts'
 import type { Topics } from '../peer/topics.ts'
 import { GossipCounters } from '../peer/gossip-counters.ts'
 import { Dialer } from '../peer/dialer.ts'
+import { concurrentOutboundStreams } from '../peer/gossip-streams.ts'
 import { Emitter } from '../peer/events.ts'
 import type { PeerEvents } from '../peer/events.ts'
 import { systemClock } from '../peer/clock.ts'
@@ -159,6 +160,7 @@ async function startLight (cfg: WorkerConfig, i: number, bootstrapIds: Set<strin
     if (rep.received[id] === undefined) rep.received[id] = Math.max(0, Math.round((now() - Number(t)) * 10) / 10)
   })
   await node.start()
+  concurrentOutboundStreams(ps) // as the product's Peer does
   ps.subscribe(cfg.topic)
   const events = new Emitter<PeerEvents>()
   if (process.env.LAUNCH_DEBUG !== undefined) events.on('error', (e) => { process.stderr.write(`node ${i}: ${e.code} ${e.message}\n`) })

@@ -15,6 +15,7 @@ import { RoundService } from './round-service.ts'
 import { ReleaseService } from './release-service.ts'
 import { SyncService } from './sync-service.ts'
 import { Dialer } from './dialer.ts'
+import { concurrentOutboundStreams } from './gossip-streams.ts'
 import { Mempool } from './mempool.ts'
 import { Emitter } from './events.ts'
 import type { PeerEvents } from './events.ts'
@@ -141,6 +142,7 @@ export class Peer {
     const { libp2p } = this.init
     if (libp2p.status !== 'started') await libp2p.start()
     const ps = this.pubsub
+    if (!concurrentOutboundStreams(ps)) this.log.warn('gossipsub outbound streams stay sequential: this gossipsub version has no queue to replace', {})
     const validators: Array<[string, (bytes: Uint8Array, from: string) => Promise<void>]> = [
       [this.topics.blocks, async (b, from) => { await this.onGossipBlock(b, from) }],
       [this.topics.rounds, async (b) => {
