@@ -31,6 +31,11 @@ export async function runLaunchBench (o: BenchOptions): Promise<Entry[]> {
     out.push(entry(`${label}: heartbeats on a bootstrap before PX (max)`, metric([r.peerExchange.heartbeatsOnBootstrap.max], 'heartbeats', 0), { op: '<=', value: 3 }, {
       p99: r.peerExchange.heartbeatsOnBootstrap.p99, meshDegreeP50: r.peerExchange.meshDegree.p50, meshDegreeMin: r.peerExchange.meshDegree.min, peersBelowDlo: r.peerExchange.peersBelowDlo
     }))
+    const ul = r.upperLimits
+    const bootstraps = r.connectionManagement.bootstraps.length
+    out.push(entry(`${label}: light peers served per bootstrap`, metric([(ul.arrived - ul.neverReachedBootstrap - ul.reachedBootstrapNeverMeshed) / bootstraps], 'peers', 0), { op: '>=', value: Math.floor(ul.arrived / bootstraps) }, {
+      bootstraps, highWatermark: r.connectionManagement.high, note: 'peers that reached a bootstrap and then a mesh of their own, per bootstrap; target: every arrival'
+    }))
     out.push(entry(`${label}: peak connections per bootstrap`, metric([r.connectionManagement.peak], 'connections', 0), { op: '<=', value: r.connectionManagement.high }, {
       neverReachedBootstrap: r.upperLimits.neverReachedBootstrap, neverMeshed: r.upperLimits.neverMeshed, graftsPerMinute: r.meshStability.graftsPerMinute
     }))
@@ -48,7 +53,8 @@ export async function runLaunchBench (o: BenchOptions): Promise<Entry[]> {
   const agreement = compareReports(real, sim, opts.mesh.Dlo, opts.mesh.Dhi)
   const judged = agreement.rows.filter((r) => r.agree !== null)
   out.push(entry(`compare-${peers}: figures where simulation and real stack agree`, metric([judged.filter((r) => r.agree === true).length], 'of ' + String(judged.length), 0), { op: '>=', value: judged.length }, {
-    rows: JSON.stringify(agreement.rows.map((r) => `${r.agree === null ? '' : r.agree ? 'OK ' : 'DIFF '}${r.figure}: real ${String(r.real)} sim ${String(r.sim)}`)).slice(0, 1500)
+    // one line per figure, printed after the table
+    rows: Object.fromEntries(agreement.rows.map((r) => [r.figure, `${r.agree === null ? 'shown' : r.agree ? 'agree' : 'DIFFER'}: real ${String(r.real)}, sim ${String(r.sim)}`]))
   }))
   pushReal(out, `real-${peers}`, real, opts.highWatermark)
 
@@ -77,6 +83,11 @@ function pushReal (out: Entry[], label: string, r: LaunchReport, high: number): 
   }))
   out.push(entry(`${label}: peak connections vs high watermark`, metric([Number(cm.peakConnections ?? NaN)], 'connections', 0), { op: '<=', value: Number(cm.highWatermark ?? high) }, {
     flood: Number(cm.flood ?? NaN), breaches: Number(cm.breaches ?? NaN)
+  }))
+  const boots = Number(r.config.bootstraps)
+  const all = Number(px.peers ?? NaN)
+  out.push(entry(`${label}: light peers served per bootstrap`, metric([Math.min(Number(px.reachedBootstrap ?? NaN), Number(px.meshAtLeastDlo ?? NaN)) / boots], 'peers', 0), { op: '>=', value: Math.floor(all / boots) }, {
+    bootstraps: boots, highWatermark: Number(cm.highWatermark ?? high), note: 'light peers and relays that reached a bootstrap and a mesh of at least Dlo, per bootstrap; target: all of them'
   }))
   const mem = r.resources.memoryPerLightPeerBytes
   if (mem !== undefined) {
