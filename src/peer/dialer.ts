@@ -1,6 +1,6 @@
 /**
  * Keeps a peer connected: libp2p has no auto-dialer. Redials the bootstraps whenever none is connected
- * (with backoff), and tops connections up to `minPeers` from peers already known (PX, identify).
+ * (with backoff), and tops up to `minPeers` non-bootstrap peers from peers already known (PX, identify).
  */
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -139,14 +139,19 @@ export class Dialer {
     return order.slice(0, Math.max(1, k))
   }
 
+  /**
+   * Dials known peers until `minPeers` peers other than the bootstraps are connected. Bootstraps do not count:
+   * they keep no mesh (D = 0), so a peer counting them would sit below the mesh's Dlo for good.
+   */
   private async topUp (): Promise<void> {
     const { libp2p } = this.init
     const min = this.init.minPeers ?? 6
     const connected = new Set(libp2p.getConnections().map((c) => c.remotePeer.toString()))
-    if (connected.size >= min) return
+    const others = [...connected].filter((id) => !this.bootstrapIds.has(id)).length
+    if (others >= min) return
     const known = await libp2p.peerStore.all()
-    const candidates: PeerId[] = known.map((p) => p.id).filter((id) => !connected.has(id.toString()) && !id.equals(libp2p.peerId) && known.find((k) => k.id.equals(id))!.addresses.length > 0)
-    for (const id of candidates.slice(0, min - connected.size)) {
+    const candidates: PeerId[] = known.filter((p) => p.addresses.length > 0 && !connected.has(p.id.toString()) && !this.bootstrapIds.has(p.id.toString()) && !p.id.equals(libp2p.peerId)).map((p) => p.id)
+    for (const id of candidates.slice(0, min - others)) {
       void libp2p.dial(id, { signal: AbortSignal.timeout(this.init.dialTimeoutMs ?? 5_000) }).catch(() => {})
     }
   }

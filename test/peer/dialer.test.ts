@@ -1,0 +1,68 @@
+/**
+ * The Dialer's top-up against a stand-in for libp2p (unit): bootstraps keep no mesh, so they must not count
+ * towards `minPeers`, and they are not top-up candidates; a bootstrap itself (minPeers 0) dials no one.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import type { Libp2p, PeerId } from '@libp2p/interface'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { Dialer } from '../../src/peer/dialer.ts'
+import { ManualClock } from '../../src/peer/clock.ts'
+import { silentLogger } from '../../src/peer/logger.ts'
+import { Emitter } from '../../src/peer/events.ts'
+import type { PeerEvents } from '../../src/peer/events.ts'
+
+const newId = async (): Promise<PeerId> => peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+
+async function setup (connectedOthers: number, knownOthers: number, minPeers?: number): Promise<{ dialer: Dialer, dialed: string[], known: PeerId[], boots: PeerId[] }> {
+  const self = await newId()
+  const boots = [await newId(), await newId()]
+  const others = await Promise.all(Array.from({ length: connectedOthers }, newId))
+  const known = await Promise.all(Array.from({ length: knownOthers }, newId))
+  const dialed: string[] = []
+  const conns = [...boots, ...others].map((p) => ({ remotePeer: p }))
+  const addr = multiaddr('/ip4/127.0.0.1/tcp/1')
+  const fake = {
+    peerId: self,
+    getConnections: () => conns,
+    peerStore: { all: async () => [...boots, ...others, ...known, self].map((id) => ({ id, addresses: [{ multiaddr: addr }] })) },
+    dial: async (p: PeerId) => { dialed.push(p.toString()); return await new Promise(() => {}) },
+    hangUp: async () => {}
+  }
+  const dialer = new Dialer({
+    libp2p: fake as unknown as Libp2p,
+    bootstraps: boots.map((b) => `/ip4/127.0.0.1/tcp/2/p2p/${b.toString()}`),
+    clock: new ManualClock(),
+    log: silentLogger,
+    events: new Emitter<PeerEvents>(),
+    ...(minPeers !== undefined ? { minPeers } : {})
+  })
+  return { dialer, dialed, known, boots }
+}
+
+test('top-up: 2 bootstraps + 4 peers connected, minPeers 6: dials 2 more known peers, never a bootstrap', async () => {
+  const { dialer, dialed, known, boots } = await setup(4, 5)
+  await dialer.check()
+  dialer.stop()
+  assert.equal(dialed.length, 2, `dialed ${dialed.length}`)
+  for (const d of dialed) {
+    assert.ok(known.some((k) => k.toString() === d), 'a known, unconnected peer')
+    assert.ok(!boots.some((b) => b.toString() === d), 'not a bootstrap')
+  }
+})
+
+test('top-up: 6 peers besides the bootstraps: dials no one', async () => {
+  const { dialer, dialed } = await setup(6, 5)
+  await dialer.check()
+  dialer.stop()
+  assert.deepEqual(dialed, [])
+})
+
+test('a bootstrap (minPeers 0) with its peers gone tops up no one', async () => {
+  const { dialer, dialed } = await setup(0, 5, 0)
+  await dialer.check()
+  dialer.stop()
+  assert.deepEqual(dialed, [])
+})
