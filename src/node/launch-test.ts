@@ -502,6 +502,7 @@ class Run {
         graftToPruneMaxHeartbeats: round1(graftToPrune.length > 0 ? Math.max(...graftToPrune) / hb : Number.NaN),
         connectToGraftP50Ms: round1(percentile(connectToGraft, 50)),
         connectToGraftP99Ms: round1(percentile(connectToGraft, 99)),
+        peersWithPx: lights.filter((n) => n.prunes.some((p) => p.px > 0)).length,
         prunesWithPx: withPx,
         prunesWithoutPx: all.length - withPx,
         stuckGrafts: stuck.length,

@@ -141,9 +141,12 @@ test('launch-test --compare: the four tests and mesh stability on loopback, then
   assert.equal(px.reachedBootstrap, 35, why)
   // The launch criterion (max <= 3 heartbeats, reported by the command as pass/fail) depends on CPU: on this
   // shared 2-core machine with a load average of 40-60 from other work we measured max 10, p50 2.1. Here we
-  // require the typical peer to meet it and no peer to be left unpruned. A GRAFT that crosses the bootstrap's
-  // unasked PX PRUNE (PX on arrival) is answered without PX (gossipsub: GRAFT in backoff): a few per run.
-  assert.ok(Number(px.p50Heartbeats) <= 3 && Number(px.maxHeartbeats) <= 20 && px.stuckGrafts === 0 && Number(px.prunesWithoutPx) <= Math.max(2, Number(px.pruned) / 20), `PX heartbeats: ${why}`)
+  // require the typical peer to meet it, no peer to be left unpruned, and every peer to get PX. A GRAFT that
+  // crosses the bootstrap's unasked PX PRUNE (PX on arrival) is answered without PX (gossipsub: GRAFT in
+  // backoff): a few per run (0-5 of 70-240 measured), never most.
+  assert.ok(Number(px.p50Heartbeats) <= 3 && Number(px.maxHeartbeats) <= 20 && px.stuckGrafts === 0, `PX heartbeats: ${why}`)
+  assert.equal(px.peersWithPx, 35, `every peer got a PRUNE with PX: ${why}`)
+  assert.ok(Number(px.prunesWithoutPx) <= Number(px.prunesWithPx) / 4, `PRUNEs without PX are the exception: ${why}`)
   const cm = t.connectionManagement!.figures
   assert.ok(t.connectionManagement!.pass, why)
   assert.ok(Number(cm.peakConnections) <= Number(cm.highWatermark) && Number(cm.scrapedMax) <= Number(cm.highWatermark), why)
