@@ -396,21 +396,19 @@ class Run {
         resources.workersRssBytes = rep.rss
         resources.settleMs = settled.ms
         resources.workerMaxEventLoopLagMs = this.maxLagMs
+        // One scrape per bootstrap: its CPU, and its own count of PX on arrival (subscribers PRUNEd unasked, and
+        // given up for lack of a stream).
         const cpu: number[] = []
-        for (const b of this.bootstraps) if (b.metricsUrl !== undefined) cpu.push((await scrape(b.metricsUrl).catch(() => new Map<string, number>())).get('process_cpu_seconds_total') ?? 0)
-        if (cpu.length > 0) resources.bootstrapCpuSecondsMax = round1(Math.max(...cpu))
-        if (o.tests.has('peerExchange')) {
-          // the bootstraps' own count of PX on arrival (subscribers PRUNEd unasked, and given up for lack of a stream)
-          const onArrival = { queued: 0, sent: 0, noStream: 0 }
-          for (const b of this.bootstraps) {
-            if (b.metricsUrl === undefined) continue
-            const m = await scrape(b.metricsUrl).catch(() => new Map<string, number>())
-            onArrival.queued += m.get('lightpulse_px_on_arrival_total{outcome="queued"}') ?? 0
-            onArrival.sent += m.get('lightpulse_px_on_arrival_total{outcome="sent"}') ?? 0
-            onArrival.noStream += m.get('lightpulse_px_on_arrival_total{outcome="no_stream"}') ?? 0
-          }
-          tests.peerExchange = this.peerExchange(lights, settled, onArrival)
+        const onArrival = { sent: 0, noStream: 0 }
+        for (const b of this.bootstraps) {
+          if (b.metricsUrl === undefined) continue
+          const m = await scrape(b.metricsUrl).catch(() => new Map<string, number>())
+          cpu.push(m.get('process_cpu_seconds_total') ?? 0)
+          onArrival.sent += m.get('lightpulse_px_on_arrival_total{outcome="sent"}') ?? 0
+          onArrival.noStream += m.get('lightpulse_px_on_arrival_total{outcome="no_stream"}') ?? 0
         }
+        if (cpu.length > 0) resources.bootstrapCpuSecondsMax = round1(Math.max(...cpu))
+        if (o.tests.has('peerExchange')) tests.peerExchange = this.peerExchange(lights, settled, onArrival)
         if (o.tests.has('meshStability')) {
           await this.reportAll({ received: false, reset: true })
           const w0 = Date.now()
@@ -466,7 +464,7 @@ class Run {
     return { settled: false, ms: Date.now() - t0 }
   }
 
-  peerExchange (nodes: NodeReport[], settled: { settled: boolean }, onArrival?: { queued: number, sent: number, noStream: number }): TestResult {
+  peerExchange (nodes: NodeReport[], settled: { settled: boolean }, onArrival?: { sent: number, noStream: number }): TestResult {
     const hb = this.o.bootstrapHeartbeatMs
     const lights = nodes
     const first = lights.flatMap((n) => n.prunes.filter((p) => p.sinceConnectMs !== null).map((p) => p.sinceConnectMs! / hb))
