@@ -1,14 +1,15 @@
 /**
  * Follows the rounds on top of the current tip. Every peer validates round messages (so it forwards
  * only valid ones and can show round progress); a peer with a validator key also takes part:
- * commit -> reveal -> sign, and as producer locks the template and assembles the block.
- * Stages advance the moment their messages are in; the injected clock only bounds the waits.
+ * commit -> reveal -> sign, and as producer locks the template, names the revealed set (final message)
+ * and assembles the block. Stages advance the moment their messages are in; the injected clock only
+ * bounds the waits (commitTimeoutMs, revealTimeoutMs, signatureTimeoutMs).
  */
 import {
   PRODUCER_POSITION, QUORUM_SIZE, SIGNATURES_REQUIRED, ProtocolError, addRoundMessage, allSigned, assembleBlock,
-  blockSigningMessage, buildTemplate, computeCommitment, computeNextRound0Start, computeNextStallTime, computeRoundAt,
-  countPresent, createRoundState, decodeRoundMessage, encodeBlock, encodeRoundMessage, equals, isProtocolError,
-  positionOf, roundMessageSigningMessage, toHex, validateRoundMessage
+  blockSigningMessage, buildFinal, buildTemplate, computeCommitment, computeNextRound0Start, computeNextStallTime, computeRoundAt,
+  countPresent, createRoundState, decodeRoundMessage, encodeBlock, encodeRoundMessage, equals, isProtocolError, missingReveals,
+  popcount, positionOf, roundMessageSigningMessage, toHex, validateRoundMessage
 } from '../protocol/index.ts'
 import type { CertEntry, ChainState, RoundMessage, RoundState, Ed25519Verifier } from '../protocol/index.ts'
 import type { Signer } from '../crypto/types.ts'
@@ -29,13 +30,34 @@ export interface RoundServiceInit {
   signer?: Signer
   publishRound: (bytes: Uint8Array) => Promise<void>
   publishBlock: (bytes: Uint8Array) => Promise<void>
+  /**
+   * TEST ONLY: misbehave on purpose, to test that the network survives it (default: honest).
+   * 'silent-reveal': commit as usual, then never publish the reveal (every other duty is honest).
+   */
+  hostile?: HostileMode
 }
+
+/** Deliberate misbehaviour for tests (see RoundServiceInit.hostile). */
+export type HostileMode = 'silent-reveal'
 
 type Unsigned = RoundMessage extends infer M ? M extends RoundMessage ? Omit<M, 'signature'> : never : never
 
 const MAX_EARLY = 512
 
-interface Mine { secret?: Uint8Array, committed: boolean, revealed: boolean, signed: boolean, templated: boolean, assembled: boolean, signatureTimer: boolean, commitTimedOut: boolean, signatureTimedOut: boolean }
+interface Mine {
+  secret?: Uint8Array
+  committed: boolean
+  revealed: boolean
+  signed: boolean
+  templated: boolean
+  finalized: boolean
+  assembled: boolean
+  revealTimer: boolean
+  signatureTimer: boolean
+  commitTimedOut: boolean
+  revealTimedOut: boolean
+  signatureTimedOut: boolean
+}
 
 export class RoundService {
   private readonly init: RoundServiceInit
@@ -156,7 +178,13 @@ export class RoundService {
 
   private mineFor (round: number): Mine {
     let m = this.mine.get(round)
-    if (m === undefined) { m = { committed: false, revealed: false, signed: false, templated: false, assembled: false, signatureTimer: false, commitTimedOut: false, signatureTimedOut: false }; this.mine.set(round, m) }
+    if (m === undefined) {
+      m = {
+        committed: false, revealed: false, signed: false, templated: false, finalized: false, assembled: false,
+        revealTimer: false, signatureTimer: false, commitTimedOut: false, revealTimedOut: false, signatureTimedOut: false
+      }
+      this.mine.set(round, m)
+    }
     return m
   }
 
@@ -246,7 +274,8 @@ export class RoundService {
     if (this.state !== state) throw new ProtocolError('STALE', { reason: 'tip changed during validation' })
     const hadTemplate = rs.template !== undefined
     const hadHeader = rs.header !== undefined
-    const uncheckable = msg.kind === 'reveal' && rs.template === undefined && rs.commits[msg.position] === undefined
+    const uncheckable = (msg.kind === 'reveal' && rs.template === undefined && rs.commits[msg.position] === undefined) ||
+      (msg.kind === 'final' && rs.template === undefined)
     addRoundMessage(state, rs, msg)
     if (!hadTemplate && rs.template !== undefined) this.emitStage(rs, 'template')
     if (!hadHeader && rs.header !== undefined) this.emitStage(rs, 'sign')
@@ -263,6 +292,17 @@ export class RoundService {
     if (pos === PRODUCER_POSITION) {
       // Template as soon as every commitment is in, or after the commit timeout once 7 are.
       if (rs.template === undefined) void this.maybeTemplate(rs)
+      // Final message as soon as every bitset member revealed, or after the reveal timeout (counted from
+      // the template) once 7 did: the members still missing are left out of the header and charged a miss.
+      if (rs.template !== undefined && rs.final === undefined && !mine.finalized) {
+        const missing = missingReveals(rs).length
+        const revealed = popcount(rs.template.bitset) - missing
+        if (missing === 0 || (mine.revealTimedOut && revealed >= SIGNATURES_REQUIRED)) void this.finalize(rs)
+        else if (!mine.revealTimer) {
+          mine.revealTimer = true
+          this.after(this.state.preset.timing.revealTimeoutMs, () => { mine.revealTimedOut = true; this.drive(rs) })
+        }
+      }
       // Assemble as soon as every bitset member signed, or after the signature timeout once 7 did.
       if (rs.header !== undefined && !mine.assembled) {
         if (allSigned(rs) || (mine.signatureTimedOut && countPresent(rs.blockSignatures) >= SIGNATURES_REQUIRED)) void this.assemble(rs)
@@ -274,7 +314,7 @@ export class RoundService {
       return
     }
     const inBitset = rs.template !== undefined && (rs.template.bitset & (1 << pos)) !== 0
-    if (inBitset && !mine.revealed && mine.secret !== undefined) {
+    if (inBitset && !mine.revealed && mine.secret !== undefined && this.init.hostile !== 'silent-reveal') {
       mine.revealed = true
       this.emitStage(rs, 'reveal')
       void this.send(rs, { kind: 'reveal', parentHash: rs.parentHash, round: rs.round, position: pos, secret: mine.secret })
@@ -299,6 +339,14 @@ export class RoundService {
     const template = buildTemplate(rs, this.init.mempool.select(this.state))
     this.emitStage(rs, 'template')
     await this.send(rs, template)
+  }
+
+  private async finalize (rs: RoundState): Promise<void> {
+    const mine = this.mineFor(rs.round)
+    if (mine.finalized || rs.final !== undefined || this.state === undefined || !equals(rs.parentHash, this.state.tip.hash)) return
+    mine.finalized = true
+    await this.send(rs, buildFinal(rs))
+    if (rs.header !== undefined) this.emitStage(rs, 'sign')
   }
 
   private async assemble (rs: RoundState): Promise<void> {

@@ -84,12 +84,13 @@ export function createGenesisBlock (config: NetworkConfig, cert: CertEntry[]): B
     round: 0,
     producer: ZERO32,
     bitset: 0,
+    revealBitset: 0,
     randomValue: computeGenesisSeed(networkId, cert),
     txRoot: computeTxRoot([]),
     registryRoot: computeRegistryRoot(registry),
     certRoot: computeCertRoot(cert)
   }
-  return { header, txs: [], signatures: [], cert }
+  return { header, txs: [], signatures: [], reveals: [], cert }
 }
 
 /** Validates a genesis block (its release certificate and every derived field) and returns the initial state. */
@@ -97,7 +98,7 @@ export async function processGenesis (config: NetworkConfig, block: Block, verif
   validateNetworkConfig(config)
   const networkId = computeNetworkId(config)
   check(block.header.height === 0, 'GENESIS_MISMATCH', { field: 'height', height: block.header.height })
-  check(block.signatures.length === 0 && block.txs.length === 0, 'GENESIS_MISMATCH', { field: 'body' })
+  check(block.signatures.length === 0 && block.txs.length === 0 && block.reveals.length === 0, 'GENESIS_MISMATCH', { field: 'body' })
   await validateCertificate(config, networkId, block.cert, 'release', verifier)
   const expected = createGenesisBlock(config, block.cert)
   const hash = computeBlockHash(block.header)
@@ -155,17 +156,24 @@ export async function validateTxSignatures (networkId: Uint8Array, txs: Transact
   if (bad >= 0) throw new ProtocolError('TX_INVALID', { reason: 'bad signature', publicKey: toHex(txs[bad]!.publicKey) })
 }
 
+/** Who took part in a block: the commit bitset the template locked, and the reveal bitset the final message named. */
+export interface Participation {
+  bitset: number
+  revealBitset: number
+}
+
 /**
- * The registry after a block at `height` made by `quorum` with `bitset` and `txs`.
+ * The registry after a block at `height` made by `quorum` with `participation` and `txs`.
  * - The head of the reward queue is rewarded (its reward height becomes `height`) in every round:
  *   a backup producer gains only fees, so sabotaging round 0 does not pay.
  * - Every quorum validator goes to the back of the idle line: sort key (height, position).
- * - Participation is judged only from the block: a validator whose position is in the bitset served
- *   (missed -= 1, floor 0); one outside it missed (missed += 1). A validator at `maxMissed` is removed,
- *   unless that would leave fewer than MIN_ACTIVE_VALIDATORS active.
+ * - Participation is judged only from the header: a validator whose position is in the reveal bitset
+ *   served (missed -= 1, floor 0); any other missed (missed += 1) — whether it never committed or
+ *   committed and then withheld its reveal (commit bitset minus reveal bitset). A validator at
+ *   `maxMissed` is removed, unless that would leave fewer than MIN_ACTIVE_VALIDATORS active.
  * - Each registration adds a validator, active `activationDelay` blocks later.
  */
-export function applyBlockToRegistry (registry: Registry, preset: Preset, height: number, quorum: Quorum, bitset: number, txs: Transaction[]): Map<string, ValidatorRecord> {
+export function applyBlockToRegistry (registry: Registry, preset: Preset, height: number, quorum: Quorum, participation: Participation, txs: Transaction[]): Map<string, ValidatorRecord> {
   const next = new Map(registry)
   const head = computeQueueHead(registry, height)
   if (head !== undefined) next.set(head.id, { ...head, lastRewardHeight: height })
@@ -173,7 +181,7 @@ export function applyBlockToRegistry (registry: Registry, preset: Preset, height
   quorum.validators.forEach((key, position) => {
     const id = toHex(key)
     const rec = next.get(id)!
-    const served = (bitset & (1 << position)) !== 0
+    const served = (participation.revealBitset & (1 << position)) !== 0
     const missed = served ? Math.max(0, rec.missed - 1) : rec.missed + 1
     next.set(id, { ...rec, lastValidatedHeight: height, lastValidatedPosition: position, missed })
     if (missed >= preset.maxMissed) removals.push(id)
@@ -192,6 +200,28 @@ export function applyBlockToRegistry (registry: Registry, preset: Preset, height
     })
   }
   return next
+}
+
+/** Block random value: the tagged hash of the included reveals, in position order. */
+export function computeRandomValue (reveals: Uint8Array[]): Uint8Array {
+  return taggedHash(TAG.random, ...reveals)
+}
+
+/**
+ * The reveal rules of a header (block validity and the final message alike): the reveal bitset is a subset
+ * of the commit bitset with at least SIGNATURES_REQUIRED members. Throws BITSET_INVALID.
+ */
+export function validateRevealBitset (bitset: number, revealBitset: number): void {
+  check((revealBitset & ~bitset) === 0, 'BITSET_INVALID', { field: 'revealBitset', reason: 'not a subset of the commit bitset', bitset, revealBitset })
+  const revealed = popcount(revealBitset)
+  check(revealed >= SIGNATURES_REQUIRED, 'BITSET_INVALID', { field: 'revealBitset', revealed, required: SIGNATURES_REQUIRED })
+}
+
+/** A block's reveals: one per reveal-bitset member, and the header's random value is exactly their hash. */
+function validateReveals (h: BlockHeader, reveals: Uint8Array[]): void {
+  validateRevealBitset(h.bitset, h.revealBitset)
+  check(reveals.length === popcount(h.revealBitset), 'BITSET_INVALID', { field: 'reveals', reveals: reveals.length, revealBitset: h.revealBitset })
+  check(equals(h.randomValue, computeRandomValue(reveals)), 'RANDOM_MISMATCH', { height: h.height })
 }
 
 export interface ProcessOptions {
@@ -255,6 +285,7 @@ export async function processBlockDeferred (state: ChainState, block: Block, opt
   check(equals(h.producer, quorum.producer), 'WRONG_PRODUCER', { round: h.round, producer: toHex(h.producer).slice(0, 16), expected: toHex(quorum.producer).slice(0, 16) })
   const committed = popcount(h.bitset)
   check(committed >= SIGNATURES_REQUIRED, 'BITSET_INVALID', { committed, required: SIGNATURES_REQUIRED })
+  validateReveals(h, block.reveals)
   const sigs = block.signatures
   check(sigs.length >= SIGNATURES_REQUIRED, 'QUORUM_INSUFFICIENT', { signed: sigs.length, required: SIGNATURES_REQUIRED })
   let prev = -1
@@ -265,7 +296,7 @@ export async function processBlockDeferred (state: ChainState, block: Block, opt
   }
   check(equals(h.txRoot, computeTxRoot(block.txs)), 'TX_ROOT_MISMATCH', {})
   validateTxs(state.registry, block.txs)
-  const registry = applyBlockToRegistry(state.registry, state.preset, h.height, quorum, h.bitset, block.txs)
+  const registry = applyBlockToRegistry(state.registry, state.preset, h.height, quorum, h, block.txs)
   check(equals(h.registryRoot, computeRegistryRoot(registry)), 'REGISTRY_ROOT_MISMATCH', { height: h.height })
 
   // Expensive checks last.

@@ -4,7 +4,7 @@
  * A checkpoint is never trusted alone: the runtime stores the state one block below the tip and
  * re-processes the tip block on load, so the signatures of a quorum computed from it vouch for it.
  */
-import { ANCESTRY_WINDOW, PRESETS } from './constants.ts'
+import { ANCESTRY_WINDOW, HEADER_SIZE, PRESETS } from './constants.ts'
 import { Reader, Writer, equals } from './bytes.ts'
 import { ProtocolError, check } from './errors.ts'
 import { writeHeader, decodeHeader } from './encoding.ts'
@@ -37,7 +37,7 @@ export function decodeChainState (config: NetworkConfig, bytes: Uint8Array): Cha
     const networkId = r.fixed(32, 'networkId')
     check(equals(networkId, computeNetworkId(config)), 'GENESIS_MISMATCH', { what: 'checkpoint network' })
     const genesisHash = r.fixed(32, 'genesisHash')
-    const header = decodeHeader(r.fixed(212, 'tip'))
+    const header = decodeHeader(r.fixed(HEADER_SIZE, 'tip'))
     const n = r.u32('registrySize')
     check(n <= MAX_REGISTRY, 'TOO_LARGE', { what: 'registry', count: n })
     const registry = new Map<string, ValidatorRecord>()

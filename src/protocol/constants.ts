@@ -21,12 +21,12 @@ export const ANCESTRY_WINDOW = ENTROPY_LAG + ENTROPY_BLOCKS
 
 // Encoding limits (bounded decoding: every length and count is finite).
 export const HEADER_VERSION = 1
-export const HEADER_SIZE = 212
+export const HEADER_SIZE = 214
 export const MAX_TXS_PER_BLOCK = 256
 export const MAX_TX_SIZE = 1024
 export const MAX_CERT_ENTRIES = 64
 export const MAX_RELEASE_SIGNERS = 64
-export const MAX_BLOCK_SIZE = HEADER_SIZE + 2 + MAX_TXS_PER_BLOCK * (2 + MAX_TX_SIZE) + 1 + QUORUM_SIZE * 65 + 1 + MAX_CERT_ENTRIES * 73
+export const MAX_BLOCK_SIZE = HEADER_SIZE + 2 + MAX_TXS_PER_BLOCK * (2 + MAX_TX_SIZE) + 1 + QUORUM_SIZE * 65 + 1 + MAX_CERT_ENTRIES * 73 + 1 + QUORUM_SIZE * 32
 export const MAX_ROUND_MESSAGE_SIZE = 2 + 32 + 1 + 1 + 2 + QUORUM_SIZE * 32 + 2 + MAX_TXS_PER_BLOCK * (2 + MAX_TX_SIZE) + 64
 /** Blocks per sync response. */
 export const MAX_SYNC_BATCH = 512

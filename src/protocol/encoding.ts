@@ -17,7 +17,7 @@ const BITSET_MASK = (1 << QUORUM_SIZE) - 1
 // ---- header ----
 export function writeHeader (w: Writer, h: BlockHeader): void {
   w.u8(h.version).u64(h.height).fixed(h.parentHash, 32).u64(h.timestamp).u8(h.round)
-    .fixed(h.producer, 32).u16(h.bitset).fixed(h.randomValue, 32).fixed(h.txRoot, 32)
+    .fixed(h.producer, 32).u16(h.bitset).u16(h.revealBitset).fixed(h.randomValue, 32).fixed(h.txRoot, 32)
     .fixed(h.registryRoot, 32).fixed(h.certRoot, 32)
 }
 
@@ -38,12 +38,14 @@ function readHeader (r: Reader): BlockHeader {
     round: r.u8('round'),
     producer: r.fixed(32, 'producer'),
     bitset: r.u16('bitset'),
+    revealBitset: r.u16('revealBitset'),
     randomValue: r.fixed(32, 'randomValue'),
     txRoot: r.fixed(32, 'txRoot'),
     registryRoot: r.fixed(32, 'registryRoot'),
     certRoot: r.fixed(32, 'certRoot')
   }
   if ((h.bitset & ~BITSET_MASK) !== 0) throw new ProtocolError('NON_CANONICAL', { field: 'bitset', bitset: h.bitset })
+  if ((h.revealBitset & ~BITSET_MASK) !== 0) throw new ProtocolError('NON_CANONICAL', { field: 'revealBitset', bitset: h.revealBitset })
   return h
 }
 
@@ -107,12 +109,13 @@ export function encodeCert (cert: CertEntry[]): Uint8Array {
 
 // ---- blocks ----
 export function encodeBlock (b: Block): Uint8Array {
-  const w = new Writer(HEADER_SIZE + 64 + b.signatures.length * 65 + b.txs.length * 100)
+  const w = new Writer(HEADER_SIZE + 64 + b.signatures.length * 65 + b.txs.length * 100 + b.reveals.length * 32)
   writeHeader(w, b.header)
   writeTxs(w, b.txs)
   w.u8(b.signatures.length)
   for (const s of b.signatures) w.u8(s.index).fixed(s.signature, 64)
   writeCert(w, b.cert)
+  writeSecrets(w, b.reveals)
   return w.finish()
 }
 
@@ -125,12 +128,27 @@ export function decodeBlock (bytes: Uint8Array): Block {
   const signatures: BlockSignature[] = []
   for (let i = 0; i < nsig; i++) signatures.push({ index: r.u8('signerIndex'), signature: r.fixed(64, 'signature') })
   const cert = readCert(r)
+  const reveals = readSecrets(r, 'revealCount')
   r.end()
-  return { header, txs, signatures, cert }
+  return { header, txs, signatures, reveals, cert }
+}
+
+// ---- reveals (in blocks and final messages): u8 count (<= 11) || count x secret(32) ----
+function writeSecrets (w: Writer, secrets: Uint8Array[]): void {
+  if (secrets.length > QUORUM_SIZE) throw new RangeError('too many reveals')
+  w.u8(secrets.length)
+  for (const s of secrets) w.fixed(s, 32)
+}
+
+function readSecrets (r: Reader, what: string): Uint8Array[] {
+  const n = r.count(1, QUORUM_SIZE, what)
+  const out: Uint8Array[] = []
+  for (let i = 0; i < n; i++) out.push(r.fixed(32, 'secret'))
+  return out
 }
 
 // ---- round messages ----
-const ROUND_KIND = { commit: 1, template: 2, reveal: 3, signature: 4 } as const
+const ROUND_KIND = { commit: 1, template: 2, reveal: 3, signature: 4, final: 5 } as const
 
 /** The bytes a round message's signature covers: everything but the signature. */
 export function encodeRoundMessageBody (m: RoundMessage): Uint8Array {
@@ -145,6 +163,10 @@ export function encodeRoundMessageBody (m: RoundMessage): Uint8Array {
       break
     case 'reveal': w.fixed(m.secret, 32); break
     case 'signature': w.fixed(m.blockHash, 32).fixed(m.blockSignature, 64); break
+    case 'final':
+      w.u16(m.revealBitset)
+      writeSecrets(w, m.reveals)
+      break
   }
   return w.finish()
 }
@@ -183,6 +205,12 @@ export function decodeRoundMessage (bytes: Uint8Array): RoundMessage {
     case ROUND_KIND.signature:
       m = { kind: 'signature', parentHash, round, position, blockHash: r.fixed(32, 'blockHash'), blockSignature: r.fixed(64, 'blockSignature'), signature }
       break
+    case ROUND_KIND.final: {
+      const revealBitset = r.u16('revealBitset')
+      if ((revealBitset & ~BITSET_MASK) !== 0) throw new ProtocolError('NON_CANONICAL', { field: 'revealBitset', bitset: revealBitset })
+      m = { kind: 'final', parentHash, round, position, revealBitset, reveals: readSecrets(r, 'revealCount'), signature }
+      break
+    }
     default:
       throw new ProtocolError('UNKNOWN_KIND', { what: 'round-message', kind })
   }

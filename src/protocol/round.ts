@@ -2,8 +2,9 @@
  * One Pulse round as a pure state machine. The runtime feeds it verified messages (signatures on round
  * messages are checked with validateRoundMessage first) and asks it what the stage needs next; it owns
  * no timers. Stages: commit (hash of a fresh 32-byte secret) -> template (producer locks the bitset of
- * committed validators and the transactions) -> reveal (must match the commitment) -> sign (each bitset
- * member signs the final block hash) -> the producer assembles the block from >= 7 signatures.
+ * committed validators and the transactions) -> reveal (must match the commitment) -> final (producer
+ * names the revealed set, >= 7 of the bitset, and carries those reveals) -> sign (each bitset member
+ * signs the block hash) -> the producer assembles the block from >= 7 signatures.
  */
 import { HEADER_VERSION, PRODUCER_POSITION, QUORUM_SIZE, SIGNATURES_REQUIRED, TAG } from './constants.ts'
 import { ZERO32, equals } from './bytes.ts'
@@ -11,13 +12,14 @@ import { ProtocolError, check } from './errors.ts'
 import { encodeRoundMessageBody } from './encoding.ts'
 import { signingMessage, taggedHash } from './hash.ts'
 import {
-  applyBlockToRegistry, blockSigningMessage, computeBlockHash, computeNextQuorum, computeTxRoot, popcount, validateTxs
+  applyBlockToRegistry, blockSigningMessage, computeBlockHash, computeNextQuorum, computeRandomValue, computeTxRoot, popcount,
+  validateRevealBitset, validateTxs
 } from './chain.ts'
 import type { ChainState } from './chain.ts'
 import { computeRegistryRoot } from './registry.ts'
 import { computeRoundStart } from './timing.ts'
 import type { Ed25519Verifier } from './verifier.ts'
-import type { Block, BlockHeader, CertEntry, Quorum, RoundMessage, TemplateMessage, Transaction } from './types.ts'
+import type { Block, BlockHeader, CertEntry, FinalMessage, Quorum, RoundMessage, TemplateMessage, Transaction } from './types.ts'
 import { computeCertRoot } from './certificate.ts'
 
 export interface RoundState {
@@ -32,20 +34,20 @@ export interface RoundState {
   commits: Array<Uint8Array | undefined>
   template?: TemplateMessage
   templateBody?: Uint8Array
+  /** Reveal messages seen (each checked against its commitment). */
   reveals: Array<Uint8Array | undefined>
+  /** The producer's final message: the revealed set and its reveals. Checked against the template once both are here. */
+  final?: FinalMessage
+  finalBody?: Uint8Array
   header?: BlockHeader
   blockHash?: Uint8Array
   blockSignatures: Array<Uint8Array | undefined>
-  /** Signatures that arrived before this node had every reveal; checked once the header is final. */
+  /** Signatures that arrived before the header was final here; checked once it is. */
   pendingSignatures: Array<{ blockHash: Uint8Array, signature: Uint8Array } | undefined>
 }
 
 export function computeCommitment (secret: Uint8Array): Uint8Array {
   return taggedHash(TAG.commit, secret)
-}
-
-export function computeRandomValue (reveals: Uint8Array[]): Uint8Array {
-  return taggedHash(TAG.random, ...reveals)
 }
 
 export function roundMessageSigningMessage (networkId: Uint8Array, m: RoundMessage): Uint8Array {
@@ -88,7 +90,7 @@ export function positionOf (rs: RoundState, publicKey: Uint8Array): number {
 /** Checks a round message belongs to this round, comes from the right sender, and is signed by it. */
 export async function validateRoundMessage (networkId: Uint8Array, rs: RoundState, m: RoundMessage, verifier: Ed25519Verifier): Promise<void> {
   check(equals(m.parentHash, rs.parentHash) && m.round === rs.round, 'STALE', { round: m.round, expectedRound: rs.round })
-  if (m.kind === 'template') check(m.position === PRODUCER_POSITION, 'NOT_IN_QUORUM', { kind: m.kind, position: m.position })
+  if (m.kind === 'template' || m.kind === 'final') check(m.position === PRODUCER_POSITION, 'NOT_IN_QUORUM', { kind: m.kind, position: m.position })
   else check(m.position < QUORUM_SIZE, 'NOT_IN_QUORUM', { kind: m.kind, position: m.position })
   const key = senderKey(rs, m.position)
   if (!await verifier.verify(key, roundMessageSigningMessage(networkId, m), m.signature)) {
@@ -126,6 +128,9 @@ export function addRoundMessage (chain: ChainState, rs: RoundState, m: RoundMess
       return
     case 'template':
       addTemplate(chain, rs, m)
+      return
+    case 'final':
+      addFinal(chain, rs, m)
       return
     case 'reveal': {
       const commitment = rs.template !== undefined ? templateCommitment(rs, m.position) : rs.commits[m.position]
@@ -181,10 +186,45 @@ function addTemplate (chain: ChainState, rs: RoundState, m: TemplateMessage): vo
     const c = templateCommitment(rs, p)
     if (c !== undefined && !equals(computeCommitment(secret), c)) rs.reveals[p] = undefined
   }
+  // A final message that arrived before the template is checked now; one that does not fit is dropped.
+  if (rs.final !== undefined) {
+    try {
+      validateFinalAgainstTemplate(rs, rs.final)
+    } catch {
+      rs.final = undefined
+      rs.finalBody = undefined
+    }
+  }
   tryFinalizeHeader(chain, rs)
 }
 
-/** Positions that must reveal (the bitset) and have not yet. */
+function addFinal (chain: ChainState, rs: RoundState, m: FinalMessage): void {
+  const body = encodeRoundMessageBody(m)
+  if (rs.finalBody !== undefined) {
+    if (equals(body, rs.finalBody)) throw new ProtocolError('DUPLICATE', { kind: 'final' })
+    throw new ProtocolError('EQUIVOCATION', { kind: 'final', producer: 'second different final message for the same round' })
+  }
+  const revealed = popcount(m.revealBitset)
+  check(revealed >= SIGNATURES_REQUIRED, 'BITSET_INVALID', { field: 'revealBitset', revealed, required: SIGNATURES_REQUIRED })
+  check(m.reveals.length === revealed, 'BITSET_INVALID', { field: 'reveals', reveals: m.reveals.length, revealBitset: m.revealBitset })
+  if (rs.template !== undefined) validateFinalAgainstTemplate(rs, m)
+  rs.final = m
+  rs.finalBody = body
+  tryFinalizeHeader(chain, rs)
+}
+
+/** The final message against the template: reveal bitset within the commit bitset, every reveal matching its commitment. */
+function validateFinalAgainstTemplate (rs: RoundState, m: FinalMessage): void {
+  validateRevealBitset(rs.template!.bitset, m.revealBitset)
+  let idx = 0
+  for (let p = 0; p < QUORUM_SIZE; p++) {
+    if (!inBitset(m.revealBitset, p)) continue
+    check(equals(computeCommitment(m.reveals[idx]!), templateCommitment(rs, p)!), 'REVEAL_MISMATCH', { position: p, kind: 'final' })
+    idx++
+  }
+}
+
+/** Bitset members whose reveal has not arrived (yet). */
 export function missingReveals (rs: RoundState): number[] {
   if (rs.template === undefined) return []
   const out: number[] = []
@@ -192,12 +232,13 @@ export function missingReveals (rs: RoundState): number[] {
   return out
 }
 
+/** The header is determined once the template and a final message that fits it are both here. */
 function tryFinalizeHeader (chain: ChainState, rs: RoundState): void {
-  if (rs.template === undefined || rs.header !== undefined || missingReveals(rs).length > 0) return
+  if (rs.template === undefined || rs.final === undefined || rs.header !== undefined) return
   const t = rs.template
-  const reveals: Uint8Array[] = []
-  for (let p = 0; p < QUORUM_SIZE; p++) if (inBitset(t.bitset, p)) reveals.push(rs.reveals[p]!)
-  const registry = applyBlockToRegistry(chain.registry, chain.preset, rs.height, rs.quorum, t.bitset, t.txs)
+  const f = rs.final
+  const participation = { bitset: t.bitset, revealBitset: f.revealBitset }
+  const registry = applyBlockToRegistry(chain.registry, chain.preset, rs.height, rs.quorum, participation, t.txs)
   rs.header = {
     version: HEADER_VERSION,
     height: rs.height,
@@ -206,7 +247,8 @@ function tryFinalizeHeader (chain: ChainState, rs: RoundState): void {
     round: rs.round,
     producer: rs.quorum.producer,
     bitset: t.bitset,
-    randomValue: computeRandomValue(reveals),
+    revealBitset: f.revealBitset,
+    randomValue: computeRandomValue(f.reveals),
     txRoot: computeTxRoot(t.txs),
     registryRoot: computeRegistryRoot(registry),
     certRoot: rs.cert.length > 0 ? computeCertRoot(rs.cert) : ZERO32
@@ -234,12 +276,28 @@ export function buildTemplate (rs: RoundState, txs: Transaction[]): Omit<Templat
   return { kind: 'template', parentHash: rs.parentHash, round: rs.round, position: PRODUCER_POSITION, bitset, commitments, txs }
 }
 
+/**
+ * Unsigned final message for the producer: every bitset member whose reveal it holds. Needs >= 7
+ * (QUORUM_INSUFFICIENT otherwise: the producer waits for more, or the round fails at its end).
+ */
+export function buildFinal (rs: RoundState): Omit<FinalMessage, 'signature'> {
+  check(rs.template !== undefined, 'QUORUM_INSUFFICIENT', { reason: 'no template' })
+  let revealBitset = 0
+  const reveals: Uint8Array[] = []
+  for (let p = 0; p < QUORUM_SIZE; p++) {
+    const secret = rs.reveals[p]
+    if (inBitset(rs.template.bitset, p) && secret !== undefined) { revealBitset |= 1 << p; reveals.push(secret) }
+  }
+  check(reveals.length >= SIGNATURES_REQUIRED, 'QUORUM_INSUFFICIENT', { revealed: reveals.length, required: SIGNATURES_REQUIRED })
+  return { kind: 'final', parentHash: rs.parentHash, round: rs.round, position: PRODUCER_POSITION, revealBitset, reveals }
+}
+
 /** The block from the signatures gathered so far (ascending positions); needs >= 7. */
 export function assembleBlock (rs: RoundState): Block {
   check(rs.header !== undefined, 'QUORUM_INSUFFICIENT', { reason: 'header not final' })
   const signatures = rs.blockSignatures.flatMap((s, index) => s === undefined ? [] : [{ index, signature: s }])
   check(signatures.length >= SIGNATURES_REQUIRED, 'QUORUM_INSUFFICIENT', { signed: signatures.length, required: SIGNATURES_REQUIRED })
-  return { header: rs.header, txs: rs.template!.txs, signatures, cert: rs.cert }
+  return { header: rs.header, txs: rs.template!.txs, signatures, reveals: rs.final!.reveals, cert: rs.cert }
 }
 
 /** Every bitset member has signed. */

@@ -14,7 +14,12 @@ export interface BlockHeader {
   producer: Bytes
   /** Quorum positions (bit i = validator i) whose commitments the template locked in. */
   bitset: number
-  /** Block random value: hash of the reveals in quorum order (genesis: the genesis seed). */
+  /**
+   * Quorum positions whose reveals the producer's final message named: a subset of `bitset` with at least
+   * SIGNATURES_REQUIRED members (genesis: 0). Bitset members outside it committed but did not reveal in time.
+   */
+  revealBitset: number
+  /** Block random value: hash of the reveals of the revealBitset members in quorum order (genesis: the genesis seed). */
   randomValue: Bytes
   txRoot: Bytes
   /** Commitment to the validator registry after applying this block. */
@@ -49,6 +54,8 @@ export interface Block {
   header: BlockHeader
   txs: Transaction[]
   signatures: BlockSignature[]
+  /** The secrets of the revealBitset members, in position order (bound by header.randomValue); empty for genesis. */
+  reveals: Bytes[]
   /** Release certificate (genesis) or resume certificate (first block after a stall); empty otherwise. */
   cert: CertEntry[]
 }
@@ -83,7 +90,19 @@ export interface TemplateMessage extends RoundMessageBase {
 }
 export interface RevealMessage extends RoundMessageBase { kind: 'reveal', secret: Bytes }
 export interface SignatureMessage extends RoundMessageBase { kind: 'signature', blockHash: Bytes, blockSignature: Bytes }
-export type RoundMessage = CommitMessage | TemplateMessage | RevealMessage | SignatureMessage
+/**
+ * The producer's decision on the revealed set (position 11): after the template, once every bitset member
+ * revealed or revealTimeoutMs passed with at least SIGNATURES_REQUIRED reveals. Carries the reveals
+ * themselves, so a validator that missed one can still compute the header.
+ */
+export interface FinalMessage extends RoundMessageBase {
+  kind: 'final'
+  /** Positions whose reveals are included: a subset of the template bitset, popcount >= 7. */
+  revealBitset: number
+  /** Secrets of the revealBitset members, in position order. */
+  reveals: Bytes[]
+}
+export type RoundMessage = CommitMessage | TemplateMessage | RevealMessage | SignatureMessage | FinalMessage
 
 // Release-quorum messages (gossip topic "release").
 export interface ReleaseMessage { kind: 'release', signer: number, timestamp: number, signature: Bytes }

@@ -1,11 +1,11 @@
 /**
  * Builds valid chains in-process with deterministic keys: every round runs the real round state
- * machine (commit, template, reveal, sign) with the protocol's own functions, minus the network.
+ * machine (commit, template, reveal, final, sign) with the protocol's own functions, minus the network.
  * Used by unit tests, the agreement simulation and the benchmarks.
  */
 import {
-  QUORUM_SIZE, ZERO32, addRoundMessage, applyBlockToRegistry, assembleBlock, blockSigningMessage, buildTemplate, computeBlockHash,
-  computeCertRoot, computeCommitment, computeNetworkId, computeNextQuorum, computeNextRound0Start, computeRegistryRoot, computeTxRoot,
+  QUORUM_SIZE, ZERO32, addRoundMessage, applyBlockToRegistry, assembleBlock, blockSigningMessage, buildFinal, buildTemplate, computeBlockHash,
+  computeCertRoot, computeCommitment, computeNetworkId, computeNextQuorum, computeNextRound0Start, computeRandomValue, computeRegistryRoot, computeTxRoot,
   createGenesisBlock, createRoundState, encodeBlock, processBlock, processGenesis,
   quorumSigningMessage, registerSigningMessage, roundMessageSigningMessage, selectCertificate, sha256, toHex, utf8, concat
 } from '../../src/protocol/index.ts'
@@ -74,6 +74,8 @@ export interface BuildOptions {
   round?: number
   /** Quorum positions that stay silent (do not commit). */
   absent?: number[]
+  /** Quorum positions that commit but never reveal (the final message leaves them out; they still sign). */
+  silent?: number[]
   /** How many of the committed validators sign (default all). */
   signers?: number
   txs?: Transaction[]
@@ -116,10 +118,12 @@ export async function buildBlock (net: TestNetwork, state: ChainState, opts: Bui
   }
   const template = await sign(signerOf(rs.quorum.producer), buildTemplate(rs, opts.txs ?? []))
   addRoundMessage(state, rs, template)
+  const silent = new Set(opts.silent ?? [])
   for (let p = 0; p < QUORUM_SIZE; p++) {
-    if (absent.has(p)) continue
+    if (absent.has(p) || silent.has(p)) continue
     addRoundMessage(state, rs, await sign(signerOf(rs.quorum.validators[p]!), { kind: 'reveal', parentHash: rs.parentHash, round, position: p, secret: secrets[p]! }))
   }
+  addRoundMessage(state, rs, await sign(signerOf(rs.quorum.producer), buildFinal(rs)))
   let signed = 0
   const limit = opts.signers ?? QUORUM_SIZE
   for (let p = 0; p < QUORUM_SIZE && signed < limit; p++) {
@@ -154,17 +158,18 @@ export function signerFor (net: TestNetwork, publicKey: Uint8Array): Signer {
 }
 
 /**
- * Recomputes the header fields derived from the block body (txRoot, registryRoot, certRoot) on top of
- * `state`, for tests that tamper with a block and want only the rule under test to fail.
+ * Recomputes the header fields derived from the block body (randomValue, txRoot, registryRoot, certRoot) on
+ * top of `state`, for tests that tamper with a block and want only the rule under test to fail.
  */
 export function recomputeRoots (state: ChainState, block: Block): Block {
   const h = block.header
   const quorum = computeNextQuorum(state, h.round)
-  const registry = applyBlockToRegistry(state.registry, state.preset, h.height, quorum, h.bitset, block.txs)
+  const registry = applyBlockToRegistry(state.registry, state.preset, h.height, quorum, h, block.txs)
   return {
     ...block,
     header: {
       ...h,
+      randomValue: computeRandomValue(block.reveals),
       txRoot: computeTxRoot(block.txs),
       registryRoot: computeRegistryRoot(registry),
       certRoot: block.cert.length > 0 ? computeCertRoot(block.cert) : ZERO32

@@ -4,7 +4,8 @@
  * other's signatures: no block for 67 rounds. Their testnet never showed it because every test node
  * upgraded at the same moment.
  *
- * Here one chain of >= 2,000 blocks is built in-process (rounds 0..3, absent validators, registrations,
+ * Here one chain of >= 2,000 blocks is built in-process (rounds 0..3, absent validators, validators that
+ * commit but never reveal, registrations,
  * removals, a re-registration, a stall and resume) and several simulated nodes follow it, each arriving
  * at its state in a different way:
  *   - genesis:    processes every block from genesis;
@@ -77,6 +78,7 @@ test('nodes that join, restart and upgrade at different heights agree on every q
   let registrations = 0
   let reRegistered = false
   let absentTotal = 0
+  let silentTotal = 0
   let lateValidated = 0
   const removed = new Set<string>()
   let lateIdx = 0
@@ -113,6 +115,15 @@ test('nodes that join, restart and upgrade at different heights agree on every q
     opts.absent = [...absent]
     absentTotal += absent.size
     opts.signers = 7 + rand.int(11 - absent.size - 6)
+    // Committed but silent at the reveal: left out of the reveal bitset, at least 7 still reveal.
+    const silent = new Set<number>()
+    const extraSilent = rand.int(10) < 2 ? 1 + rand.int(2) : 0
+    for (let i = 0; i < extraSilent && 11 - absent.size - silent.size > 7; i++) {
+      const p = rand.int(11)
+      if (!absent.has(p)) silent.add(p)
+    }
+    opts.silent = [...silent]
+    silentTotal += silent.size
     const txs: Transaction[] = []
     if (h % 55 === 20 && lateIdx < late.length) {
       txs.push(await registerTx(net, late[lateIdx++]!))
@@ -198,6 +209,7 @@ test('nodes that join, restart and upgrade at different heights agree on every q
   for (const f of flaky.slice(0, 3)) assert.ok(removed.has(toHex(f.key)), 'every flaky genesis validator was removed')
   assert.ok(removed.has(toHex(late[0]!.publicKey)), 'the flaky late validator was removed')
   assert.ok(absentTotal > 500, `absent duties: ${absentTotal}`)
+  assert.ok(silentTotal > 300, `silent reveals: ${silentTotal}`)
   assert.ok(lateValidated > 1000, `late validators signed ${lateValidated} times`)
   assert.equal(final.anchor.height, RESUME_AT, 'the resume block re-anchored the schedule')
   const expectedChecks: Record<string, number> = {
@@ -208,5 +220,5 @@ test('nodes that join, restart and upgrade at different heights agree on every q
   const total = performance.now() - started
   t.diagnostic(`blocks=${TOTAL} nodes=${nodes.length} total=${(total / 1000).toFixed(1)}s build=${(signTime / 1000).toFixed(1)}s ` +
     `process=${(processTime / 1000).toFixed(1)}s agreement-checks=${(quorumTime / 1000).toFixed(1)}s ` +
-    `rounds=${JSON.stringify(Object.fromEntries(roundsUsed))} registrations=${registrations} removed=${removed.size} active=${final.registry.size}`)
+    `rounds=${JSON.stringify(Object.fromEntries(roundsUsed))} registrations=${registrations} silent=${silentTotal} removed=${removed.size} active=${final.registry.size}`)
 })

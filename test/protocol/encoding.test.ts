@@ -24,7 +24,7 @@ const genesis = await buildGenesis(net)
 const late = testSigners('encoding/late', 3)
 const chain = await buildChain(net, genesis.state, 3)
 const txs = [await registerTx(net, late[0]!), await registerTx(net, late[1]!)]
-const richBlock = await buildBlock(net, chain.state, { round: 2, absent: [1, 5], signers: 8, txs })
+const richBlock = await buildBlock(net, chain.state, { round: 2, absent: [1, 5], silent: [7], signers: 8, txs })
 const plainBlock = chain.blocks[0]!
 const state = chain.state
 const parentHash = state.tip.hash
@@ -38,7 +38,12 @@ const roundMessages: RoundMessage[] = [
   }),
   await signRound(net, validator(1), { kind: 'template', parentHash, round: 0, position: PRODUCER_POSITION, bitset: 0, commitments: [], txs: [] }),
   await signRound(net, validator(2), { kind: 'reveal', parentHash, round: 254, position: 10, secret: new Uint8Array(32).fill(9) }),
-  await signRound(net, validator(3), { kind: 'signature', parentHash, round: 1, position: 0, blockHash: new Uint8Array(32).fill(3), blockSignature: new Uint8Array(64).fill(4) })
+  await signRound(net, validator(3), { kind: 'signature', parentHash, round: 1, position: 0, blockHash: new Uint8Array(32).fill(3), blockSignature: new Uint8Array(64).fill(4) }),
+  await signRound(net, validator(1), {
+    kind: 'final', parentHash, round: 2, position: PRODUCER_POSITION, revealBitset: 0b111_0111_0101,
+    reveals: Array.from({ length: 8 }, (_, i) => new Uint8Array(32).fill(i + 1))
+  }),
+  await signRound(net, validator(1), { kind: 'final', parentHash, round: 0, position: PRODUCER_POSITION, revealBitset: 0, reveals: [] })
 ]
 const quorumMessages: QuorumMessage[] = [
   await signRelease(net, 0, 1_700_000_000_000),
@@ -57,7 +62,7 @@ function patch (bytes: Uint8Array, offset: number, value: Uint8Array): Uint8Arra
 }
 
 // Header field offsets (see writeHeader).
-const OFF = { version: 0, height: 1, parentHash: 9, timestamp: 41, round: 49, producer: 50, bitset: 82, randomValue: 84 } as const
+const OFF = { version: 0, height: 1, parentHash: 9, timestamp: 41, round: 49, producer: 50, bitset: 82, revealBitset: 84, randomValue: 86 } as const
 
 describe('round trips: encode(decode(b)) == b', () => {
   test('header', () => {
@@ -171,20 +176,39 @@ describe('decoding errors', () => {
     throwsCode(() => decodeBlock(bytes), 'TRAILING_BYTES')
   })
 
-  test('bitset bits at positions >= 11 are NON_CANONICAL (header and template)', () => {
+  test('bitset and reveal-bitset bits at positions >= 11 are NON_CANONICAL (header, template, final)', () => {
     const header = encodeHeader(richBlock.header)
-    for (let bit = QUORUM_SIZE; bit < 16; bit++) {
-      const bitset = richBlock.header.bitset | (1 << bit)
-      const bad = patch(header, OFF.bitset, new Writer().u16(bitset).finish())
-      const err = throwsCode(() => decodeHeader(bad), 'NON_CANONICAL')
-      assert.equal(err.details.field, 'bitset')
-      throwsCode(() => decodeBlock(patch(encodeBlock(richBlock), OFF.bitset, new Writer().u16(bitset).finish())), 'NON_CANONICAL')
+    assert.notEqual(richBlock.header.revealBitset, richBlock.header.bitset, 'fixture: a silent member makes the two bitsets differ')
+    assert.equal(richBlock.reveals.length, 8)
+    for (const field of ['bitset', 'revealBitset'] as const) {
+      for (let bit = QUORUM_SIZE; bit < 16; bit++) {
+        const bitset = richBlock.header[field] | (1 << bit)
+        const bad = patch(header, OFF[field], new Writer().u16(bitset).finish())
+        const err = throwsCode(() => decodeHeader(bad), 'NON_CANONICAL')
+        assert.equal(err.details.field, field)
+        throwsCode(() => decodeBlock(patch(encodeBlock(richBlock), OFF[field], new Writer().u16(bitset).finish())), 'NON_CANONICAL')
+      }
+      // Bit 10 is the last valid one.
+      assert.equal(decodeHeader(patch(header, OFF[field], new Writer().u16(1 << 10).finish()))[field], 1 << 10)
     }
-    // Bit 10 is the last valid one.
-    assert.equal(decodeHeader(patch(header, OFF.bitset, new Writer().u16(1 << 10).finish())).bitset, 1 << 10)
+    // template and final: kind(1) parent(32) round(1) position(1) bitset(2)
     const template = encodeRoundMessage(roundMessages[1]!)
-    // template: kind(1) parent(32) round(1) position(1) bitset(2)
     throwsCode(() => decodeRoundMessage(patch(template, 35, new Writer().u16(0x800 | 0x7fd).finish())), 'NON_CANONICAL')
+    const final = encodeRoundMessage(roundMessages[5]!)
+    const err = throwsCode(() => decodeRoundMessage(patch(final, 35, new Writer().u16(0x1000 | 0x775).finish())), 'NON_CANONICAL')
+    assert.equal(err.details.field, 'revealBitset')
+  })
+
+  test('reveals: the block carries them after the certificate (u8 count, 32 bytes each); more than 11 is TOO_LARGE', () => {
+    const bytes = encodeBlock(richBlock)
+    const tail = bytes.subarray(bytes.length - 1 - 8 * 32)
+    assert.equal(tail[0], 8)
+    for (let i = 0; i < 8; i++) assert.ok(equals(tail.subarray(1 + 32 * i, 33 + 32 * i), richBlock.reveals[i]!))
+    const twelve = concat(bytes.subarray(0, bytes.length - tail.length), new Uint8Array([12]), new Uint8Array(12 * 32))
+    throwsCode(() => decodeBlock(twelve), 'TOO_LARGE')
+    // A final message claiming 12 reveals.
+    const final = encodeRoundMessage(roundMessages[5]!)
+    throwsCode(() => decodeRoundMessage(patch(final, 37, new Uint8Array([12]))), 'TOO_LARGE')
   })
 
   test('u64 above 2^53-1 is NON_CANONICAL; 2^53-1 decodes', () => {
@@ -245,7 +269,7 @@ describe('decoding errors', () => {
     const tx = encodeTx(txs[0]!)
     for (const kind of [0, 2, 255]) throwsCode(() => decodeTx(patch(tx, 0, new Uint8Array([kind]))), 'UNKNOWN_KIND')
     const rm = encodeRoundMessage(roundMessages[0]!)
-    for (const kind of [0, 5, 10, 255]) throwsCode(() => decodeRoundMessage(patch(rm, 0, new Uint8Array([kind]))), 'UNKNOWN_KIND')
+    for (const kind of [0, 6, 10, 255]) throwsCode(() => decodeRoundMessage(patch(rm, 0, new Uint8Array([kind]))), 'UNKNOWN_KIND')
     const qm = encodeQuorumMessage(quorumMessages[0]!)
     for (const kind of [0, 1, 9, 12, 255]) throwsCode(() => decodeQuorumMessage(patch(qm, 0, new Uint8Array([kind]))), 'UNKNOWN_KIND')
     // unknown tx kind inside a block

@@ -7,10 +7,10 @@ import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import {
   ErrorCodes, MAX_ROUND, MIN_ACTIVE_VALIDATORS, PRESETS, PRODUCER_POSITION, ProtocolError, QUORUM_SIZE, SIGNATURES_REQUIRED, ZERO32,
-  addRoundMessage, assembleBlock, blockSigningMessage, buildTemplate, computeBlockHash, computeCommitment, computeIdleOrder,
-  computeNextQuorum, computeNextRound0Start, computeNextStallTime, computeRound0Start, computeRoundAt, computeRoundStart,
+  addRoundMessage, assembleBlock, blockSigningMessage, buildFinal, buildTemplate, computeBlockHash, computeCommitment, computeIdleOrder,
+  computeNextQuorum, computeNextRound0Start, computeNextStallTime, computeRandomValue, computeRound0Start, computeRoundAt, computeRoundStart,
   computeStallTime, concat, createGenesisBlock, createRoundState, decodeBlock, decodeChainState, encodeBlock, encodeChainState,
-  equals, processBlock, processGenesis, quorumSigningMessage, registerSigningMessage, selectCertificate, sha256, toHex, utf8,
+  equals, missingReveals, processBlock, processGenesis, quorumSigningMessage, registerSigningMessage, selectCertificate, sha256, toHex, utf8,
   validateCertificate, validateNetworkConfig, validateQuorumMessage, validateRoundMessage, HEADER_SIZE
 } from '../../src/protocol/index.ts'
 import type {
@@ -158,6 +158,60 @@ describe('block rules', () => {
     await rejects(run(b), 'BITSET_INVALID')
   })
 
+  test('a silent bitset member: the block names the revealers, random value over their reveals only, valid', async () => {
+    const b = await buildBlock(net, S, { silent: [3] })
+    assert.equal(b.header.bitset, 0x7ff)
+    assert.equal(b.header.revealBitset, 0x7ff & ~(1 << 3))
+    assert.equal(b.reveals.length, 10)
+    assert.ok(equals(b.header.randomValue, computeRandomValue(b.reveals)))
+    assert.ok(!equals(b.header.randomValue, good.header.randomValue), 'the silent reveal is not part of the random value')
+    assert.ok(b.signatures.some((x) => x.index === 3), 'a member that did not reveal may still sign')
+    await run(b)
+    // Three silent, 8 revealed: still a block.
+    await run(await buildBlock(net, S, { silent: [0, 5, 10] }))
+  })
+
+  test('reveal bitset not a subset of the commit bitset: BITSET_INVALID', async () => {
+    const partial = await buildBlock(net, S, { absent: [2] })
+    assert.equal(partial.header.bitset & (1 << 2), 0)
+    // Position 2 named as revealed (with a made-up reveal) although it never committed.
+    const b = await tamper((x) => {
+      x.header.revealBitset |= 1 << 2
+      x.reveals.splice(2, 0, sha256(utf8('not committed')))
+    }, { from: partial, roots: true })
+    const err = await rejects(run(b), 'BITSET_INVALID')
+    assert.equal(err.details.field, 'revealBitset')
+    assert.equal(err.details.reason, 'not a subset of the commit bitset')
+  })
+
+  test('fewer than 7 reveals: BITSET_INVALID', async () => {
+    const seven = await buildBlock(net, S, { silent: [0, 1, 2, 3] })
+    assert.equal(seven.reveals.length, 7)
+    await run(seven)
+    const b = await tamper((x) => {
+      x.header.revealBitset &= ~(1 << 4)
+      x.reveals.shift()
+    }, { from: seven, roots: true })
+    const err = await rejects(run(b), 'BITSET_INVALID')
+    assert.equal(err.details.revealed, 6)
+  })
+
+  test('reveals not matching the reveal bitset in number: BITSET_INVALID', async () => {
+    const err = await rejects(run(await tamper((x) => { x.reveals.pop() }, { roots: true })), 'BITSET_INVALID')
+    assert.equal(err.details.field, 'reveals')
+  })
+
+  test('a random value that is not the hash of exactly the named reveals: RANDOM_MISMATCH', async () => {
+    const silent = await buildBlock(net, S, { silent: [3] })
+    // Quorum-signed, but the random value of all 11 reveals (the silent one included) in a header naming 10.
+    await rejects(run(await tamper((x) => { x.header.randomValue = good.header.randomValue }, { from: silent })), 'RANDOM_MISMATCH')
+    // Any other value, re-signed by the quorum.
+    await rejects(run(await tamper((x) => { x.header.randomValue = sha256(utf8('other random')) })), 'RANDOM_MISMATCH')
+    // The reveals changed under the signed header (they are bound by the random value).
+    await rejects(run({ ...good, reveals: [sha256(utf8('swapped')), ...good.reveals.slice(1)] }), 'RANDOM_MISMATCH')
+    await rejects(run({ ...good, reveals: [good.reveals[1]!, good.reveals[0]!, ...good.reveals.slice(2)] }), 'RANDOM_MISMATCH')
+  })
+
   test('6 signatures: QUORUM_INSUFFICIENT', async () => {
     for (const keep of [[0, 1, 2, 3, 4, 5], [5, 6, 7, 8, 9, 10], []]) {
       const b = { ...good, signatures: good.signatures.filter((s) => keep.includes(s.index)) }
@@ -217,11 +271,10 @@ describe('block rules', () => {
   })
 
   test('a valid-looking header with a changed field and the original signatures: BAD_SIGNATURE', async () => {
-    const b = structuredClone(good)
-    b.header.randomValue = sha256(utf8('other random'))
+    // Other reveals with the random value recomputed: every cheap check passes, the signatures do not.
+    const b = recomputeRoots(S, { ...structuredClone(good), reveals: good.reveals.map((_, i) => sha256(utf8(`other reveal ${i}`))) })
+    assert.ok(!equals(b.header.randomValue, good.header.randomValue))
     await rejects(run(b), 'BAD_SIGNATURE')
-    // Re-signed by the quorum, the random value is not checkable by a light peer: accepted.
-    await run(await tamper((x) => { x.header.randomValue = sha256(utf8('other random')) }))
   })
 
   test('txRoot, registryRoot, certRoot mismatches', async () => {
@@ -314,10 +367,13 @@ describe('round rules', () => {
     await add(await signRound(net, validatorSigner(rs, PRODUCER_POSITION), buildTemplate(rs, [])))
     for (let p = QUORUM_SIZE - 1; p >= 0; p--) {
       if (p === 4) continue
-      assert.equal(rs.header, undefined)
       await add(await signRound(net, validatorSigner(rs, p), { kind: 'reveal', parentHash: rs.parentHash, round: 0, position: p, secret: secretFor(p) }))
     }
+    // Every reveal is in, but only the producer's final message makes the header.
+    assert.equal(rs.header, undefined)
+    await add(await signRound(net, validatorSigner(rs, PRODUCER_POSITION), buildFinal(rs)))
     assert.ok(rs.blockHash !== undefined)
+    assert.equal(rs.header!.revealBitset, rs.header!.bitset)
     for (let p = 0; p < 8; p++) {
       if (p === 4) continue
       const blockSignature = await validatorSigner(rs, p).sign(blockSigningMessage(net.networkId, rs.blockHash))
@@ -397,18 +453,103 @@ describe('round rules', () => {
     for (let p = 0; p < QUORUM_SIZE; p++) if (p !== 9) addRoundMessage(S, twin, unsignedCommit(twin, p, secretFor(p)))
     buildTemplateAndAdd(twin)
     for (let p = 0; p < QUORUM_SIZE; p++) if (p !== 9) addRoundMessage(S, twin, unsignedReveal(twin, p, secretFor(p)))
+    const final = { ...buildFinal(twin), signature: new Uint8Array(64) }
+    addRoundMessage(S, twin, final)
     const hash = twin.blockHash!
     const sigMsg = (p: number, blockHash: Uint8Array): RoundMessage =>
       ({ kind: 'signature', parentHash: rs.parentHash, round: 0, position: p, blockHash, blockSignature: new Uint8Array(64).fill(p), signature: new Uint8Array(64) })
     // Before the header is final here, a signature is kept, then adopted once the header matches.
     addRoundMessage(S, rs, sigMsg(0, hash))
     for (let p = 0; p < QUORUM_SIZE; p++) if (p !== 9) addRoundMessage(S, rs, unsignedReveal(rs, p, secretFor(p)))
+    assert.equal(rs.blockHash, undefined, 'not final before the final message')
+    addRoundMessage(S, rs, final)
     assert.ok(equals(rs.blockHash!, hash))
     assert.ok(rs.blockSignatures[0] !== undefined)
     throws(() => addRoundMessage(S, rs, sigMsg(1, sha256(utf8('another block')))), 'TEMPLATE_MISMATCH')
     throws(() => addRoundMessage(S, rs, sigMsg(9, hash)), 'SIGNER_NOT_IN_BITSET')
     addRoundMessage(S, rs, sigMsg(1, hash))
     throws(() => addRoundMessage(S, rs, sigMsg(1, hash)), 'DUPLICATE')
+  })
+
+  test('final message: the producer names >= 7 revealers; a validator that missed reveals takes them from it', async () => {
+    const rs = createRoundState(S, 0, r0)
+    for (let p = 0; p < QUORUM_SIZE; p++) addRoundMessage(S, rs, unsignedCommit(rs, p, secretFor(p)))
+    buildTemplateAndAdd(rs)
+    // Positions 2 and 8 never reveal; the producer holds the other 9.
+    for (let p = 0; p < QUORUM_SIZE; p++) if (p !== 2 && p !== 8) addRoundMessage(S, rs, unsignedReveal(rs, p, secretFor(p)))
+    assert.deepEqual(missingReveals(rs), [2, 8])
+    assert.equal(rs.header, undefined)
+    const final = { ...buildFinal(rs), signature: new Uint8Array(64) } as RoundMessage
+    assert.ok(final.kind === 'final' && final.revealBitset === (0x7ff & ~(1 << 2) & ~(1 << 8)) && final.reveals.length === 9)
+    addRoundMessage(S, rs, final)
+    assert.equal(rs.header!.revealBitset, final.revealBitset)
+    assert.ok(equals(rs.header!.randomValue, computeRandomValue(final.reveals)))
+    // A validator that saw the template but only 3 reveals computes the same header from the final message.
+    const other = createRoundState(S, 0, r0)
+    addRoundMessage(S, other, rs.template!)
+    for (const p of [0, 1, 3]) addRoundMessage(S, other, unsignedReveal(other, p, secretFor(p)))
+    addRoundMessage(S, other, structuredClone(final))
+    assert.ok(equals(other.blockHash!, rs.blockHash!))
+    // Final before template: kept, checked when the template comes.
+    const early = createRoundState(S, 0, r0)
+    addRoundMessage(S, early, structuredClone(final))
+    assert.equal(early.header, undefined)
+    addRoundMessage(S, early, rs.template!)
+    assert.ok(equals(early.blockHash!, rs.blockHash!))
+    // The same again: DUPLICATE; a different one (one more reveal): EQUIVOCATION.
+    throws(() => addRoundMessage(S, rs, structuredClone(final)), 'DUPLICATE')
+    addRoundMessage(S, rs, unsignedReveal(rs, 8, secretFor(8)))
+    throws(() => addRoundMessage(S, rs, { ...buildFinal(rs), signature: new Uint8Array(64) }), 'EQUIVOCATION')
+    assert.equal(rs.final, final)
+    // The block it makes is valid, and the two silent members are charged a miss.
+    for (let p = 0; p < 7; p++) rs.blockSignatures[p] = await validatorSigner(rs, p).sign(blockSigningMessage(net.networkId, rs.blockHash!))
+    const next = await run(assembleBlock(rs))
+    for (let p = 0; p < QUORUM_SIZE; p++) {
+      const id = toHex(rs.quorum.validators[p]!)
+      const before = S.registry.get(id)!.missed
+      assert.equal(next.registry.get(id)!.missed, p === 2 || p === 8 ? before + 1 : Math.max(0, before - 1), `position ${p}`)
+    }
+  })
+
+  test('final message rules: not a subset, < 7, wrong count: BITSET_INVALID; a reveal not matching: REVEAL_MISMATCH', () => {
+    const rs = createRoundState(S, 0, r0)
+    for (let p = 0; p < QUORUM_SIZE; p++) if (p !== 6) addRoundMessage(S, rs, unsignedCommit(rs, p, secretFor(p)))
+    buildTemplateAndAdd(rs)
+    const finalOf = (positions: number[], secret = (p: number) => secretFor(p)): RoundMessage => ({
+      kind: 'final', parentHash: rs.parentHash, round: 0, position: PRODUCER_POSITION,
+      revealBitset: positions.reduce((b, p) => b | (1 << p), 0), reveals: positions.map(secret), signature: new Uint8Array(64)
+    })
+    const all = [0, 1, 2, 3, 4, 5, 7, 8, 9, 10]
+    // Position 6 is not in the template bitset.
+    let err = throws(() => addRoundMessage(S, rs, finalOf([...all.slice(0, 6), 6, ...all.slice(6)])), 'BITSET_INVALID')
+    assert.equal(err.details.reason, 'not a subset of the commit bitset')
+    err = throws(() => addRoundMessage(S, rs, finalOf(all.slice(0, 6))), 'BITSET_INVALID')
+    assert.equal(err.details.revealed, 6)
+    err = throws(() => addRoundMessage(S, rs, { ...finalOf(all), reveals: all.slice(1).map((p) => secretFor(p)) } as RoundMessage), 'BITSET_INVALID')
+    assert.equal(err.details.field, 'reveals')
+    err = throws(() => addRoundMessage(S, rs, finalOf(all, (p) => secretFor(p, p === 9 ? 'b' : 'a'))), 'REVEAL_MISMATCH')
+    assert.equal(err.details.position, 9)
+    assert.equal(rs.final, undefined, 'nothing was kept')
+    // The producer cannot build a final message from fewer than 7 reveals.
+    for (const p of [0, 1, 2, 3, 4, 5]) addRoundMessage(S, rs, unsignedReveal(rs, p, secretFor(p)))
+    throws(() => buildFinal(rs), 'QUORUM_INSUFFICIENT')
+    addRoundMessage(S, rs, unsignedReveal(rs, 10, secretFor(10)))
+    addRoundMessage(S, rs, { ...buildFinal(rs), signature: new Uint8Array(64) })
+    assert.equal(rs.header!.revealBitset, 0b100_0011_1111)
+    // A final message that came before the template and does not fit it is dropped when the template arrives.
+    const early = createRoundState(S, 0, r0)
+    addRoundMessage(S, early, finalOf(all, (p) => secretFor(p, 'b')))
+    addRoundMessage(S, early, rs.template!)
+    assert.equal(early.final, undefined)
+    assert.equal(early.header, undefined)
+  })
+
+  test('final messages only from the producer: NOT_IN_QUORUM', async () => {
+    const rs = createRoundState(S, 0, r0)
+    await rejects(validateRoundMessage(net.networkId, rs, await signRound(net, validatorSigner(rs, 3),
+      { kind: 'final', parentHash: rs.parentHash, round: 0, position: 3, revealBitset: 0x7ff, reveals: [] }), net.verifier), 'NOT_IN_QUORUM')
+    await validateRoundMessage(net.networkId, rs, await signRound(net, validatorSigner(rs, PRODUCER_POSITION),
+      { kind: 'final', parentHash: rs.parentHash, round: 0, position: PRODUCER_POSITION, revealBitset: 0x7ff, reveals: [] }), net.verifier)
   })
 
   test('round messages with the wrong signer, round, parent or position are refused by validateRoundMessage', async () => {
@@ -530,6 +671,28 @@ describe('registry rules', () => {
       }
       s = await runOn(rnet, s, await buildBlock(rnet, s))
     }
+  })
+
+  test('a validator that commits but never reveals is charged a miss per duty (commit bitset minus reveal bitset) and removed at maxMissed', async () => {
+    const rnet = createTestNetwork({ label: 'rules-silent' })
+    let { state: s } = await buildGenesis(rnet)
+    const silentId = toHex(rnet.validators[4]!.publicKey)
+    let duties = 0
+    for (let i = 0; i < 60 && s.registry.has(silentId); i++) {
+      const q = computeNextQuorum(s, 0)
+      const pos = q.validators.findIndex((k) => toHex(k) === silentId)
+      const block = await buildBlock(rnet, s, { silent: pos >= 0 ? [pos] : [] })
+      assert.equal(block.header.round, 0)
+      if (pos >= 0) {
+        duties++
+        assert.ok((block.header.bitset & (1 << pos)) !== 0, 'it committed')
+        assert.equal(block.header.revealBitset & (1 << pos), 0, 'it is not named as revealed')
+      }
+      s = await runOn(rnet, s, block)
+      if (s.registry.has(silentId)) assert.equal(s.registry.get(silentId)!.missed, duties)
+    }
+    assert.ok(!s.registry.has(silentId), 'the silent validator was never removed')
+    assert.equal(duties, PRESETS.devnet.maxMissed, 'removed exactly at maxMissed')
   })
 
   test('removal never takes the active set below MIN_ACTIVE_VALIDATORS', async () => {
@@ -884,7 +1047,7 @@ describe('coverage of the coded rules', () => {
       'QUORUM_INSUFFICIENT', 'SIGNER_ORDER', 'SIGNER_NOT_IN_BITSET', 'BAD_SIGNATURE', 'TX_ROOT_MISMATCH', 'REGISTRY_ROOT_MISMATCH',
       'CERT_ROOT_MISMATCH', 'TX_DUPLICATE', 'ALREADY_REGISTERED', 'TX_INVALID', 'FUTURE', 'BAD_VERSION', 'REVEAL_MISMATCH',
       'EQUIVOCATION', 'DUPLICATE', 'TEMPLATE_MISMATCH', 'NOT_IN_QUORUM', 'CHAIN_STALLED', 'RELEASE_INSUFFICIENT', 'RELEASE_INVALID',
-      'NOT_A_RELEASE_SIGNER', 'CERT_UNEXPECTED', 'GENESIS_MISMATCH', 'NOT_ENOUGH_VALIDATORS', 'CHECKPOINT_INVALID'
+      'NOT_A_RELEASE_SIGNER', 'CERT_UNEXPECTED', 'GENESIS_MISMATCH', 'NOT_ENOUGH_VALIDATORS', 'CHECKPOINT_INVALID', 'RANDOM_MISMATCH'
     ]
     const missing = expected.filter((c) => !seenCodes.has(c))
     assert.deepEqual(missing, [])
