@@ -1,5 +1,5 @@
 /**
- * Golden vectors: the current code must reproduce test/vectors/prng.json and quorum.json exactly
+ * Golden vectors: the current code must reproduce test/vectors/prng.json, quorum.json and block.json exactly
  * (any change in the PRNG or the selection rules fails here; regenerate with test/vectors/generate.ts
  * only on purpose). The files are also checked against a small independent re-implementation of the
  * documented rules (node:crypto SHA-256, written from the docs, not calling the protocol code), and
@@ -10,21 +10,24 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import {
-  ENTROPY_BLOCKS, ENTROPY_LAG, MIN_ACTIVE_VALIDATORS, Prng, QUORUM_SIZE, TAG, computeEntropy, computeIdleOrder,
-  computeQueueHead, computeQuorum, computeRegistryRoot, fromHex, toHex
+  ENTROPY_BLOCKS, ENTROPY_LAG, HEADER_SIZE, MIN_ACTIVE_VALIDATORS, PRESETS, Prng, QUORUM_SIZE, SIGNATURES_REQUIRED, TAG,
+  computeBlockHash, computeEntropy, computeIdleOrder, computeQueueHead, computeQuorum, computeRandomValue, computeRegistryRoot,
+  decodeBlock, decodeHeader, encodeHeader, fromHex, popcount, toHex
 } from '../../src/protocol/index.ts'
 import {
-  PRNG_SEEDS, SEQUENCE_BOUNDS, UNIFORM_BOUNDS, VECTOR_ROUNDS, ancestryFromJson, buildPrngVectors, buildQuorumVectors,
-  computePrngCase, computeRegistryVectors, registryFromJson, toJson
+  PRNG_SEEDS, SEQUENCE_BOUNDS, TRANSITION_INPUTS, UNIFORM_BOUNDS, VECTOR_ROUNDS, ancestryFromJson, buildBlockVectors, buildPrngVectors,
+  buildQuorumVectors, computePrngCase, computeRegistryVectors, headerFromJson, headerToJson, registryFromJson, toJson, twentyRecords
 } from '../vectors/build.ts'
-import type { EntropyCase, PrngVectors, QuorumVectors, RecordJson, RegistryVectors } from '../vectors/build.ts'
+import type { BlockVectors, EntropyCase, HeaderJson, PrngVectors, QuorumVectors, RecordJson, RegistryVectors } from '../vectors/build.ts'
 import { throwsCode } from '../helpers/assert.ts'
 
 const dir = new URL('../vectors/', import.meta.url)
 const prngText = readFileSync(new URL('prng.json', dir), 'utf8')
 const quorumText = readFileSync(new URL('quorum.json', dir), 'utf8')
+const blockText = readFileSync(new URL('block.json', dir), 'utf8')
 const prngFile = JSON.parse(prngText) as PrngVectors
 const quorumFile = JSON.parse(quorumText) as QuorumVectors
+const blockFile = JSON.parse(blockText) as BlockVectors
 
 // ---------- an independent reference implementation, from the documented rules ----------
 function sha (...parts: Uint8Array[]): Uint8Array {
@@ -110,6 +113,49 @@ function refEntropy (c: EntropyCase): string {
   }
   if (parts.length === 0) parts.push(genesis!)
   return toHex(tagged('lightpulse/v1/entropy', ...parts))
+}
+
+/** The header bytes from the documented layout (PROTOCOL.md §3.1), written field by field. */
+function refHeader (h: HeaderJson): Buffer {
+  const b = Buffer.alloc(214)
+  b.writeUInt8(h.version, 0)
+  b.writeBigUInt64BE(BigInt(h.height), 1)
+  Buffer.from(h.parentHash, 'hex').copy(b, 9)
+  b.writeBigUInt64BE(BigInt(h.timestamp), 41)
+  b.writeUInt8(h.round, 49)
+  Buffer.from(h.producer, 'hex').copy(b, 50)
+  b.writeUInt16BE(h.bitset, 82)
+  b.writeUInt16BE(h.revealBitset, 84)
+  Buffer.from(h.randomValue, 'hex').copy(b, 86)
+  Buffer.from(h.txRoot, 'hex').copy(b, 118)
+  Buffer.from(h.registryRoot, 'hex').copy(b, 150)
+  Buffer.from(h.certRoot, 'hex').copy(b, 182)
+  return b
+}
+/** §11 from the docs: reward the queue head; each quorum validator to the back of the line; served iff revealed. */
+function refTransition (records: RecordJson[], height: number, validators: string[], revealBitset: number, missedBefore: Record<string, number>): { missedAfter: Array<number | null>, root: string } {
+  const recs = records.map((r) => {
+    const p = validators.indexOf(r.publicKey)
+    return { ...r, missed: p >= 0 && missedBefore[String(p)] !== undefined ? missedBefore[String(p)]! : r.missed }
+  })
+  const head = refQueueHead(recs, height).key.toString('hex')
+  recs.find((r) => r.publicKey === head)!.lastRewardHeight = height
+  const removals: string[] = []
+  validators.forEach((k, p) => {
+    const r = recs.find((x) => x.publicKey === k)!
+    r.missed = (revealBitset >> p) & 1 ? Math.max(0, r.missed - 1) : r.missed + 1
+    r.lastValidatedHeight = height
+    r.lastValidatedPosition = p
+    if (r.missed >= PRESETS.devnet.maxMissed) removals.push(k)
+  })
+  let left = recs
+  let active = recs.filter((r) => r.activeFrom <= height + 1).length
+  for (const k of removals) {
+    if (active <= 12) break
+    left = left.filter((r) => r.publicKey !== k)
+    active--
+  }
+  return { missedAfter: validators.map((k) => left.find((r) => r.publicKey === k)?.missed ?? null), root: refRegistryRoot(left) }
 }
 
 // ---------- PRNG ----------
@@ -290,5 +336,64 @@ describe('quorum vectors (test/vectors/quorum.json)', () => {
     const v = quorumFile.registries[1]!
     const reg = registryFromJson(v.records.slice(1))
     throwsCode(() => computeQuorum(reg, new Uint8Array(32), v.height, new Uint8Array(32), 0), 'NOT_ENOUGH_VALIDATORS')
+  })
+})
+
+// ---------- block header, reveals, registry transition ----------
+describe('block vectors (test/vectors/block.json)', () => {
+  test('the file is exactly what the generator writes today', () => {
+    assert.equal(blockText, toJson(buildBlockVectors()), 'block.json is stale or the header/registry rules changed: run test/vectors/generate.ts only if intended')
+  })
+
+  test('headers: the code and the documented layout give the same bytes, hash, random value and block', () => {
+    assert.equal(blockFile.headers.length, 3)
+    for (const c of blockFile.headers) {
+      const bytes = fromHex(c.encoded)
+      assert.equal(bytes.length, HEADER_SIZE)
+      assert.equal(HEADER_SIZE, 214)
+      // The current code.
+      const h = decodeHeader(bytes)
+      assert.deepEqual(headerToJson(h), c.header, c.name)
+      assert.equal(toHex(encodeHeader(headerFromJson(c.header))), c.encoded)
+      assert.equal(toHex(computeBlockHash(h)), c.hash)
+      assert.equal(toHex(computeRandomValue(c.reveals.map(fromHex))), c.header.randomValue)
+      const block = decodeBlock(fromHex(c.block))
+      assert.deepEqual(block.reveals.map(toHex), c.reveals)
+      // The independent reference.
+      assert.equal(refHeader(c.header).toString('hex'), c.encoded, `${c.name}: header layout`)
+      assert.equal(toHex(tagged('lightpulse/v1/block', refHeader(c.header))), c.hash)
+      assert.equal(toHex(tagged('lightpulse/v1/random', ...c.reveals.map((r) => Buffer.from(r, 'hex')))), c.header.randomValue)
+      const refBlock = Buffer.concat([refHeader(c.header), Buffer.from([0, 0, 0, 0, c.reveals.length]), ...c.reveals.map((r) => Buffer.from(r, 'hex'))])
+      assert.equal(refBlock.toString('hex'), c.block, `${c.name}: block with no txs, signatures or cert, then the reveals`)
+      // The validity properties every case must have.
+      assert.equal(c.header.revealBitset & ~c.header.bitset, 0, 'reveal bitset within the commit bitset')
+      assert.ok(popcount(c.header.revealBitset) >= SIGNATURES_REQUIRED)
+      assert.equal(c.reveals.length, popcount(c.header.revealBitset))
+    }
+    const [all, silent] = blockFile.headers
+    assert.equal(all!.header.bitset, silent!.header.bitset)
+    assert.notEqual(all!.header.revealBitset, silent!.header.revealBitset, 'a case with a committed member that did not reveal')
+    assert.equal(popcount(blockFile.headers[2]!.header.revealBitset), SIGNATURES_REQUIRED, 'a case with exactly 7 reveals')
+  })
+
+  test('registry transition: a silent committer is charged like an absent one; served only in the reveal bitset', () => {
+    const t = blockFile.transition
+    const records = twentyRecords()
+    const q = computeQuorum(registryFromJson(records), new Uint8Array(32), t.height, fromHex(t.entropy), t.round)
+    assert.deepEqual(q.validators.map(toHex), t.validators)
+    assert.deepEqual(refQuorum(records, t.height, fromHex(t.entropy), t.round), { producer: t.producer, validators: t.validators })
+    assert.equal(t.cases.length, TRANSITION_INPUTS.length)
+    for (const c of t.cases) {
+      const ref = refTransition(records, t.height, t.validators, c.revealBitset, c.missedBefore)
+      assert.deepEqual(ref.missedAfter, c.missedAfter, c.name)
+      assert.equal(ref.root, c.registryRoot, c.name)
+    }
+    const [all, silent, absent, mixed, removed] = t.cases as [typeof t.cases[number], typeof t.cases[number], typeof t.cases[number], typeof t.cases[number], typeof t.cases[number]]
+    assert.equal(silent.missedAfter[3], all.missedAfter[3]! + 2, 'served -1 vs missed +1 (from the same counter)')
+    assert.equal(silent.registryRoot, absent.registryRoot, 'committing without revealing counts as not taking part')
+    assert.notEqual(silent.bitset, absent.bitset)
+    assert.deepEqual(silent.missedAfter.filter((_, p) => p !== 3), all.missedAfter.filter((_, p) => p !== 3))
+    assert.ok(mixed.missedAfter[5]! > all.missedAfter[5]! && mixed.missedAfter[9]! > all.missedAfter[9]!)
+    assert.equal(removed.missedAfter[3], null, 'removed on reaching maxMissed')
   })
 })
