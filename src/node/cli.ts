@@ -67,6 +67,7 @@ const COMMAND_HELP: Record<string, string> = {
   --grace-period-ms N   connections younger than this are never trimmed [default: 60000]
   --metrics-port N      serve Prometheus metrics at http://127.0.0.1:N/metrics (0 = any free port)
                         (validator defaults: low 48, high 64)
+  --hostile MODE        TEST ONLY: misbehave on purpose. silent-reveal = commit, then never reveal
   --events              print one JSON object per line on stdout
   --quiet               no log lines on stderr
 `,
@@ -205,6 +206,7 @@ async function runNodeCommand (command: 'bootstrap' | 'validator' | 'release', a
       'metrics-port': { type: 'string' },
       'px-history': { type: 'string' },
       'px-history-size': { type: 'string' },
+      hostile: { type: 'string' },
       events: { type: 'boolean' },
       quiet: { type: 'boolean' }
     },
@@ -240,6 +242,7 @@ async function runNodeCommand (command: 'bootstrap' | 'validator' | 'release', a
   const seed = await loadSeed(values.key)
   const publicKey = createNodeSigner(seed).publicKey
   if (command === 'validator') {
+    if (values.hostile !== undefined && values.hostile !== 'silent-reveal') fail(`--hostile must be silent-reveal (a test-only mode)\n\n${COMMAND_HELP.validator}`)
     const node = await startNode({
       role: 'validator',
       network,
@@ -251,7 +254,8 @@ async function runNodeCommand (command: 'bootstrap' | 'validator' | 'release', a
       watermarks: ops!,
       ...(ops?.metricsPort !== undefined ? { metricsPort: ops.metricsPort } : {}),
       local: values.local === true,
-      logSink: stderrSink(quiet, `validator-${toHex(publicKey).slice(0, 6)}`)
+      logSink: stderrSink(quiet, `validator-${toHex(publicKey).slice(0, 6)}`),
+      ...(values.hostile !== undefined ? { hostile: 'silent-reveal' as const } : {})
     })
     attach(node, events, { key: toHex(publicKey), ...opsReady(node) })
     if (values.register === true) {

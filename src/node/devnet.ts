@@ -16,6 +16,7 @@ import type { NetworkConfig } from '../protocol/index.ts'
 import { createNodeSigner } from '../crypto/node.ts'
 import { networkToFile } from './files.ts'
 import type { RoundEvent } from '../peer/events.ts'
+import type { HostileMode } from '../peer/round-service.ts'
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), 'cli.ts')
 
@@ -33,6 +34,8 @@ export interface DevnetOptions {
   log?: (line: string) => void
   /** Extra arguments for validator processes. */
   validatorArgs?: string[]
+  /** TEST ONLY: validator indices that run a hostile mode (`lightpulse validator --hostile MODE`). */
+  hostile?: Map<number, HostileMode>
   /**
    * Mesh flags for every node. Default for a loopback devnet: D 4 / Dlo 3 / Dhi 6, heartbeat 1 s, because
    * 18+ node processes share two cores and every duplicate forward costs CPU (see docs/LIMITS.md).
@@ -126,7 +129,7 @@ function seedFor (base: string, label: string, i: number): Uint8Array {
 }
 
 export class Devnet {
-  readonly opts: Required<Omit<DevnetOptions, 'holdReleaseMs' | 'dataDir' | 'log' | 'seed' | 'validatorArgs' | 'meshArgs'>> & DevnetOptions
+  readonly opts: Required<Omit<DevnetOptions, 'holdReleaseMs' | 'dataDir' | 'log' | 'seed' | 'validatorArgs' | 'meshArgs' | 'hostile'>> & DevnetOptions
   dataDir = ''
   networkFile = ''
   network!: NetworkConfig
@@ -325,7 +328,8 @@ export class Devnet {
   validatorArgs (i: number): string[] {
     const name = `validator-${i}`
     return ['validator', '--network', this.networkFile, '--key', toHex(this.validatorSeeds[i]!), '--data', join(this.dataDir, name),
-      ...this.bootstrapAddrs.flatMap((a) => ['--bootstrap', a]), ...(this.opts.meshArgs ?? LOCAL_MESH_ARGS), ...(this.opts.validatorArgs ?? [])]
+      ...this.bootstrapAddrs.flatMap((a) => ['--bootstrap', a]), ...(this.opts.meshArgs ?? LOCAL_MESH_ARGS), ...(this.opts.validatorArgs ?? []),
+      ...(this.opts.hostile?.has(i) === true ? ['--hostile', this.opts.hostile.get(i)!] : [])]
   }
 
   startValidator (i: number): NodeView {

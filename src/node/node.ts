@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { mkdir } from 'node:fs/promises'
 import { createNodeVerifier, createNodeSigner } from '../crypto/node.ts'
 import { openSqliteStore } from '../storage/sqlite-store.ts'
+import type { HostileMode } from '../peer/round-service.ts'
 import { Peer } from '../peer/peer.ts'
 import type { PeerRole } from '../peer/peer.ts'
 import { topicsFor } from '../peer/topics.ts'
@@ -42,6 +43,8 @@ export interface NodeOptions {
   metricsPort?: number
   /** Bootstraps: PX partly from a cache of earlier-pruned peers (src/peer/px-history.ts); fromHistory 0 = off. */
   pxHistory?: PxHistoryParams
+  /** TEST ONLY (validators): deliberate misbehaviour in rounds, e.g. 'silent-reveal'; default honest. */
+  hostile?: HostileMode
 }
 
 export interface RunningNode {
@@ -109,7 +112,8 @@ export async function startNode (o: NodeOptions): Promise<RunningNode> {
     // would undo their release of the bootstraps and hand them PX again (a release/redial cycle).
     ...(o.role === 'bootstrap' ? { minPeers: 0 } : {}),
     logger,
-    blocklist
+    blocklist,
+    ...(o.hostile !== undefined ? { hostile: o.hostile } : {})
   })
   await peer.start()
   const metrics = o.metricsPort !== undefined ? new NodeMetrics(peer, trimmer, pxHistory, pxOnArrival?.stats) : undefined

@@ -230,6 +230,7 @@ export class ChainService {
         signers: block.signatures.map((s) => s.index),
         signerKeys: block.signatures.map((s) => toHex(info.quorum.validators[s.index]!)),
         bitset: block.header.bitset,
+        revealBitset: block.header.revealBitset,
         quorumDigest: quorumDigest(info),
         source,
         acceptedAt: now

@@ -9,6 +9,8 @@ export interface BlockEvent {
   /** Public keys (hex) of the validators whose signatures the block carries. */
   signerKeys: string[]
   bitset: number
+  /** Bitset members whose reveals the block includes; the others committed but did not reveal (charged a miss). */
+  revealBitset: number
   /** Digest of the quorum this node computed for the block (producer + validators), for agreement checks. */
   quorumDigest: string
   source: 'gossip' | 'sync' | 'local' | 'store'

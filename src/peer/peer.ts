@@ -12,6 +12,7 @@ import type { ChainStore } from '../storage/types.ts'
 import type { Signer } from '../crypto/types.ts'
 import { ChainService } from './chain-service.ts'
 import { RoundService } from './round-service.ts'
+import type { HostileMode } from './round-service.ts'
 import { ReleaseService } from './release-service.ts'
 import { SyncService } from './sync-service.ts'
 import { Dialer } from './dialer.ts'
@@ -59,6 +60,8 @@ export interface PeerInit {
   maxRejectsPerPeer?: number
   /** Peers to refuse (shared with the connection gater of the libp2p node). */
   blocklist?: Set<string>
+  /** TEST ONLY: deliberate misbehaviour in rounds (RoundServiceInit.hostile); default honest. */
+  hostile?: HostileMode
 }
 
 export interface PeerStats {
@@ -109,6 +112,7 @@ export class Peer {
       log: this.log.forComponent('rounds'),
       mempool: this.mempool,
       signer: init.signer,
+      ...(init.hostile !== undefined ? { hostile: init.hostile } : {}),
       publishRound: async (b) => { await this.publish(this.topics.rounds, b) },
       publishBlock: async (b) => { await this.publish(this.topics.blocks, b) }
     })

@@ -31,7 +31,7 @@ import { createNodeSigner, createNodeVerifier } from '../../src/crypto/node.ts'
 import type { Signer } from '../../src/crypto/types.ts'
 import {
   HEADER_VERSION, MAX_ROUND_MESSAGE_SIZE, PRODUCER_POSITION, QUORUM_SIZE, addRoundMessage, assembleBlock, blockSigningMessage,
-  buildTemplate, computeCommitment, computeNetworkId, computeNextQuorum, computeNextRound0Start, createRoundState,
+  buildFinal, buildTemplate, computeCommitment, computeNetworkId, computeNextQuorum, computeNextRound0Start, createRoundState,
   decodeRoundMessage, encodeBlock, encodeRoundMessage, equals, roundMessageSigningMessage, toHex
 } from '../../src/protocol/index.ts'
 import type { ChainState, RoundMessage, TemplateMessage } from '../../src/protocol/index.ts'
@@ -226,10 +226,11 @@ test('a hostile peer is rejected, attributed, and disconnected; the chain goes o
       const secrets = Array.from({ length: QUORUM_SIZE }, random32)
       const none = new Uint8Array(64)
       // The round state machine does not check round-message signatures (the runtime does), so made-up
-      // commits/reveals go straight in; the producer, timestamp and every root come out right.
+      // commits/reveals/final go straight in; the producer, timestamp and every root come out right.
       for (let p = 0; p < QUORUM_SIZE; p++) addRoundMessage(state, rs, { kind: 'commit', parentHash: rs.parentHash, round: 0, position: p, commitment: computeCommitment(secrets[p]!), signature: none })
       addRoundMessage(state, rs, { ...buildTemplate(rs, []), signature: none })
       for (let p = 0; p < QUORUM_SIZE; p++) addRoundMessage(state, rs, { kind: 'reveal', parentHash: rs.parentHash, round: 0, position: p, secret: secrets[p]!, signature: none })
+      addRoundMessage(state, rs, { ...buildFinal(rs), signature: none })
       const hash = rs.blockHash
       assert.ok(hash !== undefined && rs.header !== undefined && equals(rs.header.producer, rs.quorum.producer))
       const sigs = await Promise.all(outsiders.map(async (o) => await o.sign(blockSigningMessage(networkId, hash))))
