@@ -150,7 +150,7 @@ export class Peer {
     const validators: Array<[string, (bytes: Uint8Array, from: string) => Promise<void>]> = [
       [this.topics.blocks, async (b, from) => { await this.onGossipBlock(b, from) }],
       [this.topics.rounds, async (b) => {
-        if (await this.rounds.handleMessage(b) === 'hold') throw new ProtocolError('UNKNOWN_PARENT', { reason: 'reveal before its commitment is known: kept, not forwarded' })
+        if (await this.rounds.handleMessage(b) === 'hold') throw new ProtocolError('UNKNOWN_PARENT', { reason: 'reveal before its commitment, or final before the template: kept, not forwarded' })
       }],
       [this.topics.txs, async (b) => {
         const state = this.chain.state
