@@ -8,16 +8,16 @@ import type { ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, dirname } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { sha256 } from '../protocol/hash.ts'
 import { compare, concat, toHex, utf8 } from '../protocol/bytes.ts'
 import type { NetworkConfig } from '../protocol/index.ts'
 import { createNodeSigner } from '../crypto/node.ts'
 import { networkToFile } from './files.ts'
+import { siblingModule } from './paths.ts'
 import type { RoundEvent } from '../peer/events.ts'
 
-const CLI = join(dirname(fileURLToPath(import.meta.url)), 'cli.ts')
+const CLI = siblingModule(import.meta.url, 'cli')
 
 export interface DevnetOptions {
   validators?: number

@@ -14,10 +14,8 @@ import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises'
-import { existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, dirname } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { peerIdOf } from '../peer/dialer.ts'
 import { createNodeSigner } from '../crypto/node.ts'
@@ -30,11 +28,11 @@ import type { MeshParams } from '../peer/gossip-config.ts'
 import { DEFAULT_PX_HISTORY } from '../peer/px-history.ts'
 import { networkToFile, loadNetwork, newSeed, ConfigError } from './files.ts'
 import { parseExposition } from './metrics.ts'
+import { siblingModule } from './paths.ts'
 import type { WorkerConfig, NodeReport } from './launch-worker.ts'
 
-const HERE = dirname(fileURLToPath(import.meta.url))
-const CLI = join(HERE, 'cli.ts')
-const WORKER = join(HERE, 'launch-worker.ts')
+const CLI = siblingModule(import.meta.url, 'cli')
+const WORKER = siblingModule(import.meta.url, 'launch-worker')
 const NODE_ARGS = ['--disable-warning=ExperimentalWarning']
 
 export type TestName = 'peerExchange' | 'connectionManagement' | 'routing' | 'upperLimits' | 'meshStability'
@@ -669,10 +667,8 @@ class Run {
 // ---------------------------------------------------------------- simulation
 
 export async function runSim (o: LaunchTestOptions, simPeers: number, matched?: Record<string, unknown>): Promise<LaunchReport | { error: string }> {
-  const path = join(HERE, '..', 'sim', 'launch-sim.ts')
-  if (!existsSync(path)) return { error: `the simulation is not available yet: ${path} does not exist (it is being written in src/sim/); run without --sim for the real-peer tests` }
-  const mod = await import(path) as { runLaunchSim?: (opts: Record<string, unknown>) => unknown }
-  if (typeof mod.runLaunchSim !== 'function') return { error: `${path} does not export runLaunchSim` }
+  const mod = await import('../sim/launch-sim.ts') as { runLaunchSim?: (opts: Record<string, unknown>) => unknown }
+  if (typeof mod.runLaunchSim !== 'function') return { error: 'src/sim/launch-sim does not export runLaunchSim' }
   const t0 = Date.now()
   // Only what the user set explicitly is passed; the simulation keeps its own launch-scale defaults otherwise.
   const params: Record<string, unknown> = matched ?? { peers: simPeers, ...o.simOverrides }
