@@ -323,7 +323,8 @@ function parseIntArg (name: string, v: string, min: number, max: number): number
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  if (err instanceof ConfigError) fail(`${err.code}: ${err.message}`)
+  const code = (err as { code?: unknown } | undefined)?.code
+  if (err instanceof ConfigError || (typeof code === 'string' && /^[A-Z][A-Z0-9_]+$/.test(code))) fail(`${String(code)}: ${(err as Error).message}`)
   if (err instanceof Error && err.name === 'TypeError' && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) fail(`${err.message} (see --help)`)
   fail(err instanceof Error ? (err.stack ?? err.message) : String(err), 1)
 })

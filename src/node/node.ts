@@ -17,6 +17,7 @@ import type { WatermarkOptions } from '../peer/connection-trimmer.ts'
 import { NodeMetrics } from './metrics.ts'
 import { loadOrCreatePeerKey } from './files.ts'
 import { peerIdsOf } from '../peer/dialer.ts'
+import { assertGossipsubInternals, GossipsubInternalsError } from '../peer/gossipsub-internals.ts'
 import { PxHistory, installPxHistory, installPxOnArrival, DEFAULT_PX_HISTORY } from '../peer/px-history.ts'
 import type { PxHistoryParams } from '../peer/px-history.ts'
 import { DEFAULT_MESH } from '../peer/gossip-config.ts'
@@ -88,13 +89,24 @@ export async function startNode (o: NodeOptions): Promise<RunningNode> {
     ...(trimmer !== undefined ? { gater: trimmer.gater } : {})
   })
   trimmer?.attach(libp2p as never)
+  // Bootstraps depend on gossipsub internals for PX: a version without them must not start and quietly hand
+  // out plain PX (other roles only lose the concurrent stream opening, with a warning from Peer).
+  if (o.role === 'bootstrap') {
+    try {
+      assertGossipsubInternals(libp2p.services.pubsub)
+    } catch (err) {
+      await libp2p.stop()
+      await store.close()
+      throw err
+    }
+  }
   const pxParams = o.pxHistory ?? DEFAULT_PX_HISTORY
   let pxHistory: PxHistory | undefined
   if (o.role === 'bootstrap' && pxParams.fromHistory > 0) {
     const h = new PxHistory(pxParams)
     const prunePeers = o.mesh?.prunePeers ?? DEFAULT_MESH.prunePeers
-    if (installPxHistory(libp2p.services.pubsub, libp2p.peerStore, h, { prunePeers, ok: (id) => !blocklist.has(id) })) pxHistory = h
-    else logger.warn('PX history is off: this gossipsub version has no makePrune to extend', {})
+    if (!installPxHistory(libp2p.services.pubsub, libp2p.peerStore, h, { prunePeers, ok: (id) => !blocklist.has(id) })) throw new GossipsubInternalsError(['makePrune'])
+    pxHistory = h
   }
   const pxOnArrival = o.role === 'bootstrap' ? installPxOnArrival(libp2p.services.pubsub, libp2p) : undefined
   const peer = new Peer({
