@@ -130,6 +130,13 @@ function attach (node: RunningNode, events: boolean, extra: Record<string, unkno
   }
   process.on('SIGINT', () => { shutdown('SIGINT') })
   process.on('SIGTERM', () => { shutdown('SIGTERM') })
+  if (events) {
+    // Orchestrated (a devnet or a test reads these events): if that parent dies without stopping us, we
+    // are orphaned, and nobody reads our events or will stop us; so stop by ourselves.
+    const parent = process.ppid
+    setInterval(() => { if (process.ppid !== parent) shutdown('SIGTERM') }, 1_000).unref()
+    process.stdout.on('error', () => { shutdown('SIGTERM') })
+  }
   process.on('SIGUSR2', () => { emit(events, { ev: 'stats', stats: p.stats, height: p.chain.height, mesh: p.meshPeers(), connections: p.connections().length }) })
   p.events.on('block', (b) => { emit(events, { ev: 'block', ...b }) })
   p.events.on('genesis', (g) => { emit(events, { ev: 'genesis', ...g }) })

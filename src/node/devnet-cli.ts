@@ -70,6 +70,10 @@ export async function runDevnetCli (args: string[]): Promise<void> {
   }
   process.on('SIGINT', () => { void finish(devnet.summary('interrupted'), 130) })
   process.on('SIGTERM', () => { void finish(devnet.summary('terminated'), 143) })
+  // A parent that dies (a killed test run, a closed terminal's npm) would leave the whole network running:
+  // once orphaned, stop it.
+  const parent = process.ppid
+  setInterval(() => { if (process.ppid !== parent) void finish(devnet.summary('orphaned: the parent process exited'), 143) }, 1_000).unref()
   try {
     say(`lightpulse devnet: ${validators} validators (${offline} offline), ${devnet.opts.bootstraps} bootstraps, release quorum ${devnet.opts.threshold} of ${devnet.opts.releaseSigners}`)
     await devnet.start()
