@@ -11,6 +11,8 @@ import type { RunningNode } from './node.ts'
 import { runDevnetCli } from './devnet-cli.ts'
 import type { LogSink } from '../peer/logger.ts'
 import { resolveOpsConfig } from './node-config.ts'
+import { GossipsubInternalsError } from '../peer/gossipsub-internals.ts'
+import { whenOrphaned } from './paths.ts'
 
 const HELP = `lightpulse: a light peer and the Pulse-style quorum-signed network it joins
 
@@ -133,8 +135,7 @@ function attach (node: RunningNode, events: boolean, extra: Record<string, unkno
   if (events) {
     // Orchestrated (a devnet or a test reads these events): if that parent dies without stopping us, we
     // are orphaned, and nobody reads our events or will stop us; so stop by ourselves.
-    const parent = process.ppid
-    setInterval(() => { if (process.ppid !== parent) shutdown('SIGTERM') }, 1_000).unref()
+    whenOrphaned(() => { shutdown('SIGTERM') })
     process.stdout.on('error', () => { shutdown('SIGTERM') })
   }
   process.on('SIGUSR2', () => { emit(events, { ev: 'stats', stats: p.stats, height: p.chain.height, mesh: p.meshPeers(), connections: p.connections().length }) })
@@ -330,8 +331,9 @@ function parseIntArg (name: string, v: string, min: number, max: number): number
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  const code = (err as { code?: unknown } | undefined)?.code
-  if (err instanceof ConfigError || (typeof code === 'string' && /^[A-Z][A-Z0-9_]+$/.test(code))) fail(`${String(code)}: ${(err as Error).message}`)
+  // Exit 2 only for our own coded start-up refusals: a system error (EADDRINUSE…) keeps exit 1, which a
+  // supervisor restarts (deploy/*.service: RestartPreventExitStatus=2).
+  if (err instanceof ConfigError || err instanceof GossipsubInternalsError) fail(`${err.code}: ${err.message}`)
   if (err instanceof Error && err.name === 'TypeError' && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) fail(`${err.message} (see --help)`)
   fail(err instanceof Error ? (err.stack ?? err.message) : String(err), 1)
 })

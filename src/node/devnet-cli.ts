@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util'
 import { Devnet } from './devnet.ts'
 import { ensureUiBuilt, serveUi } from './web.ts'
+import { whenOrphaned } from './paths.ts'
 import { networkToFile } from '../peer/network-file.ts'
 import type { DevnetSummary } from './devnet.ts'
 
@@ -72,8 +73,7 @@ export async function runDevnetCli (args: string[]): Promise<void> {
   process.on('SIGTERM', () => { void finish(devnet.summary('terminated'), 143) })
   // A parent that dies (a killed test run, a closed terminal's npm) would leave the whole network running:
   // once orphaned, stop it.
-  const parent = process.ppid
-  setInterval(() => { if (process.ppid !== parent) void finish(devnet.summary('orphaned: the parent process exited'), 143) }, 1_000).unref()
+  whenOrphaned(() => { void finish(devnet.summary('orphaned: the parent process exited'), 143) })
   try {
     say(`lightpulse devnet: ${validators} validators (${offline} offline), ${devnet.opts.bootstraps} bootstraps, release quorum ${devnet.opts.threshold} of ${devnet.opts.releaseSigners}`)
     await devnet.start()

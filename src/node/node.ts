@@ -17,7 +17,7 @@ import type { WatermarkOptions } from '../peer/connection-trimmer.ts'
 import { NodeMetrics } from './metrics.ts'
 import { loadOrCreatePeerKey } from './files.ts'
 import { peerIdsOf } from '../peer/dialer.ts'
-import { assertGossipsubInternals, GossipsubInternalsError } from '../peer/gossipsub-internals.ts'
+import { assertGossipsubInternals } from '../peer/gossipsub-internals.ts'
 import { PxHistory, installPxHistory, installPxOnArrival, DEFAULT_PX_HISTORY } from '../peer/px-history.ts'
 import type { PxHistoryParams } from '../peer/px-history.ts'
 import { DEFAULT_MESH } from '../peer/gossip-config.ts'
@@ -105,7 +105,8 @@ export async function startNode (o: NodeOptions): Promise<RunningNode> {
   if (o.role === 'bootstrap' && pxParams.fromHistory > 0) {
     const h = new PxHistory(pxParams)
     const prunePeers = o.mesh?.prunePeers ?? DEFAULT_MESH.prunePeers
-    if (!installPxHistory(libp2p.services.pubsub, libp2p.peerStore, h, { prunePeers, ok: (id) => !blocklist.has(id) })) throw new GossipsubInternalsError(['makePrune'])
+    // assertGossipsubInternals above guarantees the makePrune this needs, so it always installs.
+    installPxHistory(libp2p.services.pubsub, libp2p.peerStore, h, { prunePeers, ok: (id) => !blocklist.has(id) })
     pxHistory = h
   }
   const pxOnArrival = o.role === 'bootstrap' ? installPxOnArrival(libp2p.services.pubsub, libp2p) : undefined

@@ -12,6 +12,13 @@ export function siblingModule (callerUrl: string, name: string): string {
   return fileURLToPath(new URL(`./${name}${ext}`, callerUrl))
 }
 
+/** Calls `fn` once, within a second, when this process's parent has exited (we were re-parented). */
+export function whenOrphaned (fn: () => void): void {
+  const parent = process.ppid
+  const timer = setInterval(() => { if (process.ppid !== parent) { clearInterval(timer); fn() } }, 1_000)
+  timer.unref()
+}
+
 function findRoot (): string {
   let dir = dirname(fileURLToPath(import.meta.url))
   for (let i = 0; i < 6; i++) {
