@@ -58,7 +58,9 @@ const COMMAND_HELP: Record<string, string> = {
   --bootstrap MULTIADDR bootstrap address with /p2p/ id (repeatable) [required]
   --data DIR            data directory [default: ./.data/validator-<key prefix>]
   --listen MULTIADDR    listen address (repeatable) [default: tcp and ws on 127.0.0.1]
-  --register            publish a registration transaction for this key (if not a genesis validator)
+  --no-register         do not publish a registration when the live chain lacks this key (by default a
+                        validator registers whenever its key is missing: never registered, or removed for
+                        missed duties while it was down; --register is accepted and changes nothing)
   --local               loopback/local network: no IP-colocation penalty, high inbound rate limit
   --mesh-d N, --mesh-dlo N, --mesh-dhi N   gossipsub mesh degree target/low/high [default: 8/6/12]
   --heartbeat-ms N      gossipsub heartbeat [default: 700]
@@ -145,6 +147,7 @@ function attach (node: RunningNode, events: boolean, extra: Record<string, unkno
   p.events.on('rejected', (r) => { emit(events, { ev: 'rejected', ...r }) })
   p.events.on('round', (r) => { if (r.role !== 'observer') emit(events, { ev: 'round', ...r }) })
   p.events.on('stalled', (s) => { emit(events, { ev: 'stalled', ...s }) })
+  p.events.on('registering', (r) => { emit(events, { ev: 'registering', ...r }) })
   p.events.on('error', (e) => { emit(events, { ev: 'error', ...e }) })
   emit(events, { ev: 'ready', role: p.role, peerId: p.libp2p.peerId.toString(), addrs: node.addrs(), height: p.chain.height, ...extra })
   if (!events) process.stderr.write(`${p.role} ${p.libp2p.peerId.toString()} listening on:\n${node.addrs().map((a) => `  ${a}`).join('\n')}\n`)
@@ -200,6 +203,7 @@ async function runNodeCommand (command: 'bootstrap' | 'validator' | 'release', a
       'max-connections': { type: 'string' },
       timeout: { type: 'string' },
       register: { type: 'boolean' },
+      'no-register': { type: 'boolean' },
       resume: { type: 'boolean' },
       'mesh-d': { type: 'string' },
       'mesh-dlo': { type: 'string' },
@@ -259,17 +263,10 @@ async function runNodeCommand (command: 'bootstrap' | 'validator' | 'release', a
       watermarks: ops!,
       ...(ops?.metricsPort !== undefined ? { metricsPort: ops.metricsPort } : {}),
       local: values.local === true,
+      keepRegistered: values['no-register'] !== true,
       logSink: stderrSink(quiet, `validator-${toHex(publicKey).slice(0, 6)}`)
     })
     attach(node, events, { key: toHex(publicKey), ...opsReady(node) })
-    if (values.register === true) {
-      node.peer.events.on('block', () => {})
-      const tryRegister = async (): Promise<void> => {
-        if (node.peer.chain.state === undefined || node.peer.chain.state.registry.has(toHex(publicKey))) return
-        await node.peer.register()
-      }
-      setInterval(() => { void tryRegister() }, 3_000).unref()
-    }
     return
   }
   // release signer

@@ -57,6 +57,10 @@ export interface NodeView {
   restarts: number
   /** Heights (after the latest start) at which this validator's signature is in the block. */
   signedAfterStart: number
+  /** Round duties (commit stage as validator or producer) since the last start. */
+  dutiesAfterStart: number
+  /** Registrations this validator published since the last start (re-joining after a removal). */
+  registrations: number
   hashes: Map<number, string>
 }
 
@@ -88,7 +92,7 @@ export interface DevnetSummary {
   roundsByHeight: number[]
   /** Every running validator holds the same block hash at `height`. */
   agreed: boolean
-  validators: Array<{ index: number, key: string, running: boolean, height: number, restarts: number, startHeight: number, signedAfterStart: number }>
+  validators: Array<{ index: number, key: string, running: boolean, height: number, restarts: number, startHeight: number, signedAfterStart: number, dutiesAfterStart: number, registrations: number }>
   bootstraps: string[]
   network: string
   error?: string
@@ -223,6 +227,8 @@ export class Devnet {
     view.startedAt = Date.now()
     view.startHeight = view.height
     view.signedAfterStart = 0
+    view.dutiesAfterStart = 0
+    view.registrations = 0
     const rl = createInterface({ input: proc.stdout })
     rl.on('line', (line) => { this.onLine(view, line) })
     const err = createInterface({ input: proc.stderr })
@@ -267,7 +273,11 @@ export class Devnet {
         if (view.key !== undefined && (ev.signerKeys as string[]).includes(view.key)) view.signedAfterStart++
         break
       }
+      case 'registering':
+        view.registrations++
+        break
       case 'round':
+        if (ev.stage === 'commit') view.dutiesAfterStart++
         this.roundEvents.push({ node: view.name, ...(ev as unknown as RoundEvent) })
         if (this.roundEvents.length > 20_000) this.roundEvents.splice(0, 10_000)
         break
@@ -282,7 +292,7 @@ export class Devnet {
   }
 
   private newView (name: string, role: NodeView['role'], index: number, key?: string): NodeView {
-    const v: NodeView = { name, role, index, key, addrs: [], running: false, height: -1, startedAt: 0, startHeight: -1, restarts: 0, signedAfterStart: 0, hashes: new Map() }
+    const v: NodeView = { name, role, index, key, addrs: [], running: false, height: -1, startedAt: 0, startHeight: -1, restarts: 0, signedAfterStart: 0, dutiesAfterStart: 0, registrations: 0, hashes: new Map() }
     this.nodes.set(name, v)
     return v
   }
@@ -422,7 +432,7 @@ export class Devnet {
       blocksBeforeRelease: this.blocksBeforeRelease,
       blockIntervalMs: { p50: percentile(intervals, 50), p99: percentile(intervals, 99) },
       roundLatencyMs: { p50: percentile(latency, 50), p99: percentile(latency, 99) },
-      validators: this.validatorViews.map((v) => ({ index: v.index, key: v.key ?? '', running: v.running, height: v.height, restarts: v.restarts, startHeight: v.startHeight, signedAfterStart: v.signedAfterStart })),
+      validators: this.validatorViews.map((v) => ({ index: v.index, key: v.key ?? '', running: v.running, height: v.height, restarts: v.restarts, startHeight: v.startHeight, signedAfterStart: v.signedAfterStart, dutiesAfterStart: v.dutiesAfterStart, registrations: v.registrations })),
       bootstraps: this.bootstrapAddrs,
       network: this.networkFile,
       ...(error !== undefined ? { error } : {})

@@ -43,6 +43,8 @@ export interface NodeOptions {
   metricsPort?: number
   /** Bootstraps: PX partly from a cache of earlier-pruned peers (src/peer/px-history.ts); fromHistory 0 = off. */
   pxHistory?: PxHistoryParams
+  /** Validators: register the key again whenever the live chain lacks it (default true; see PeerInit). */
+  keepRegistered?: boolean
 }
 
 export interface RunningNode {
@@ -122,7 +124,8 @@ export async function startNode (o: NodeOptions): Promise<RunningNode> {
     // would undo their release of the bootstraps and hand them PX again (a release/redial cycle).
     ...(o.role === 'bootstrap' ? { minPeers: 0 } : {}),
     logger,
-    blocklist
+    blocklist,
+    keepRegistered: o.keepRegistered
   })
   await peer.start()
   const metrics = o.metricsPort !== undefined ? new NodeMetrics(peer, trimmer, pxHistory, pxOnArrival?.stats) : undefined

@@ -7,7 +7,7 @@ import type { Libp2p, PeerId } from '@libp2p/interface'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { GossipSub } from '@libp2p/gossipsub'
 import { ProtocolError, computeNetworkId, decodeBlock, encodeTx, isProtocolError, registerSigningMessage, toHex } from '../protocol/index.ts'
-import type { NetworkConfig, Ed25519Verifier, Transaction } from '../protocol/index.ts'
+import type { ChainState, NetworkConfig, Ed25519Verifier, Transaction } from '../protocol/index.ts'
 import type { ChainStore } from '../storage/types.ts'
 import type { Signer } from '../crypto/types.ts'
 import { ChainService } from './chain-service.ts'
@@ -59,7 +59,16 @@ export interface PeerInit {
   maxRejectsPerPeer?: number
   /** Peers to refuse (shared with the connection gater of the libp2p node). */
   blocklist?: Set<string>
+  /**
+   * With a validator key: publish a registration whenever the live chain's registry lacks the key (never
+   * registered, or removed after `maxMissed` missed duties while it was down), so a restarted or returning
+   * validator is back on duty `activationDelay` blocks later. Default true.
+   */
+  keepRegistered?: boolean
 }
+
+/** A tip is live (the node has caught up) when its block is at most this many slowest block times old. */
+const LIVE_TIP_BLOCKS = 8
 
 export interface PeerStats {
   rejected: Record<string, number>
@@ -91,6 +100,7 @@ export class Peer {
   private syncTimer?: unknown
   private unsubscribers: Array<() => void> = []
   private started = false
+  private lastRegisterAt = -Infinity
 
   constructor (init: PeerInit) {
     this.init = init
@@ -126,7 +136,7 @@ export class Peer {
       onRejected: (peer, err) => { this.recordVerdict('sync', peer, err) }
     })
     this.dialer = new Dialer({ libp2p: init.libp2p as unknown as Libp2p, bootstraps: init.bootstraps ?? [], clock: this.clock, log: this.log.forComponent('dialer'), events: this.events, minPeers: init.minPeers, retryMs: init.redialMs, releaseBootstrapsAt: init.releaseBootstrapsAt })
-    this.chain.onTip((s) => { this.rounds.onTip(s) })
+    this.chain.onTip((s) => { this.rounds.onTip(s); this.keepRegistered(s) })
     this.events.on('block', (b) => { this.stats.blocksByRound[b.round] = (this.stats.blocksByRound[b.round] ?? 0) + 1 })
   }
 
@@ -183,6 +193,26 @@ export class Peer {
     this.unsubscribers = []
     await this.sync.stop().catch(() => {})
     await this.init.libp2p.stop()
+  }
+
+  /**
+   * Re-registers this peer's validator key when the live chain no longer lists it. Registration
+   * transactions are idempotent (one per key, ignored as ALREADY_REGISTERED once on chain), so a retry
+   * every couple of block times until a producer includes it is safe.
+   */
+  private keepRegistered (state: ChainState): void {
+    const signer = this.init.signer
+    if (!this.started || signer === undefined || this.init.keepRegistered === false) return
+    const id = toHex(signer.publicKey)
+    if (state.registry.has(id)) { this.lastRegisterAt = -Infinity; return }
+    const { timing } = state.preset
+    const now = this.clock.now()
+    if (now - state.tip.header.timestamp > LIVE_TIP_BLOCKS * timing.maxBlockMs) return
+    if (now - this.lastRegisterAt < Math.max(3_000, 2 * timing.targetBlockMs)) return
+    if (this.lastRegisterAt === -Infinity) this.log.info('validator key not in the registry (never registered, or removed for missed duties): registering', { height: state.tip.header.height, key: id.slice(0, 16) })
+    this.lastRegisterAt = now
+    this.events.emit('registering', { height: state.tip.header.height, publicKey: id })
+    void this.register().catch((err: unknown) => { this.log.warn('registration not published', { err: String(err) }) })
   }
 
   /** Polls a connected peer's status now and then, in case gossip missed a block. */
