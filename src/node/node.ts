@@ -17,6 +17,7 @@ import type { WatermarkOptions } from '../peer/connection-trimmer.ts'
 import { NodeMetrics } from './metrics.ts'
 import { loadOrCreatePeerKey } from './files.ts'
 import { peerIdsOf } from '../peer/dialer.ts'
+import type { SyncBudgetLimits } from '../peer/sync-budget.ts'
 import { assertGossipsubInternals, GossipsubInternalsError } from '../peer/gossipsub-internals.ts'
 import { PxHistory, installPxHistory, installPxOnArrival, DEFAULT_PX_HISTORY } from '../peer/px-history.ts'
 import type { PxHistoryParams } from '../peer/px-history.ts'
@@ -43,6 +44,8 @@ export interface NodeOptions {
   metricsPort?: number
   /** Bootstraps: PX partly from a cache of earlier-pruned peers (src/peer/px-history.ts); fromHistory 0 = off. */
   pxHistory?: PxHistoryParams
+  /** Per-peer sync server budgets (src/peer/sync-budget.ts). */
+  syncBudget?: Partial<SyncBudgetLimits>
 }
 
 export interface RunningNode {
@@ -121,7 +124,8 @@ export async function startNode (o: NodeOptions): Promise<RunningNode> {
     // would undo their release of the bootstraps and hand them PX again (a release/redial cycle).
     ...(o.role === 'bootstrap' ? { minPeers: 0 } : {}),
     logger,
-    blocklist
+    blocklist,
+    ...(o.syncBudget !== undefined ? { syncBudget: o.syncBudget } : {})
   })
   await peer.start()
   const metrics = o.metricsPort !== undefined ? new NodeMetrics(peer, trimmer, pxHistory, pxOnArrival?.stats) : undefined

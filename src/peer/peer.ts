@@ -16,6 +16,7 @@ import { ReleaseService } from './release-service.ts'
 import { SyncService } from './sync-service.ts'
 import { Dialer } from './dialer.ts'
 import { concurrentOutboundStreams } from './gossip-streams.ts'
+import type { SyncBudgetLimits } from './sync-budget.ts'
 import { Mempool } from './mempool.ts'
 import { Emitter } from './events.ts'
 import type { PeerEvents } from './events.ts'
@@ -57,6 +58,8 @@ export interface PeerInit {
   releaseBootstrapsAt?: number
   /** Rejected messages from one peer before it is disconnected and blocked (default 10). */
   maxRejectsPerPeer?: number
+  /** Per-peer budgets of this peer's sync server (default DEFAULT_SYNC_BUDGET, src/peer/sync-budget.ts). */
+  syncBudget?: Partial<SyncBudgetLimits>
   /** Peers to refuse (shared with the connection gater of the libp2p node). */
   blocklist?: Set<string>
 }
@@ -123,7 +126,9 @@ export class Peer {
       release: this.release,
       log: this.log.forComponent('sync'),
       events: this.events,
-      onRejected: (peer, err) => { this.recordVerdict('sync', peer, err) }
+      onRejected: (peer, err) => { this.recordVerdict('sync', peer, err) },
+      now: this.clock.now,
+      ...(init.syncBudget !== undefined ? { budget: init.syncBudget } : {})
     })
     this.dialer = new Dialer({ libp2p: init.libp2p as unknown as Libp2p, bootstraps: init.bootstraps ?? [], clock: this.clock, log: this.log.forComponent('dialer'), events: this.events, minPeers: init.minPeers, retryMs: init.redialMs, releaseBootstrapsAt: init.releaseBootstrapsAt })
     this.chain.onTip((s) => { this.rounds.onTip(s) })

@@ -15,6 +15,8 @@ import {
   isProtocolError, toHex, equals, computeBlockHash
 } from '../protocol/index.ts'
 import type { Block } from '../protocol/index.ts'
+import { SyncBudget } from './sync-budget.ts'
+import type { SyncBudgetLimits } from './sync-budget.ts'
 import type { ChainService } from './chain-service.ts'
 import type { ReleaseService } from './release-service.ts'
 import type { Logger } from './logger.ts'
@@ -35,6 +37,10 @@ export interface SyncServiceInit {
   events: Emitter<PeerEvents>
   onRejected: (peer: string, err: ProtocolError) => void
   requestTimeoutMs?: number
+  /** Per-peer budgets of the server side (defaults: DEFAULT_SYNC_BUDGET). */
+  budget?: Partial<SyncBudgetLimits>
+  /** The runtime clock's `now` (for the budgets' token buckets). */
+  now?: () => number
 }
 
 export class SyncService {
@@ -45,26 +51,54 @@ export class SyncService {
   /** Peers that served invalid data; not synced from again. */
   private readonly banned = new Set<string>()
   served = 0
+  /** The server's per-peer budgets; `budget.refused` counts refusals by reason. */
+  readonly budget: SyncBudget
+  /** Server-side rejects by code (malformed requests, over budget, timeouts). */
+  readonly serverRejects: Record<string, number> = {}
 
   constructor (init: SyncServiceInit) {
     this.init = init
     this.timeoutMs = init.requestTimeoutMs ?? 10_000
+    this.budget = new SyncBudget(init.now ?? Date.now, init.budget)
   }
 
   async start (libp2p: Libp2p): Promise<void> {
     this.libp2p = libp2p
-    await libp2p.handle(this.init.protocol, (stream) => { void this.serve(stream) }, { maxInboundStreams: 16, runOnLimitedConnection: true })
+    await libp2p.handle(this.init.protocol, (stream, connection) => { void this.serve(stream, connection.remotePeer.toString()) }, { maxInboundStreams: 16, runOnLimitedConnection: true })
   }
 
   async stop (): Promise<void> {
     await this.libp2p?.unhandle(this.init.protocol)
   }
 
-  private async serve (stream: Stream): Promise<void> {
+  /** Counts a server-side reject toward `peer`'s block (the same count as gossip rejects). */
+  private rejectRequest (peer: string, err: ProtocolError): void {
+    this.serverRejects[err.code] = (this.serverRejects[err.code] ?? 0) + 1
+    this.init.onRejected(peer, err)
+  }
+
+  private async serve (stream: Stream, peer: string): Promise<void> {
+    const refusal = this.budget.admit(peer)
+    if (refusal !== undefined) {
+      stream.abort(new Error(`sync request refused: over the ${refusal} budget`))
+      this.rejectRequest(peer, new ProtocolError('RATE_LIMITED', { what: 'sync-request', budget: refusal }))
+      return
+    }
     const signal = AbortSignal.timeout(this.timeoutMs)
+    // A peer that does not read its response blocks our writes on backpressure: reset the stream at the
+    // timeout, whatever the stream is waiting for.
+    const onAbort = (): void => { stream.abort(new Error('sync response timed out')) }
+    signal.addEventListener('abort', onAbort, { once: true })
     try {
       const lp = lpStream(stream, { maxDataLength: MAX_REQUEST })
-      const req = (await lp.read({ signal })).subarray()
+      let req: Uint8Array
+      try {
+        req = (await lp.read({ signal })).subarray()
+      } catch (err) {
+        // Too long, or the stream ended before a whole frame: a malformed request.
+        if (signal.aborted) throw err
+        throw new ProtocolError('TRUNCATED', { what: 'sync-request', reason: String((err as Error).message ?? err) })
+      }
       const r = new Reader(req, 'sync-request')
       const kind = r.u8('kind')
       if (kind === KIND_STATUS) {
@@ -82,14 +116,24 @@ export class SyncService {
         const count = Math.min(r.u16('count'), MAX_SYNC_BATCH)
         r.end()
         const blocks = await this.init.chain.readBlocks(from, count)
-        for (const b of blocks) await lp.write(b, { signal })
-        this.served += blocks.length
+        for (const b of blocks) {
+          await lp.write(b, { signal })
+          this.served++
+          // Over the byte budget: end the response here, after at least one block (a shorter answer is a
+          // valid one, §3.9; the client asks again from where it stopped).
+          if (!this.budget.spend(peer, b.length)) break
+        }
       } else {
         throw new ProtocolError('UNKNOWN_KIND', { what: 'sync-request', kind })
       }
       await stream.close({ signal })
     } catch (err) {
       stream.abort(err instanceof Error ? err : new Error(String(err)))
+      if (err instanceof ProtocolError) this.rejectRequest(peer, err)
+      else if (signal.aborted) this.serverRejects.TIMEOUT = (this.serverRejects.TIMEOUT ?? 0) + 1
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+      this.budget.release(peer)
     }
   }
 
