@@ -18,6 +18,8 @@ import { NodeMetrics } from './metrics.ts'
 import { loadOrCreatePeerKey } from './files.ts'
 import { peerIdsOf } from '../peer/dialer.ts'
 import type { SyncBudgetLimits } from '../peer/sync-budget.ts'
+import { IgnorePenalty } from '../peer/gossip-penalty.ts'
+import { systemClock } from '../peer/clock.ts'
 import { assertGossipsubInternals, GossipsubInternalsError } from '../peer/gossipsub-internals.ts'
 import { PxHistory, installPxHistory, installPxOnArrival, DEFAULT_PX_HISTORY } from '../peer/px-history.ts'
 import type { PxHistoryParams } from '../peer/px-history.ts'
@@ -78,7 +80,10 @@ export async function startNode (o: NodeOptions): Promise<RunningNode> {
   const trimmer = o.watermarks !== undefined && o.role !== 'light'
     ? new ConnectionTrimmer({ ...o.watermarks, isProtected: (p) => bootstrapIds.has(p), log: logger })
     : undefined
+  // One Ignore-class budget, read by gossipsub's score and fed by the Peer's validators.
+  const ignorePenalty = new IgnorePenalty(systemClock.now)
   const libp2p = await createNodeLibp2p({
+    penalty: (id) => ignorePenalty.penalty(id),
     role: o.role,
     privateKey,
     topics,
@@ -125,6 +130,7 @@ export async function startNode (o: NodeOptions): Promise<RunningNode> {
     ...(o.role === 'bootstrap' ? { minPeers: 0 } : {}),
     logger,
     blocklist,
+    ignorePenalty,
     ...(o.syncBudget !== undefined ? { syncBudget: o.syncBudget } : {})
   })
   await peer.start()

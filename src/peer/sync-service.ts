@@ -95,9 +95,13 @@ export class SyncService {
       try {
         req = (await lp.read({ signal })).subarray()
       } catch (err) {
-        // Too long, or the stream ended before a whole frame: a malformed request.
-        if (signal.aborted) throw err
-        throw new ProtocolError('TRUNCATED', { what: 'sync-request', reason: String((err as Error).message ?? err) })
+        // A length prefix that is invalid or over 16 bytes is a malformed request; a stream that ends or is
+        // reset before a whole frame (a client that gave up, a connection that closed) is not counted.
+        const name = (err as Error | undefined)?.name ?? ''
+        if (!signal.aborted && /^Invalid(Message|Data|DataLengthLength)(Length)?Error$/.test(name)) {
+          throw new ProtocolError('TOO_LARGE', { what: 'sync-request', reason: (err as Error).message })
+        }
+        throw err
       }
       const r = new Reader(req, 'sync-request')
       const kind = r.u8('kind')

@@ -132,6 +132,27 @@ test('malformed sync requests count toward the block: after 10 the sender is blo
   }
 })
 
+test('an over-long request counts (TOO_LARGE); a client that resets or ends its stream before a request does not', async () => {
+  const s = await startServer()
+  const client = await rawNode()
+  try {
+    assert.equal(await ask(client, s, new Uint8Array(20)), 'reset')
+    assert.equal(s.peer.sync.serverRejects.TOO_LARGE, 1)
+    const id = client.peerId.toString()
+    assert.equal(s.peer.rejectsByPeer.get(id), 1)
+    // Gave up: a stream reset without a byte, then a stream closed without a byte (honest peers do both).
+    const a = await client.dialProtocol(multiaddr(s.addr), s.protocol)
+    a.abort(new Error('client gave up'))
+    const b = await client.dialProtocol(multiaddr(s.addr), s.protocol)
+    await b.close()
+    const st = await ask(client, s, STATUS) // served after both: the server handled them
+    assert.ok(Array.isArray(st) && st.length === 1)
+    assert.equal(s.peer.rejectsByPeer.get(id), 1, 'neither counted')
+  } finally {
+    await client.stop(); await s.stop()
+  }
+})
+
 test('a request storm over the per-peer rate is refused and counted (RATE_LIMITED) until the peer is blocked', async () => {
   const s = await startServer({ requestsPerSecond: 1, requestBurst: 5 })
   const attacker = await rawNode()
