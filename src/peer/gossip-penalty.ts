@@ -1,5 +1,6 @@
 /**
- * A per-peer budget for Ignore-class gossip (stale or future rounds, replays, duplicates of what we hold):
+ * A per-peer budget for Ignore-class gossip that is the sender's doing (STALE, DUPLICATE, FUTURE, MEMPOOL_FULL;
+ * the codes that mean we are behind never count, see PENALISED_IGNORES in peer.ts):
  * such messages are not invalid, so gossipsub's invalid-delivery penalty never sees them, yet a flood of
  * them costs validation work. Each peer may forward `ratePerSecond` of them (burst `burst`); every one
  * beyond that adds a penalty point, and points decay with a half-life. gossipsub reads the penalty as the

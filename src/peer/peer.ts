@@ -80,6 +80,13 @@ export interface PeerStats {
 
 const defaultRandom = (n: number): Uint8Array => globalThis.crypto.getRandomValues(new Uint8Array(n))
 
+/**
+ * Ignore codes that count toward a forwarder's Ignore budget: old, future or repeated messages, and a full
+ * pool. Not LOCKED, UNKNOWN_PARENT or WRONG_HEIGHT: those mean that we are behind, and every honest peer
+ * sends a catching-up peer many of them.
+ */
+const PENALISED_IGNORES: ReadonlySet<string> = new Set(['STALE', 'DUPLICATE', 'FUTURE', 'MEMPOOL_FULL'])
+
 /** Size of invalid gossip that counts as one reject toward the sender's block (PROTOCOL.md §15). */
 export const REJECT_WEIGHT_BYTES = 32 * 1024
 
@@ -262,7 +269,7 @@ export class Peer {
   private recordVerdict (topic: string, from: string, err: ProtocolError, bytes = 0): void {
     if (err.action === 'ignore') {
       this.stats.ignored[err.code] = (this.stats.ignored[err.code] ?? 0) + 1
-      if (topic !== 'sync') this.ignorePenalty.record(from)
+      if (topic !== 'sync' && PENALISED_IGNORES.has(err.code)) this.ignorePenalty.record(from)
       return
     }
     this.stats.rejected[err.code] = (this.stats.rejected[err.code] ?? 0) + 1
