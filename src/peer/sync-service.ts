@@ -1,12 +1,16 @@
 /**
  * Block sync over a request/response libp2p protocol. Requests and responses are bounded; every block
  * is verified (pipelined: a batch's signature checks run concurrently) before it is stored. A peer that
- * serves an invalid block is reported and dropped for this round of syncing.
+ * serves reject-class data is reported and never synced from again.
  *
  *   request  = u8 kind | kind=1 STATUS: nothing | kind=2 BLOCKS: u64 from, u16 count (<= MAX_SYNC_BATCH)
  *   STATUS   -> one frame: u8 hasGenesis, u64 tipHeight, 32 tipHash, 32 genesisHash, u8 n, n x (u8 len, release message)
- *   BLOCKS   -> up to `count` frames, each one encoded block (height `from` upward; height 0 = genesis)
- * Frames are unsigned-varint length-prefixed (libp2p's lpStream).
+ *   BLOCKS   -> up to min(`count`, MAX_SYNC_BATCH) frames, each one encoded block (height `from` upward, stopping
+ *               at our tip; height 0 = genesis); none when count is 0, `from` is above our tip or we have no genesis
+ * Frames are unsigned-varint length-prefixed (libp2p's lpStream). A response ends when the server closes the
+ * stream (no terminator); a request it cannot parse is answered by a stream reset. See PROTOCOL.md §3.9.
+ * Fork choice (PROTOCOL.md §13): a peer whose chain does not extend ours is switched to if its fork wins
+ * compareForks within the reorg window; a deeper fork is reported once per peer as FORK_TOO_DEEP.
  */
 import { lpStream, LengthPrefixedDecoder } from '@libp2p/utils'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
