@@ -6,7 +6,7 @@
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { GossipSub } from '@libp2p/gossipsub'
-import { ProtocolError, computeNetworkId, decodeBlock, encodeTx, isProtocolError, registerSigningMessage, toHex } from '../protocol/index.ts'
+import { ProtocolError, computeBlockHash, computeNetworkId, decodeBlock, encodeTx, equals, isProtocolError, registerSigningMessage, toHex } from '../protocol/index.ts'
 import type { NetworkConfig, Ed25519Verifier, Transaction } from '../protocol/index.ts'
 import type { ChainStore } from '../storage/types.ts'
 import type { Signer } from '../crypto/types.ts'
@@ -242,8 +242,10 @@ export class Peer {
     try {
       await this.chain.acceptBlock(block, 'gossip')
     } catch (err) {
-      // A block on another fork: ask its sender for its chain (the longer fork wins).
-      if (isProtocolError(err) && err.code === 'UNKNOWN_PARENT') {
+      // A block on another fork: ask its sender for its chain (the fork choice decides, PROTOCOL.md §13).
+      // A competing block at our own height is an equal-length fork: STALE (not forwarded), but compared.
+      if (isProtocolError(err) && (err.code === 'UNKNOWN_PARENT' ||
+        (err.code === 'STALE' && block.header.height === height && height > 0 && !equals(computeBlockHash(block.header), this.chain.state.tip.hash)))) {
         this.syncFromSender(from)
       }
       throw err
