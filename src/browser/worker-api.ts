@@ -8,6 +8,7 @@ import { peerIdsOf } from '../peer/dialer.ts'
 import { toHex, computeNetworkId } from '../protocol/index.ts'
 import type { Ed25519Verifier } from '../protocol/index.ts'
 import { Peer } from '../peer/peer.ts'
+import { IgnorePenalty } from '../peer/gossip-penalty.ts'
 import { topicsFor, networkTag } from '../peer/topics.ts'
 import { createLogger } from '../peer/logger.ts'
 import { networkFromFile } from '../peer/network-file.ts'
@@ -107,7 +108,9 @@ export function createWorkerApi (opts: WorkerApiOptions = {}): WorkerApi & { rea
     transports = (cfg.transports ?? [...availableTransports(), ...extra.names]).filter((t) => availableTransports().includes(t) || extra.names.includes(t))
     const bootstrapIds = peerIdsOf(cfg.bootstraps)
     const blocklist = new Set<string>()
+    const ignorePenalty = new IgnorePenalty(Date.now)
     const libp2p = await createBrowserLibp2p({
+      penalty: (id) => ignorePenalty.penalty(id),
       privateKey, topics: topicsFor(networkId), role: signer !== undefined ? 'validator' : 'light', bootstrapIds, blocklist,
       transports, local: cfg.local ?? false, extraTransports: extra.factories, extraListen: extra.listen
     })
@@ -115,7 +118,7 @@ export function createWorkerApi (opts: WorkerApiOptions = {}): WorkerApi & { rea
       if (level === 'debug') return
       emit({ type: 'log', level, component: component.replace(/^lightpulse:/, ''), message, details: fields })
     })
-    const p = new Peer({ network, libp2p, store, verifier, role: signer !== undefined ? 'validator' : 'light', signer, bootstraps: cfg.bootstraps, logger, blocklist, redialMs: 1_000 })
+    const p = new Peer({ network, libp2p, store, verifier, role: signer !== undefined ? 'validator' : 'light', signer, bootstraps: cfg.bootstraps, logger, blocklist, ignorePenalty, redialMs: 1_000 })
     p.events.on('block', (b) => {
       head = { height: b.height, hash: b.hash, round: b.round, signers: b.signers.length, timestamp: b.timestamp, verifiedAt: b.acceptedAt }
       const mine = p.signer !== undefined ? toHex(p.signer.publicKey) : undefined

@@ -39,7 +39,8 @@ const COMMAND_HELP: Record<string, string> = {
   --port N              base port: tcp N, ws N+1, webrtc-direct udp N+2 (instead of random ports)
   --max-connections N   connection high watermark [default: 192]
   --config FILE         JSON settings: lowWatermark, highWatermark, gracePeriodMs, heartbeatMs,
-                        meshD, meshDlo, meshDhi, metricsPort, pxHistory, pxHistorySize (flags override the file)
+                        meshD, meshDlo, meshDhi, metricsPort, pxHistory, pxHistorySize, syncRequestsPerSecond,
+                        syncStreams, syncBytesPerSecond (flags override the file)
   --low-watermark N     trim connections down to N when the high watermark is reached
   --high-watermark N    hard cap on connections, never exceeded (--max-connections is the old name)
   --grace-period-ms N   connections younger than this are never trimmed [default: 60000]
@@ -47,6 +48,9 @@ const COMMAND_HELP: Record<string, string> = {
   --heartbeat-ms N      gossipsub heartbeat [default: 700]
   --px-history N        PX entries per PRUNE drawn from earlier-pruned peers, 0 = off [default: 8 of 16]
   --px-history-size N   peers kept in that history, per topic [default: 4096]
+  --sync-rps N          sync requests per second one peer may make (burst 2N) [default: 20]
+  --sync-streams N      sync streams one peer may have open at once [default: 4]
+  --sync-bytes-per-s N  sync bytes per second served to one peer (burst 2N) [default: 4194304]
   --bootstrap MULTIADDR another bootstrap to stay connected to (repeatable)
   --local               loopback/local network: no IP-colocation penalty, high inbound rate limit
   --events              print one JSON object per line on stdout (for orchestration)
@@ -65,12 +69,16 @@ const COMMAND_HELP: Record<string, string> = {
   --mesh-d N, --mesh-dlo N, --mesh-dhi N   gossipsub mesh degree target/low/high [default: 8/6/12]
   --heartbeat-ms N      gossipsub heartbeat [default: 700]
   --config FILE         JSON settings: lowWatermark, highWatermark, gracePeriodMs, heartbeatMs,
-                        meshD, meshDlo, meshDhi, metricsPort (flags override the file)
+                        meshD, meshDlo, meshDhi, metricsPort, syncRequestsPerSecond, syncStreams,
+                        syncBytesPerSecond (flags override the file)
   --low-watermark N     trim connections down to N when the high watermark is reached
   --high-watermark N    hard cap on connections, never exceeded (--max-connections is the old name)
   --grace-period-ms N   connections younger than this are never trimmed [default: 60000]
   --metrics-port N      serve Prometheus metrics at http://127.0.0.1:N/metrics (0 = any free port)
                         (validator defaults: low 48, high 64)
+  --sync-rps N          sync requests per second one peer may make (burst 2N) [default: 20]
+  --sync-streams N      sync streams one peer may have open at once [default: 4]
+  --sync-bytes-per-s N  sync bytes per second served to one peer (burst 2N) [default: 4194304]
   --events              print one JSON object per line on stdout
   --quiet               no log lines on stderr
 `,
@@ -217,6 +225,9 @@ async function runNodeCommand (command: 'bootstrap' | 'validator' | 'release', a
       'metrics-port': { type: 'string' },
       'px-history': { type: 'string' },
       'px-history-size': { type: 'string' },
+      'sync-rps': { type: 'string' },
+      'sync-streams': { type: 'string' },
+      'sync-bytes-per-s': { type: 'string' },
       events: { type: 'boolean' },
       quiet: { type: 'boolean' }
     },
@@ -240,6 +251,7 @@ async function runNodeCommand (command: 'bootstrap' | 'validator' | 'release', a
       watermarks: ops!,
       mesh: ops!.mesh,
       pxHistory: ops!.pxHistory,
+      syncBudget: ops!.syncBudget,
       ...(ops?.metricsPort !== undefined ? { metricsPort: ops.metricsPort } : {}),
       local: values.local === true,
       logSink: stderrSink(quiet, 'bootstrap')
@@ -261,6 +273,7 @@ async function runNodeCommand (command: 'bootstrap' | 'validator' | 'release', a
       listen: values.listen,
       mesh: ops!.mesh,
       watermarks: ops!,
+      syncBudget: ops!.syncBudget,
       ...(ops?.metricsPort !== undefined ? { metricsPort: ops.metricsPort } : {}),
       local: values.local === true,
       keepRegistered: values['no-register'] !== true,

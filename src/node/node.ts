@@ -17,6 +17,9 @@ import type { WatermarkOptions } from '../peer/connection-trimmer.ts'
 import { NodeMetrics } from './metrics.ts'
 import { loadOrCreatePeerKey } from './files.ts'
 import { peerIdsOf } from '../peer/dialer.ts'
+import type { SyncBudgetLimits } from '../peer/sync-budget.ts'
+import { IgnorePenalty } from '../peer/gossip-penalty.ts'
+import { systemClock } from '../peer/clock.ts'
 import { assertGossipsubInternals } from '../peer/gossipsub-internals.ts'
 import { PxHistory, installPxHistory, installPxOnArrival, DEFAULT_PX_HISTORY } from '../peer/px-history.ts'
 import type { PxHistoryParams } from '../peer/px-history.ts'
@@ -45,6 +48,8 @@ export interface NodeOptions {
   pxHistory?: PxHistoryParams
   /** Validators: register the key again whenever the live chain lacks it (default true; see PeerInit). */
   keepRegistered?: boolean
+  /** Per-peer sync server budgets (src/peer/sync-budget.ts). */
+  syncBudget?: Partial<SyncBudgetLimits>
 }
 
 export interface RunningNode {
@@ -77,7 +82,10 @@ export async function startNode (o: NodeOptions): Promise<RunningNode> {
   const trimmer = o.watermarks !== undefined && o.role !== 'light'
     ? new ConnectionTrimmer({ ...o.watermarks, isProtected: (p) => bootstrapIds.has(p), log: logger })
     : undefined
+  // One Ignore-class budget, read by gossipsub's score and fed by the Peer's validators.
+  const ignorePenalty = new IgnorePenalty(systemClock.now)
   const libp2p = await createNodeLibp2p({
+    penalty: (id) => ignorePenalty.penalty(id),
     role: o.role,
     privateKey,
     topics,
@@ -125,7 +133,9 @@ export async function startNode (o: NodeOptions): Promise<RunningNode> {
     ...(o.role === 'bootstrap' ? { minPeers: 0 } : {}),
     logger,
     blocklist,
-    keepRegistered: o.keepRegistered
+    keepRegistered: o.keepRegistered,
+    ignorePenalty,
+    ...(o.syncBudget !== undefined ? { syncBudget: o.syncBudget } : {})
   })
   await peer.start()
   const metrics = o.metricsPort !== undefined ? new NodeMetrics(peer, trimmer, pxHistory, pxOnArrival?.stats) : undefined

@@ -133,6 +133,9 @@ test('a page built with Vite from the installed package: its own worker copy, a 
     expect(state.started).toBe(true)
     await expect.poll(async () => await page.evaluate(() => (window as unknown as { consumer: { probe?: string } }).consumer.probe), { timeout: 20_000 }).toBe('LightpulseError CONFIG_INVALID')
     expect(state.events).toContain('block')
+    const proto = await page.evaluate(() => (window as unknown as { consumer: { protocolDecode?: string, protocolVerifier?: boolean } }).consumer)
+    expect(proto.protocolDecode, 'lightpulse/protocol decodes in the page').toBe('TRUNCATED')
+    expect(proto.protocolVerifier).toBe(true)
     expect(state.events.filter((e) => e.startsWith('error:LOG_'))).toEqual([])
   } finally {
     await ui.close()

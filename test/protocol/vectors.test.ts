@@ -10,21 +10,32 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import {
-  ENTROPY_BLOCKS, ENTROPY_LAG, MIN_ACTIVE_VALIDATORS, Prng, QUORUM_SIZE, TAG, computeEntropy, computeIdleOrder,
-  computeQueueHead, computeQuorum, computeRegistryRoot, fromHex, toHex
+  ENTROPY_BLOCKS, ENTROPY_LAG, ErrorCodes, MIN_ACTIVE_VALIDATORS, PRESETS, Prng, QUORUM_SIZE, TAG, computeEntropy, computeIdleOrder,
+  computeNetworkId, computeNextRound0Start, computeNextStallTime, computeQueueHead, computeQuorum, computeRegistryRoot, decodeBlock,
+  fromHex, processBlock, processGenesis, toHex
 } from '../../src/protocol/index.ts'
+import type { ChainState, Preset } from '../../src/protocol/index.ts'
 import {
-  PRNG_SEEDS, SEQUENCE_BOUNDS, UNIFORM_BOUNDS, VECTOR_ROUNDS, ancestryFromJson, buildPrngVectors, buildQuorumVectors,
-  computePrngCase, computeRegistryVectors, registryFromJson, toJson
+  PRNG_SEEDS, SEQUENCE_BOUNDS, UNIFORM_BOUNDS, VECTOR_ROUNDS, ancestryFromJson, blockOutcome, buildBlockVectors, buildPrngVectors,
+  buildQuorumVectors, buildRegistryTransitionVectors, computePrngCase, computeRegistryTransition, computeRegistryVectors,
+  registryFromJson, registryToJson, toJson
 } from '../vectors/build.ts'
-import type { EntropyCase, PrngVectors, QuorumVectors, RecordJson, RegistryVectors } from '../vectors/build.ts'
+import type {
+  BlockVectors, EntropyCase, PrngVectors, QuorumVectors, RecordJson, RegistryTransitionCase, RegistryTransitionVectors, RegistryVectors
+} from '../vectors/build.ts'
+import { networkFromFile } from '../../src/peer/network-file.ts'
+import { createNodeVerifier } from '../../src/crypto/node.ts'
 import { throwsCode } from '../helpers/assert.ts'
 
 const dir = new URL('../vectors/', import.meta.url)
 const prngText = readFileSync(new URL('prng.json', dir), 'utf8')
 const quorumText = readFileSync(new URL('quorum.json', dir), 'utf8')
+const blocksText = readFileSync(new URL('blocks.json', dir), 'utf8')
+const registryText = readFileSync(new URL('registry.json', dir), 'utf8')
 const prngFile = JSON.parse(prngText) as PrngVectors
 const quorumFile = JSON.parse(quorumText) as QuorumVectors
+const blocksFile = JSON.parse(blocksText) as BlockVectors
+const registryFile = JSON.parse(registryText) as RegistryTransitionVectors
 
 // ---------- an independent reference implementation, from the documented rules ----------
 function sha (...parts: Uint8Array[]): Uint8Array {
@@ -290,5 +301,119 @@ describe('quorum vectors (test/vectors/quorum.json)', () => {
     const v = quorumFile.registries[1]!
     const reg = registryFromJson(v.records.slice(1))
     throwsCode(() => computeQuorum(reg, new Uint8Array(32), v.height, new Uint8Array(32), 0), 'NOT_ENOUGH_VALIDATORS')
+  })
+})
+
+// ---------- block validity and registry transition vectors ----------
+/** §11 as PROTOCOL.md states it, written from the text (records as JSON, no protocol code). */
+function refApply (c: RegistryTransitionCase): RecordJson[] {
+  const preset = c.preset === 'mainnet' ? { maxMissed: 16, activationDelay: 20 } : { maxMissed: 8, activationDelay: 3 }
+  const reg = new Map(c.before.map((r) => [r.publicKey, { ...r }]))
+  const h = c.height
+  // 1. queue head of the registry before the block: active, lowest lastRewardHeight, ties by key.
+  const head = [...reg.values()].filter((r) => r.activeFrom <= h)
+    .sort((a, b) => a.lastRewardHeight - b.lastRewardHeight || (a.publicKey < b.publicKey ? -1 : 1))[0]!
+  head.lastRewardHeight = h
+  // 2. every quorum validator, by position; 3. candidates for removal.
+  const candidates: string[] = []
+  c.validators.forEach((key, p) => {
+    const r = reg.get(key)!
+    r.lastValidatedHeight = h
+    r.lastValidatedPosition = p
+    r.missed = (c.bitset >> p) & 1 ? Math.max(0, r.missed - 1) : r.missed + 1
+    if (r.missed >= preset.maxMissed) candidates.push(key)
+  })
+  let active = [...reg.values()].filter((r) => r.activeFrom <= h + 1).length
+  for (const key of candidates) {
+    if (active <= 12) break
+    reg.delete(key)
+    active--
+  }
+  // 4. registrations.
+  for (const key of c.registrations) {
+    reg.set(key, { publicKey: key, registeredHeight: h, activeFrom: h + preset.activationDelay, lastValidatedHeight: h, lastValidatedPosition: 0, lastRewardHeight: h, missed: 0 })
+  }
+  return [...reg.values()].sort((a, b) => a.publicKey < b.publicKey ? -1 : 1)
+}
+
+describe('registry transition vectors (test/vectors/registry.json)', () => {
+  test('the file is exactly what the generator writes today', () => {
+    assert.equal(registryText, toJson(buildRegistryTransitionVectors()))
+  })
+
+  test('the current code and an independent implementation of §11 reproduce every case from its inputs', () => {
+    assert.ok(registryFile.cases.length >= 10)
+    for (const c of registryFile.cases) {
+      assert.equal(refRegistryRoot(c.before), c.rootBefore, c.name)
+      assert.deepEqual(computeRegistryTransition(c), c, c.name)
+      assert.deepEqual(refApply(c), c.after, `${c.name} (reference)`)
+      assert.equal(refRegistryRoot(c.after), c.rootAfter, c.name)
+      assert.equal(refQueueHead(c.before, c.height).key.toString('hex'), c.queueHead, c.name)
+    }
+  })
+
+  test('the cases show each rule: both updates on the head, removal only from the quorum, the floor, deletion', () => {
+    const byName = (s: string): RegistryTransitionCase => registryFile.cases.find((c) => c.name.startsWith(s))!
+    const rec = (rs: RecordJson[], key: string): RecordJson | undefined => rs.find((r) => r.publicKey === key)
+    const backup = byName('backup round: the queue head sits at position 5 and serves')
+    const head = rec(backup.after, backup.queueHead)!
+    assert.equal(backup.validators[5], backup.queueHead)
+    assert.deepEqual([head.lastRewardHeight, head.lastValidatedHeight, head.lastValidatedPosition], [backup.height, backup.height, 5])
+    const outside = byName('a validator outside the quorum')
+    assert.equal(outside.after.length, outside.before.length)
+    const floor13 = byName('floor: 13 active')
+    assert.equal(floor13.after.length, 12)
+    assert.equal(rec(floor13.after, floor13.validators[4]!), undefined, 'position 4 goes first')
+    assert.equal(rec(floor13.after, floor13.validators[8]!)!.missed, PRESETS.devnet.maxMissed, 'position 8 stays at maxMissed')
+    const pending = byName('floor counts a record that becomes active at h + 1')
+    assert.equal(pending.after.length, pending.before.length - 1)
+    const regs = byName('floor is counted before')
+    assert.equal(regs.after.length, regs.before.length + 2)
+  })
+})
+
+describe('block validity vectors (test/vectors/blocks.json)', () => {
+  test('the file is exactly what the generator writes today', async () => {
+    assert.equal(blocksText, toJson(await buildBlockVectors()))
+  })
+
+  test('run from the file alone: network, genesis, chain, then every case gives its expected outcome', async () => {
+    const verifier = createNodeVerifier()
+    const config = networkFromFile({ ...blocksFile.network, preset: blocksFile.network.preset as Preset['name'] })
+    assert.equal(toHex(computeNetworkId(config)), blocksFile.networkId)
+    let state: ChainState = await processGenesis(config, decodeBlock(fromHex(blocksFile.genesis.block)), verifier)
+    assert.equal(toHex(state.tip.hash), blocksFile.genesis.hash)
+    for (const b of blocksFile.chain) state = (await processBlock(state, decodeBlock(fromHex(b)), { verifier })).state
+    const tip = blocksFile.tip
+    assert.deepEqual(
+      { height: state.tip.header.height, hash: toHex(state.tip.hash), registryRoot: toHex(state.tip.header.registryRoot), nextRound0Start: computeNextRound0Start(state), stallTime: computeNextStallTime(state), registry: registryToJson(state.registry) },
+      tip)
+    assert.equal(refRegistryRoot(tip.registry), tip.registryRoot)
+    for (const c of blocksFile.cases) {
+      const out = await blockOutcome(state, fromHex(c.block), c.now, verifier)
+      assert.equal(out.code, c.expect, c.name)
+      if (c.expect === 'valid') {
+        assert.equal(toHex(out.hash!), c.hash, c.name)
+        assert.deepEqual(registryToJson(out.state!.registry), c.registryAfter, c.name)
+        assert.equal(refRegistryRoot(c.registryAfter!), toHex(decodeBlock(fromHex(c.block)).header.registryRoot), c.name)
+      }
+    }
+  })
+
+  test('the cases cover every expressible §10 rule and every decoding error', () => {
+    const codes = new Set(blocksFile.cases.map((c) => c.expect))
+    const expected = [
+      'valid', 'TRUNCATED', 'TRAILING_BYTES', 'NON_CANONICAL', 'TOO_LARGE', 'UNKNOWN_KIND', 'BAD_VERSION', 'CERT_UNEXPECTED',
+      'CERT_ROOT_MISMATCH', 'STALE', 'WRONG_HEIGHT', 'UNKNOWN_PARENT', 'ROUND_OUT_OF_RANGE', 'BAD_TIMESTAMP', 'FUTURE', 'WRONG_PRODUCER',
+      'BITSET_INVALID', 'QUORUM_INSUFFICIENT', 'SIGNER_ORDER', 'SIGNER_NOT_IN_BITSET', 'TX_ROOT_MISMATCH', 'TX_DUPLICATE',
+      'ALREADY_REGISTERED', 'REGISTRY_ROOT_MISMATCH', 'RELEASE_INSUFFICIENT', 'NOT_A_RELEASE_SIGNER', 'RELEASE_INVALID', 'BAD_SIGNATURE',
+      'TX_INVALID'
+    ]
+    assert.deepEqual(expected.filter((c) => !codes.has(c)), [])
+    for (const c of codes) assert.ok(c === 'valid' || c in ErrorCodes, c)
+    for (let step = 1; step <= 17; step++) {
+      // Step 10's NOT_ENOUGH_VALIDATORS cannot occur on a valid chain (the §11 floor keeps 12 active), but step 10 has WRONG_PRODUCER.
+      assert.ok(blocksFile.cases.some((c) => new RegExp(`§10 steps? [0-9, ]*\\b${step}\\b`).test(c.rule) || c.rule === `§10 step ${step}`), `no case for §10 step ${step}`)
+    }
   })
 })

@@ -1,13 +1,15 @@
 /**
- * Regenerates the golden vectors. Run manually, and only when a selection or PRNG rule changes on
+ * Regenerates the golden vectors. Run manually, and only when a selection, PRNG, block or registry rule changes on
  * purpose (every implementation must then change too):
  *   node_modules/.bin/node test/vectors/generate.ts
  * test/protocol/vectors.test.ts fails whenever the code no longer reproduces these files.
  */
 import { writeFileSync } from 'node:fs'
-import { buildPrngVectors, buildQuorumVectors, toJson } from './build.ts'
+import { buildBlockVectors, buildPrngVectors, buildQuorumVectors, buildRegistryTransitionVectors, toJson } from './build.ts'
 
 const dir = new URL('.', import.meta.url)
 writeFileSync(new URL('prng.json', dir), toJson(buildPrngVectors()))
 writeFileSync(new URL('quorum.json', dir), toJson(buildQuorumVectors()))
-console.log('wrote test/vectors/prng.json and test/vectors/quorum.json')
+writeFileSync(new URL('blocks.json', dir), toJson(await buildBlockVectors()))
+writeFileSync(new URL('registry.json', dir), toJson(buildRegistryTransitionVectors()))
+console.log('wrote test/vectors/prng.json, quorum.json, blocks.json and registry.json')
