@@ -481,7 +481,8 @@ class Run {
       'heartbeats = time from the bootstrap connection opening to the PRUNE (with PX) arriving, in bootstrap heartbeats',
       'connectToGraft is the light peer\'s share (connection, identify, gossipsub stream, its heartbeat); graftToPrune the bootstrap\'s',
       'a peer whose mesh was already full when it met a bootstrap never GRAFTs it and is not counted',
-      'pxOnArrival*: PRUNEs the bootstraps sent to subscribers unasked, and subscribers given up for want of a gossipsub stream'
+      'pxOnArrival*: PRUNEs the bootstraps sent to subscribers unasked, and subscribers given up for want of a gossipsub stream',
+      'prunesWithoutPxAfterPx: PRUNEs without PX from a bootstrap that had already given this peer PX within the backoff (the answer to a GRAFT that crossed that PRUNE)'
     ]
     if (!settled.settled) notes.push('the mesh did not settle within the settle timeout')
     return {
@@ -501,6 +502,8 @@ class Run {
         peersWithPx: lights.filter((n) => n.prunes.some((p) => p.px > 0)).length,
         prunesWithPx: withPx,
         prunesWithoutPx: all.length - withPx,
+        // Of those, answers to a GRAFT that crossed this bootstrap's PRUNE with PX (already delivered): harmless.
+        prunesWithoutPxAfterPx: all.filter((p) => p.px === 0 && p.afterPx).length,
         stuckGrafts: stuck.length,
         meshDegreeMin: Math.min(...meshes),
         meshDegreeP50: percentile(meshes, 50),
