@@ -40,6 +40,9 @@ export interface DevnetOptions {
   meshArgs?: string[]
 }
 
+/** How long the devnet waits, once at its target height, for a fork at the tip to settle. */
+const SETTLE_MS = 20_000
+
 export const LOCAL_MESH_ARGS = ['--local', '--mesh-d', '4', '--mesh-dlo', '3', '--mesh-dhi', '6', '--heartbeat-ms', '1000']
 
 export interface NodeView {
@@ -90,7 +93,7 @@ export interface DevnetSummary {
   roundLatencyMs: { p50: number, p99: number }
   /** Round number of each block, heights 1..height. */
   roundsByHeight: number[]
-  /** Every running validator holds the same block hash at `height`. */
+  /** Every running validator holds the same block hash at `height` (taken after up to 20 s for a fork at the tip to settle). */
   agreed: boolean
   validators: Array<{ index: number, key: string, running: boolean, height: number, restarts: number, startHeight: number, signedAfterStart: number, dutiesAfterStart: number, registrations: number }>
   bootstraps: string[]
@@ -399,10 +402,28 @@ export class Devnet {
       await this.staggerStep()
       const h = this.finalHeight
       const restarting = [...this.nodes.values()].some((n) => n.role === 'validator' && !n.running && n.restarts === 0 && n.startedAt !== 0 && this.opts.stagger)
-      if (h >= height && !restarting) return
+      if (h >= height && !restarting) { await this.settle(); return }
       if (h !== last) { last = h; lastChange = Date.now() }
       if (Date.now() - lastChange > stallMs) throw new Error(`stalled at height ${h}: no progress for ${stallMs} ms`)
       await this.waitFor(`height ${height}`, () => this.finalHeight !== last || this.finalHeight >= height, Math.min(stallMs, 2_000)).catch(() => {})
+    }
+  }
+
+  /** Every running validator holds the same block at height `h`. */
+  agreesAt (h: number): boolean {
+    const hashes = this.validatorViews.filter((v) => v.running).map((v) => v.hashes.get(h))
+    return hashes.length > 0 && hashes.every((x) => x !== undefined) && new Set(hashes).size === 1
+  }
+
+  /**
+   * A fork at the tip is normal for a moment (two rounds' blocks in flight; the fork choice settles it as the
+   * next block arrives): wait, bounded by SETTLE_MS, until every running validator holds the same block at
+   * the final height. `agreed` in the summary is taken after this.
+   */
+  private async settle (): Promise<void> {
+    const until = Date.now() + SETTLE_MS
+    while (!this.agreesAt(this.finalHeight) && Date.now() < until && !this.stopping) {
+      await this.waitFor('agreement at the final height', () => this.agreesAt(this.finalHeight), Math.max(1, Math.min(1_000, until - Date.now()))).catch(() => {})
     }
   }
 
@@ -423,7 +444,7 @@ export class Devnet {
       blocks: recs.length,
       rounds,
       roundsByHeight: recs.filter((r) => r.height >= 1 && r.height <= height).map((r) => r.round),
-      agreed: new Set(this.validatorViews.filter((v) => v.running).map((v) => v.hashes.get(height))).size === 1,
+      agreed: this.agreesAt(height),
       quorumMismatches: recs.filter((r) => [...r.digests.values()].some((d) => d.size > 1)).length,
       forks: recs.filter((r) => r.hashes.size > 1).length,
       rejected: this.rejected,
