@@ -65,7 +65,8 @@ const events = []
 const state = { client, events, started: false, error: undefined, isLightpulseError: undefined }
 window.consumer = state
 // lightpulse/protocol in the browser, without Node built-ins: decoding is coded, WebCrypto verifies.
-try { decodeBlock(new Uint8Array(10)) } catch (err) { state.protocolDecode = err.code }
+// A header of version 1 cut off after 10 bytes.
+try { decodeBlock(new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0, 0, 0])) } catch (err) { state.protocolDecode = err.code }
 state.protocolVerifier = (await isWebCryptoEd25519Available()) && typeof createWebCryptoVerifier().verify === 'function'
 await client.on((e) => { if (e.type !== 'round') events.push(e.type === 'error' ? e.type + ':' + e.code : e.type) })
 const config = await (await fetch('./config.json')).json()
