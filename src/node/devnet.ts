@@ -147,6 +147,8 @@ export class Devnet {
   private readonly startedAt = Date.now()
   private releaseStartedAt = 0
   genesisAt = 0
+  /** Hash of the genesis block, from the first node that reported it (height 0 is not in `blocks`). */
+  genesisHash?: string
   private genesisSeen = new Set<string>()
   blocksBeforeRelease = 0
   private waiters = new Set<() => void>()
@@ -253,6 +255,7 @@ export class Devnet {
         if (typeof ev.height === 'number') view.height = ev.height
         break
       case 'genesis':
+        if (typeof ev.hash === 'string') this.genesisHash = ev.hash
         if (view.height < 0) view.height = 0
         this.genesisSeen.add(view.name)
         if (this.genesisAt === 0) this.genesisAt = Date.now()
