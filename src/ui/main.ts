@@ -64,7 +64,9 @@ function render (s: StatusSnapshot): void {
   }
   const target = Math.max(s.sync.target, s.sync.height, 1)
   ;($('sync-bar')).style.width = `${Math.min(100, (100 * Math.max(0, s.sync.height)) / target)}%`
-  $('sync-text').textContent = s.sync.syncing ? `syncing ${s.sync.height} / ${s.sync.target}` : s.genesis ? `following the head by gossip (${s.store.kind} store)` : 'waiting for genesis'
+  // "by gossip" only with a block-topic mesh peer; until then new blocks arrive by the 3 s sync polls.
+  const following = (s.mesh.blocks ?? 0) > 0 ? 'following the head by gossip' : 'following the head by sync polls (no gossip mesh peer yet)'
+  $('sync-text').textContent = s.sync.syncing ? `syncing ${s.sync.height} / ${s.sync.target}` : s.genesis ? `${following} (${s.store.kind} store)` : 'waiting for genesis'
   if (s.round !== undefined) {
     $('round-hr').textContent = `${s.round.height} / ${s.round.round}`
     $('round-stage').textContent = s.round.stalled ? 'stalled: waiting for a release-quorum resume' : s.round.stage
