@@ -60,3 +60,53 @@ export function concurrentOutboundStreams (ps: GossipSub, opts: { concurrency?: 
   }
   return true
 }
+
+/**
+ * gossipsub opens its outbound stream to a peer once, on the connection where it first met the peer, and
+ * forgets it when that stream closes. A peer reached over two connections (a browser: relayed, then direct
+ * WebRTC) loses its only way to send to that peer when the connection carrying the stream dies (the relay
+ * going down with the bootstraps), although the other connection is still open.
+ *
+ * `reopenOutboundStreams` checks at every heartbeat: a gossipsub peer that had an outbound stream, has none
+ * now and still has an open connection gets one opened again on it, through gossipsub's own queue (which skips a peer that
+ * has a stream meanwhile), at most once per `retryMs` per peer. Returns a function that removes it, or
+ * undefined if this gossipsub lacks the members it needs.
+ */
+interface ReopenInternals {
+  peers?: Map<string, { toString: () => string }>
+  streamsOutbound?: Map<string, unknown>
+  outboundInflightQueue?: { push: (item: QueueItem) => unknown }
+}
+
+export interface OpenConnections {
+  getConnections: (peer?: never) => Array<{ remotePeer: { toString: () => string }, status: string }>
+}
+
+export function reopenOutboundStreams (ps: GossipSub, libp2p: OpenConnections, opts: { retryMs?: number, now?: () => number } = {}): (() => void) | undefined {
+  const t = ps as unknown as ReopenInternals
+  if (!(t.peers instanceof Map) || !(t.streamsOutbound instanceof Map) || typeof t.outboundInflightQueue?.push !== 'function') return undefined
+  const retryMs = opts.retryMs ?? 5_000
+  const now = opts.now ?? Date.now
+  const lastTry = new Map<string, number>()
+  /** Peers seen with an outbound stream: only theirs are reopened (a new peer's first open is gossipsub's). */
+  const hadStream = new Set<string>()
+  const onHeartbeat = (): void => {
+    const peers = t.peers!
+    const streams = t.streamsOutbound!
+    for (const id of hadStream) if (!peers.has(id)) { hadStream.delete(id); lastTry.delete(id) }
+    let open: Map<string, unknown> | undefined
+    for (const [id, peerId] of peers) {
+      if (streams.has(id)) { hadStream.add(id); continue }
+      if (!hadStream.has(id)) continue
+      open ??= new Map(libp2p.getConnections().filter((c) => c.status === 'open').map((c) => [c.remotePeer.toString(), c]))
+      const connection = open.get(id)
+      if (connection === undefined) continue
+      const at = now()
+      if (at - (lastTry.get(id) ?? -Infinity) < retryMs) continue
+      lastTry.set(id, at)
+      t.outboundInflightQueue!.push({ peerId, connection })
+    }
+  }
+  ps.addEventListener('gossipsub:heartbeat', onHeartbeat)
+  return () => { ps.removeEventListener('gossipsub:heartbeat', onHeartbeat) }
+}
