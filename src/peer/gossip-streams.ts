@@ -67,8 +67,8 @@ export function concurrentOutboundStreams (ps: GossipSub, opts: { concurrency?: 
  * WebRTC) loses its only way to send to that peer when the connection carrying the stream dies (the relay
  * going down with the bootstraps), although the other connection is still open.
  *
- * `reopenOutboundStreams` checks at every heartbeat: a gossipsub peer known for at least `retryMs` that has no
- * outbound stream (it closed, or gossipsub's own first open failed) but an open connection gets one opened on it, through gossipsub's own queue (which skips a peer that
+ * `reopenOutboundStreams` checks at every heartbeat: a gossipsub peer that had an outbound stream, has none
+ * now and still has an open connection gets one opened again on it, through gossipsub's own queue (which skips a peer that
  * has a stream meanwhile), at most once per `retryMs` per peer. Returns a function that removes it, or
  * undefined if this gossipsub lacks the members it needs.
  */
@@ -87,23 +87,22 @@ export function reopenOutboundStreams (ps: GossipSub, libp2p: OpenConnections, o
   if (!(t.peers instanceof Map) || !(t.streamsOutbound instanceof Map) || typeof t.outboundInflightQueue?.push !== 'function') return undefined
   const retryMs = opts.retryMs ?? 5_000
   const now = opts.now ?? Date.now
-  /** When each peer was first seen here, and when a stream to it was last asked for. */
-  const firstSeen = new Map<string, number>()
   const lastTry = new Map<string, number>()
+  /** Peers seen with an outbound stream: only theirs are reopened (a new peer's first open is gossipsub's). */
+  const hadStream = new Set<string>()
   const onHeartbeat = (): void => {
     const peers = t.peers!
     const streams = t.streamsOutbound!
-    for (const id of firstSeen.keys()) if (!peers.has(id)) { firstSeen.delete(id); lastTry.delete(id) }
-    const at = now()
+    for (const id of hadStream) if (!peers.has(id)) { hadStream.delete(id); lastTry.delete(id) }
     let open: Map<string, unknown> | undefined
     for (const [id, peerId] of peers) {
-      if (!firstSeen.has(id)) firstSeen.set(id, at)
-      if (streams.has(id)) continue
-      // A new peer's first open is gossipsub's own: give it retryMs before asking again.
-      if (at - firstSeen.get(id)! < retryMs || at - (lastTry.get(id) ?? -Infinity) < retryMs) continue
+      if (streams.has(id)) { hadStream.add(id); continue }
+      if (!hadStream.has(id)) continue
       open ??= new Map(libp2p.getConnections().filter((c) => c.status === 'open').map((c) => [c.remotePeer.toString(), c]))
       const connection = open.get(id)
       if (connection === undefined) continue
+      const at = now()
+      if (at - (lastTry.get(id) ?? -Infinity) < retryMs) continue
       lastTry.set(id, at)
       t.outboundInflightQueue!.push({ peerId, connection })
     }
