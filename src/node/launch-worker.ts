@@ -25,7 +25,7 @@ import type { MeshParams } from '../peer/gossip-config.ts'
 import type { Topics } from '../peer/topics.ts'
 import { GossipCounters } from '../peer/gossip-counters.ts'
 import { Dialer } from '../peer/dialer.ts'
-import { concurrentOutboundStreams, reopenOutboundStreams } from '../peer/gossip-streams.ts'
+import { concurrentOutboundStreams } from '../peer/gossip-streams.ts'
 import { Emitter } from '../peer/events.ts'
 import type { PeerEvents } from '../peer/events.ts'
 import { systemClock } from '../peer/clock.ts'
@@ -170,7 +170,6 @@ async function startLight (cfg: WorkerConfig, i: number, bootstrapIds: Set<strin
   })
   await node.start()
   concurrentOutboundStreams(ps) // as the product's Peer does
-  reopenOutboundStreams(ps, node)
   ps.subscribe(cfg.topic)
   const events = new Emitter<PeerEvents>()
   if (process.env.LAUNCH_DEBUG !== undefined) events.on('error', (e) => { process.stderr.write(`node ${i}: ${e.code} ${e.message}\n`) })

@@ -16,10 +16,9 @@ export const TESTED_GOSSIPSUB_VERSION = '17.1.1'
 export const GOSSIPSUB_INTERNALS: ReadonlyArray<{ member: string, kind: 'function' | 'map' | 'queue', usedBy: string }> = [
   { member: 'makePrune', kind: 'function', usedBy: 'PX history and PX on arrival (bootstraps)' },
   { member: 'sendRpc', kind: 'function', usedBy: 'PX on arrival (bootstraps), PRUNE/PX counters' },
-  { member: 'streamsOutbound', kind: 'map', usedBy: 'PX on arrival (bootstraps), reopening outbound streams' },
-  { member: 'peers', kind: 'map', usedBy: 'reopening outbound streams on a remaining connection' },
+  { member: 'streamsOutbound', kind: 'map', usedBy: 'PX on arrival (bootstraps)' },
   { member: 'handlePrune', kind: 'function', usedBy: 'PRUNE/PX counters (metrics)' },
-  { member: 'outboundInflightQueue', kind: 'queue', usedBy: 'concurrent outbound streams, reopening outbound streams' },
+  { member: 'outboundInflightQueue', kind: 'queue', usedBy: 'concurrent outbound streams' },
   { member: 'createOutboundStream', kind: 'function', usedBy: 'concurrent outbound streams' }
 ]
 

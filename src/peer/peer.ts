@@ -15,7 +15,7 @@ import { RoundService } from './round-service.ts'
 import { ReleaseService } from './release-service.ts'
 import { SyncService } from './sync-service.ts'
 import { Dialer } from './dialer.ts'
-import { concurrentOutboundStreams, reopenOutboundStreams } from './gossip-streams.ts'
+import { concurrentOutboundStreams } from './gossip-streams.ts'
 import type { SyncBudgetLimits } from './sync-budget.ts'
 import { IgnorePenalty } from './gossip-penalty.ts'
 import { Mempool } from './mempool.ts'
@@ -177,9 +177,6 @@ export class Peer {
     if (libp2p.status !== 'started') await libp2p.start()
     const ps = this.pubsub
     if (!concurrentOutboundStreams(ps)) this.log.warn('gossipsub outbound streams stay sequential: this gossipsub version has no queue to replace', {})
-    const stopReopen = reopenOutboundStreams(ps, libp2p)
-    if (stopReopen !== undefined) this.unsubscribers.push(stopReopen)
-    else this.log.warn('gossipsub outbound streams are not reopened on a remaining connection: this gossipsub version lacks the members', {})
     const validators: Array<[string, (bytes: Uint8Array, from: string) => Promise<void>]> = [
       [this.topics.blocks, async (b, from) => { await this.onGossipBlock(b, from) }],
       [this.topics.rounds, async (b) => {
