@@ -137,12 +137,19 @@ export class Dialer {
     this.schedule(retry * 2)
   }
 
+  /** The connected peers' ids, and how many of them are not bootstraps. */
+  private connectedPeers (): { connected: Set<string>, others: number } {
+    const connected = new Set(this.init.libp2p.getConnections().map((c) => c.remotePeer.toString()))
+    let others = 0
+    for (const id of connected) if (!this.bootstrapIds.has(id)) others++
+    return { connected, others }
+  }
+
   /** Below `minPeers` with some bootstraps unconnected: dial those again (at most every `bootstrapRefreshMs`). */
   private refreshBootstraps (): void {
     const { libp2p, clock, log } = this.init
     const min = this.init.minPeers ?? 6
-    const connected = new Set(libp2p.getConnections().map((c) => c.remotePeer.toString()))
-    const others = [...connected].filter((id) => !this.bootstrapIds.has(id)).length
+    const { connected, others } = this.connectedPeers()
     if (min === 0 || others >= min) return
     const now = clock.now()
     if (now - this.lastBootstrapDial < (this.init.bootstrapRefreshMs ?? 15_000)) return
@@ -177,8 +184,7 @@ export class Dialer {
   private async topUp (): Promise<void> {
     const { libp2p } = this.init
     const min = this.init.minPeers ?? 6
-    const connected = new Set(libp2p.getConnections().map((c) => c.remotePeer.toString()))
-    const others = [...connected].filter((id) => !this.bootstrapIds.has(id)).length
+    const { connected, others } = this.connectedPeers()
     if (others >= min) return
     const known = await libp2p.peerStore.all()
     const candidates: PeerId[] = known.filter((p) => p.addresses.length > 0 && !connected.has(p.id.toString()) && !this.bootstrapIds.has(p.id.toString()) && !p.id.equals(libp2p.peerId)).map((p) => p.id)
