@@ -1,8 +1,10 @@
 /**
- * Browser tests (test/browser/*.spec.ts) in the system Chromium: Playwright cannot download browsers
- * here, so point it at /usr/bin/chromium (or CHROMIUM_PATH). Run: npm run test:browser
+ * Browser tests (test/browser/*.spec.ts) in Chromium, found by scripts/system-tools.ts (CHROMIUM_PATH, then
+ * a Playwright-installed browser, then chromium on PATH). `npm test` installs one first where it can
+ * (scripts/preflight.ts). Run: npm run test:browser
  */
 import { defineConfig } from '@playwright/test'
+import { chromiumPath } from './scripts/system-tools.ts'
 
 export default defineConfig({
   testDir: 'test/browser',
@@ -15,7 +17,7 @@ export default defineConfig({
   forbidOnly: process.env.CI !== undefined,
   timeout: 60_000,
   expect: { timeout: 10_000 },
-  globalTimeout: 15 * 60_000,
+  globalTimeout: 25 * 60_000,
   reporter: 'list',
   use: {
     headless: true,
@@ -24,7 +26,7 @@ export default defineConfig({
     navigationTimeout: 30_000,
     trace: 'retain-on-failure',
     launchOptions: {
-      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      executablePath: chromiumPath(),
       args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run']
     }
   }

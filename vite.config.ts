@@ -6,7 +6,7 @@ export default defineConfig({
   publicDir: false,
   base: './',
   build: {
-    outDir: '../dist',
+    outDir: '../dist/app',
     emptyOutDir: true,
     target: 'es2022',
     sourcemap: false,

@@ -3,10 +3,10 @@
  * or `runBrowserBench` from bench/run.ts. Results are merged into bench/results.json under "browser"
  * (other top-level keys, e.g. "node", are kept).
  *
- *   worker-bundle-brotli     dist/assets/peer.worker-*.js, zlib brotli (quality 11)      target <= 160 KB
- *   worker-header-verify     WorkerApi.benchVerify: processGenesis + processBlocks over
- *                            2,000 stored blocks (7 signatures each), WebCrypto, in the
- *                            peer's worker                                                target >= 2,000 blocks/s
+ *   worker-bundle-brotli     dist/app/assets/peer.worker-*.js, zlib brotli (quality 11)  target <= 160 KB
+ *   worker-header-verify     processGenesis + processBlocks over 2,000 stored blocks (7
+ *                            signatures each), WebCrypto, in the peer's worker (a bench
+ *                            port beside the product worker API: fixtures/verify-page)     target >= 2,000 blocks/s
  *   cold-tab-verified-head   fresh browser context (no cache, empty IndexedDB) on a
  *                            loopback devnet (13 validators, 1 bootstrap): page.goto ->
  *                            status.head.height >= the devnet's final height at goto     target <= 500 ms
@@ -38,13 +38,15 @@ import { createMemoryStore } from '../src/storage/memory-store.ts'
 import { createNodeVerifier } from '../src/crypto/node.ts'
 import { MAX_SYNC_BATCH, computeNetworkId } from '../src/protocol/index.ts'
 import type { ClientConfig, StatusSnapshot } from '../src/client/types.ts'
+import { chromiumPath } from '../scripts/system-tools.ts'
+import { buildFixture } from '../test/browser/fixtures/vite-build.ts'
 import { BENCH_DIR, entry, loadBenchChain, metric } from './common.ts'
 import type { BenchChain, BenchOptions, Entry } from './common.ts'
 
 const RESULTS = join(BENCH_DIR, 'results.json')
 const SYNC_BLOCKS = 10_000
 const VERIFY_BLOCKS = 2_000
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const CHROMIUM = chromiumPath()
 const LAUNCH_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run']
 
 interface BenchWindow { __bench?: { reachedAt?: number, height?: number, polls: number, error?: string } }
@@ -189,7 +191,8 @@ async function syncRuns (browser: Browser, runs: number, log: (l: string) => voi
   const chain = await loadBenchChain(SYNC_BLOCKS, log)
   const server = await startSyncServer(chain, log)
   const config = (): ClientConfig => ({ network: networkToFile(chain.net.config), bootstraps: [server.wsAddr], local: true })
-  const ui = await serveUi({ port: 0, config })
+  const fixture = await buildFixture(join(fileURLToPath(new URL('.', import.meta.url)), 'fixtures', 'verify-page'))
+  const ui = await serveUi({ port: 0, config, root: fixture.outDir })
   const total: number[] = []
   const heapUsed: number[] = []
   const heapAfterGc: number[] = []
@@ -212,7 +215,7 @@ async function syncRuns (browser: Browser, runs: number, log: (l: string) => voi
         const heap2 = await cdp.send('Runtime.getHeapUsage') as { usedSize: number }
         heapAfterGc.push(heap2.usedSize / 2 ** 20)
         // Header verification in the worker, over the blocks it just stored.
-        const v = await page.evaluate(async (n) => await (globalThis as unknown as { lightpulse: { api: { benchVerify: (c: number) => Promise<{ blocks: number, ms: number }> } } }).lightpulse.api.benchVerify(n), VERIFY_BLOCKS)
+        const v = await page.evaluate(async (n) => await (globalThis as unknown as { benchVerify: (c: number) => Promise<{ blocks: number, ms: number }> }).benchVerify(n), VERIFY_BLOCKS)
         verify.push(v.blocks / (v.ms / 1000))
         log(`  run ${i + 1}/${runs}: ${SYNC_BLOCKS} blocks synced in ${total[i]!.toFixed(2)} s (goto -> head ${r.height}); worker heap ${heapUsed[i]!.toFixed(1)} MB (${heapAfterGc[i]!.toFixed(1)} MB after GC); ` +
           `benchVerify ${v.blocks} blocks in ${v.ms.toFixed(0)} ms = ${verify[i]!.toFixed(0)} blocks/s`)
@@ -223,6 +226,7 @@ async function syncRuns (browser: Browser, runs: number, log: (l: string) => voi
     }
   } finally {
     await ui.close()
+    await fixture.remove()
     await server.peer.stop()
   }
   return [

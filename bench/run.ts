@@ -12,13 +12,15 @@ import type { BenchOptions, Entry, Metric } from './common.ts'
 import { runBlockVerify } from './block-verify.ts'
 import { runSyncCatchup } from './sync-catchup.ts'
 import { runRoundLatency } from './round-latency.ts'
+import { runPackageBench } from './package.ts'
 import { runBrowserBench, writeBrowserResults } from './browser.ts'
 import { runLaunchBench, writeLaunchResults } from './launch.ts'
 
 const BENCHMARKS: Record<string, (o: BenchOptions) => Promise<Entry[]>> = {
   'block-verify': runBlockVerify,
   'sync-catchup': runSyncCatchup,
-  'round-latency': runRoundLatency
+  'round-latency': runRoundLatency,
+  package: runPackageBench
 }
 
 /** Benchmark groups that keep their own key in results.json (run after the Node ones). */

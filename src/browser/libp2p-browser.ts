@@ -23,6 +23,8 @@ export interface BrowserLibp2pOptions {
   role: 'validator' | 'light'
   bootstrapIds: Set<string>
   blocklist: Set<string>
+  /** Penalty points per peer for Ignore-class floods (the Peer's IgnorePenalty), off the gossip score. */
+  penalty?: (peerId: string) => number
   transports: TransportName[]
   /** Local devnet: allow ws:// and loopback addresses (browser defaults refuse them). */
   local: boolean
@@ -60,7 +62,7 @@ export async function createBrowserLibp2p (o: BrowserLibp2pOptions): Promise<Lib
     },
     services: {
       identify: identify(),
-      pubsub: gossipsub(gossipOptions({ role: o.role, topics: o.topics, isBootstrap: (p) => o.bootstrapIds.has(p), local: o.local, mesh: o.local ? { D: 4, Dlo: 3, Dhi: 6, heartbeatMs: 1_000 } : undefined }))
+      pubsub: gossipsub(gossipOptions({ role: o.role, topics: o.topics, isBootstrap: (p) => o.bootstrapIds.has(p), penalty: o.penalty, local: o.local, mesh: o.local ? { D: 4, Dlo: 3, Dhi: 6, heartbeatMs: 1_000 } : undefined }))
     },
     start: false
   })

@@ -5,9 +5,10 @@
  */
 import { generateKeyPair, privateKeyFromRaw } from '@libp2p/crypto/keys'
 import { peerIdsOf } from '../peer/dialer.ts'
-import { decodeBlock, processBlocks, processGenesis, toHex, computeNetworkId } from '../protocol/index.ts'
+import { toHex, computeNetworkId } from '../protocol/index.ts'
 import type { Ed25519Verifier } from '../protocol/index.ts'
 import { Peer } from '../peer/peer.ts'
+import { IgnorePenalty } from '../peer/gossip-penalty.ts'
 import { topicsFor, networkTag } from '../peer/topics.ts'
 import { createLogger } from '../peer/logger.ts'
 import { networkFromFile } from '../peer/network-file.ts'
@@ -28,7 +29,10 @@ export interface WorkerApiOptions {
   extraTransports?: (cfg: ClientConfig) => { names: TransportName[], factories: Array<(components: any) => any>, listen?: string[] }
 }
 
-export function createWorkerApi (opts: WorkerApiOptions = {}): WorkerApi & { readonly peer?: Peer } {
+/** What a test or benchmark worker may reach besides the API (the product worker exposes only the API). */
+export interface WorkerInternals { readonly peer?: Peer, readonly store?: IdbChainStore, readonly verifier?: Ed25519Verifier }
+
+export function createWorkerApi (opts: WorkerApiOptions = {}): WorkerApi & { readonly internals: WorkerInternals } {
   let peer: Peer | undefined
   let store: IdbChainStore | undefined
   let verifier: Ed25519Verifier | undefined
@@ -104,15 +108,17 @@ export function createWorkerApi (opts: WorkerApiOptions = {}): WorkerApi & { rea
     transports = (cfg.transports ?? [...availableTransports(), ...extra.names]).filter((t) => availableTransports().includes(t) || extra.names.includes(t))
     const bootstrapIds = peerIdsOf(cfg.bootstraps)
     const blocklist = new Set<string>()
+    const ignorePenalty = new IgnorePenalty(Date.now)
     const libp2p = await createBrowserLibp2p({
+      penalty: (id) => ignorePenalty.penalty(id),
       privateKey, topics: topicsFor(networkId), role: signer !== undefined ? 'validator' : 'light', bootstrapIds, blocklist,
       transports, local: cfg.local ?? false, extraTransports: extra.factories, extraListen: extra.listen
     })
     const logger = createLogger('lightpulse', (level, component, message, fields) => {
       if (level === 'debug') return
-      emit({ type: 'error', code: `LOG_${level.toUpperCase()}`, message: `${component.replace(/^lightpulse:/, '')}: ${message}`, details: fields })
+      emit({ type: 'log', level, component: component.replace(/^lightpulse:/, ''), message, details: fields })
     })
-    const p = new Peer({ network, libp2p, store, verifier, role: signer !== undefined ? 'validator' : 'light', signer, bootstraps: cfg.bootstraps, logger, blocklist, redialMs: 1_000 })
+    const p = new Peer({ network, libp2p, store, verifier, role: signer !== undefined ? 'validator' : 'light', signer, bootstraps: cfg.bootstraps, logger, blocklist, ignorePenalty, redialMs: 1_000 })
     p.events.on('block', (b) => {
       head = { height: b.height, hash: b.hash, round: b.round, signers: b.signers.length, timestamp: b.timestamp, verifiedAt: b.acceptedAt }
       const mine = p.signer !== undefined ? toHex(p.signer.publicKey) : undefined
@@ -124,12 +130,16 @@ export function createWorkerApi (opts: WorkerApiOptions = {}): WorkerApi & { rea
       emit({ type: 'round', ...r })
     })
     p.events.on('sync', (s) => { sync = { height: s.to, target: s.target, syncing: !s.done }; emit({ type: 'sync', ...s }) })
-    p.events.on('genesis', (g) => { emit({ type: 'genesis', ...g }) })
+    p.events.on('genesis', (g) => {
+      // Genesis is the first verified head (a chain may sit at height 0 until its first block).
+      if (head === undefined) head = { height: 0, hash: g.hash, round: 0, signers: 0, timestamp: g.timestamp, verifiedAt: Date.now() }
+      emit({ type: 'genesis', ...g })
+    })
     p.events.on('release', (r) => { release = { seen: r.seen, threshold: r.threshold }; emit({ type: 'release', ...r }) })
     p.events.on('rejected', (r) => { emit({ type: 'rejected', ...r }) })
     p.events.on('stalled', (s) => { emit({ type: 'stalled', ...s }) })
     p.events.on('error', (e) => {
-      if (!e.code.startsWith('LOG_')) lastError = { code: e.code, message: e.message }
+      lastError = { code: e.code, message: e.message }
       emit({ type: 'error', ...e })
     })
     p.events.on('block', () => { if (lastError?.code === 'NO_BOOTSTRAP') lastError = undefined })
@@ -143,7 +153,7 @@ export function createWorkerApi (opts: WorkerApiOptions = {}): WorkerApi & { rea
   }
 
   return {
-    get peer () { return peer },
+    internals: { get peer () { return peer }, get store () { return store }, get verifier () { return verifier } },
     start: async (cfg) => {
       starting ??= start(cfg).catch((err: unknown) => { starting = undefined; peer = undefined; throw err })
       return await starting
@@ -177,17 +187,6 @@ export function createWorkerApi (opts: WorkerApiOptions = {}): WorkerApi & { rea
       await p.register()
       return { publicKey: toHex(signer.publicKey) }
     },
-    benchVerify: async (count) => {
-      const p = peer
-      if (p === undefined || store === undefined || verifier === undefined) throw new LightpulseError('NOT_STARTED', 'Start the peer first.')
-      const g = p.chain.genesis
-      if (g === undefined) throw new LightpulseError('LOCKED', 'No genesis yet.')
-      const stored = await store.getBlocks(1, count)
-      const blocks = stored.map((b) => decodeBlock(b.bytes))
-      const t0 = performance.now()
-      const state = await processGenesis(p.chain.state!.config, g, verifier)
-      await processBlocks(state, blocks, { verifier })
-      return { blocks: blocks.length, ms: performance.now() - t0 }
-    }
+    ping: async () => 'pong'
   }
 }

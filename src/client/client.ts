@@ -1,51 +1,142 @@
 /**
- * The client API for pages and embedders: starts the peer worker and talks to it through comlink.
- * `connectWorker` takes any MessagePort-like endpoint, so tests can run both ends over a MessageChannel.
+ * The client API for pages and embedders: starts the peer worker (or takes the embedder's own Worker or
+ * MessagePort) and talks to it through comlink.
+ *
+ * Failures are `LightpulseError`s with a typed `code`. A worker that fails to load or stops answering
+ * rejects every pending call with WORKER_CRASHED; `terminate()` rejects them with WORKER_TERMINATED.
  */
-import { wrap, proxy } from 'comlink'
+import { wrap, proxy, releaseProxy } from 'comlink'
 import type { Endpoint, Remote } from 'comlink'
-import { registerErrorTransfer } from './errors.ts'
+import { LightpulseError, fromWireError, isReply } from './errors.ts'
+import type { Reply } from './errors.ts'
 import { attachRtcBridge, canBridgeRtc } from './rtc-bridge.ts'
 import type { RtcBridge, RtcBridgeOptions } from './rtc-bridge.ts'
-import type { ClientConfig, ClientEvent, StatusSnapshot, WorkerApi } from './types.ts'
-
-export type { ClientConfig, ClientEvent, StatusSnapshot, WorkerApi }
-export { LightpulseError } from './errors.ts'
+import type { ClientConfig, ClientEvent, StatusSnapshot, WireApi } from './types.ts'
 
 export interface LightpulseClient {
-  readonly api: Remote<WorkerApi>
+  /** Starts the peer (idempotent); resolves with the first status once the stored chain is loaded. */
   start: (config: ClientConfig) => Promise<StatusSnapshot>
   stop: () => Promise<void>
   status: () => Promise<StatusSnapshot>
+  /** Subscribes to the peer's events; resolves with an unsubscribe function. */
   on: (listener: (e: ClientEvent) => void) => Promise<() => Promise<void>>
+  /** Creates (once) the tab's non-extractable validator key and publishes its registration. */
   enroll: () => Promise<{ publicKey: string }>
+  /** Stops the worker at once (when the client started it); pending and later calls fail with WORKER_TERMINATED. */
   terminate: () => void
-  /** The page-side WebRTC bridge that gives the worker's libp2p WebRTC (absent where the page has no RTCPeerConnection). */
-  rtc?: RtcBridge
+  /** The page-side WebRTC bridge that gives the worker's libp2p WebRTC (absent where the page has no RTCPeerConnection or rtc is off). */
+  readonly rtc?: RtcBridge
 }
 
-export function connectWorker (endpoint: Endpoint, terminate: () => void = () => {}): LightpulseClient {
-  registerErrorTransfer()
-  const api = wrap<WorkerApi>(endpoint)
-  return {
-    api,
-    start: async (config) => await api.start(config),
-    stop: async () => { await api.stop() },
-    status: async () => await api.status(),
-    on: async (listener) => {
-      const id = await api.subscribe(proxy(listener))
-      return async () => { await api.unsubscribe(id) }
-    },
-    enroll: async () => await api.enroll(),
-    terminate
+export interface ClientOptions {
+  /**
+   * Your own Worker running the `lightpulse/worker` module, for a strict CSP or custom hosting:
+   * `new Worker(new URL('lightpulse/worker', import.meta.url), { type: 'module' })` or a URL you serve.
+   * Default: the worker file shipped next to this module (bundlers pick it up from `new URL(…, import.meta.url)`).
+   */
+  worker?: Worker
+  /** Or any MessagePort-like endpoint to a peer exposed with `exposeWorkerApi` (tests, a SharedWorker). No WebRTC bridge. */
+  port?: Endpoint
+  /** The WebRTC bridge (default on where the page has RTCPeerConnection); `{ forwardOnly: true }` for the fallback path. */
+  rtc?: boolean | RtcBridgeOptions
+  /** After a worker `error` event: how long a liveness probe may take before pending calls fail with WORKER_CRASHED. Default 3,000 ms. */
+  probeTimeoutMs?: number
+}
+
+const DEFAULT_PROBE_TIMEOUT_MS = 3_000
+
+/** Tracks pending calls so that a dead worker rejects them instead of leaving them hanging. */
+class Calls {
+  private readonly pending = new Set<(err: LightpulseError) => void>()
+  dead: LightpulseError | undefined
+
+  async run<T>(call: () => Promise<Reply<T>>): Promise<T> {
+    if (this.dead !== undefined) throw this.dead
+    return await new Promise<T>((resolve, reject) => {
+      this.pending.add(reject)
+      const done = (): void => { this.pending.delete(reject) }
+      call().then((reply) => {
+        done()
+        if (!isReply(reply)) reject(new LightpulseError('PROTOCOL_MISMATCH', 'The worker answered something that is not a lightpulse reply: is the Worker running the lightpulse/worker module?'))
+        else if (reply.ok) resolve(reply.value)
+        else reject(fromWireError(reply.error))
+      }, (err: unknown) => {
+        done()
+        reject(new LightpulseError('INTERNAL', `The call to the worker failed: ${String((err as Error)?.message ?? err)}`))
+      })
+    })
+  }
+
+  kill (err: LightpulseError): void {
+    if (this.dead !== undefined) return
+    this.dead = err
+    for (const reject of this.pending) reject(err)
+    this.pending.clear()
   }
 }
 
-/** Starts the bundled peer worker (Vite bundles the worker from this exact expression). */
-export function createLightpulseClient (opts: { rtc?: boolean | RtcBridgeOptions } = {}): LightpulseClient {
-  const worker = new Worker(new URL('../../worker/peer.worker.ts', import.meta.url), { type: 'module', name: 'lightpulse-peer' })
+/** A client over any endpoint that exposes the worker API (`exposeWorkerApi`). */
+export function connectWorker (endpoint: Endpoint, opts: { terminate?: () => void, rtc?: RtcBridge } = {}): LightpulseClient & { readonly calls: Calls, readonly wire: Remote<WireApi> } {
+  const wire = wrap<WireApi>(endpoint)
+  const calls = new Calls()
+  return {
+    calls,
+    wire,
+    start: async (config) => await calls.run(async () => await wire.start(config)),
+    stop: async () => { await calls.run(async () => await wire.stop()) },
+    status: async () => await calls.run(async () => await wire.status()),
+    on: async (listener) => {
+      const id = await calls.run(async () => await wire.subscribe(proxy(listener)))
+      return async () => { await calls.run(async () => await wire.unsubscribe(id)) }
+    },
+    enroll: async () => await calls.run(async () => await wire.enroll()),
+    terminate: () => {
+      calls.kill(new LightpulseError('WORKER_TERMINATED', 'The lightpulse client was terminated; create a new client to start again.'))
+      wire[releaseProxy]()
+      opts.terminate?.()
+    },
+    ...(opts.rtc !== undefined ? { rtc: opts.rtc } : {})
+  }
+}
+
+/** The default worker: the module file next to this one (the package build points this URL at peer.worker.js). */
+function bundledWorker (): Worker {
+  return new Worker(new URL('../../worker/peer.worker.ts', import.meta.url), { type: 'module', name: 'lightpulse-peer' })
+}
+
+/** Starts the peer worker (the bundled one, or `opts.worker`), or connects to `opts.port`. */
+export function createLightpulseClient (opts: ClientOptions = {}): LightpulseClient {
+  if (opts.port !== undefined) {
+    const c = connectWorker(opts.port)
+    return publicView(c)
+  }
+  const worker = opts.worker ?? bundledWorker()
+  const ownsWorker = opts.worker === undefined
   // The WebRTC bridge port must reach the worker before comlink's `start` (same port, so in order).
   const rtc = opts.rtc !== false && canBridgeRtc() ? attachRtcBridge(worker, typeof opts.rtc === 'object' ? opts.rtc : {}) : undefined
-  const client = connectWorker(worker, () => { rtc?.close(); worker.terminate() })
-  return rtc !== undefined ? { ...client, rtc } : client
+  const c = connectWorker(worker, {
+    terminate: () => { rtc?.close(); if (ownsWorker) worker.terminate() },
+    ...(rtc !== undefined ? { rtc } : {})
+  })
+  const probeMs = opts.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS
+  let probing = false
+  // A worker `error` event is a script that failed to load, or an uncaught exception: the worker may or may
+  // not go on. Ask it; if it does not answer in time, it is dead, and every pending call fails now.
+  worker.addEventListener('error', (ev: ErrorEvent) => {
+    ev.preventDefault()
+    if (probing || c.calls.dead !== undefined) return
+    probing = true
+    const reason = typeof ev.message === 'string' && ev.message !== '' ? ev.message : 'the worker script failed to load or threw'
+    const timer = setTimeout(() => {
+      c.calls.kill(new LightpulseError('WORKER_CRASHED', `The lightpulse worker stopped (${reason}). Check that its script is served (and allowed by the page's CSP), then create a new client.`, { reason }))
+      rtc?.close()
+    }, probeMs)
+    c.wire.ping().then(() => { clearTimeout(timer) }, () => {}).finally(() => { probing = false })
+  })
+  return publicView(c)
+}
+
+function publicView (c: LightpulseClient): LightpulseClient {
+  const { start, stop, status, on, enroll, terminate, rtc } = c
+  return { start, stop, status, on, enroll, terminate, ...(rtc !== undefined ? { rtc } : {}) }
 }

@@ -2,6 +2,7 @@
  * The client API between a page (or any embedder) and the worker that runs the peer. Everything here is
  * structured-clone safe: plain objects, strings, numbers, Uint8Arrays.
  */
+import type { Reply } from './errors.ts'
 import type { BlockEvent, GenesisEvent, PeerErrorEvent, RejectEvent, ReleaseEvent, RoundEvent, Stage, SyncEvent, StalledEvent } from '../peer/events.ts'
 
 export type TransportName = 'websockets' | 'webtransport' | 'webrtc-direct' | 'webrtc'
@@ -50,6 +51,10 @@ export type ClientEvent =
   | ({ type: 'rejected' } & RejectEvent)
   | ({ type: 'error' } & PeerErrorEvent)
   | ({ type: 'stalled' } & StalledEvent)
+  | ({ type: 'log' } & LogEvent)
+
+/** A log line of the peer (info and warnings). Failures come as `error` events, never as logs. */
+export interface LogEvent { level: 'info' | 'warn' | 'error', component: string, message: string, details?: Record<string, unknown> }
 
 /** What the worker exposes over comlink. */
 export interface WorkerApi {
@@ -61,6 +66,12 @@ export interface WorkerApi {
   unsubscribe: (id: number) => Promise<void>
   /** Creates (once) the tab's non-extractable validator key and publishes its registration transaction. */
   enroll: () => Promise<{ publicKey: string }>
-  /** Verifies `count` copies of stored headers with their signatures (benchmark hook); returns ms. */
-  benchVerify: (count: number) => Promise<{ blocks: number, ms: number }>
+  /** Answers at once: the client's liveness probe after a worker error. */
+  ping: () => Promise<'pong'>
 }
+
+/** The methods the worker exposes, in this order (the wire contract between client and worker). */
+export const WORKER_METHODS = ['start', 'stop', 'status', 'subscribe', 'unsubscribe', 'enroll', 'ping'] as const satisfies ReadonlyArray<keyof WorkerApi>
+
+/** The worker's side of the wire: every method answers a Reply instead of throwing. */
+export type WireApi = { [K in keyof WorkerApi]: (...args: Parameters<WorkerApi[K]>) => Promise<Reply<Awaited<ReturnType<WorkerApi[K]>>>> }

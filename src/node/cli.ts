@@ -11,6 +11,8 @@ import type { RunningNode } from './node.ts'
 import { runDevnetCli } from './devnet-cli.ts'
 import type { LogSink } from '../peer/logger.ts'
 import { resolveOpsConfig } from './node-config.ts'
+import { GossipsubInternalsError } from '../peer/gossipsub-internals.ts'
+import { whenOrphaned } from './paths.ts'
 
 const HELP = `lightpulse: a light peer and the Pulse-style quorum-signed network it joins
 
@@ -37,7 +39,8 @@ const COMMAND_HELP: Record<string, string> = {
   --port N              base port: tcp N, ws N+1, webrtc-direct udp N+2 (instead of random ports)
   --max-connections N   connection high watermark [default: 192]
   --config FILE         JSON settings: lowWatermark, highWatermark, gracePeriodMs, heartbeatMs,
-                        meshD, meshDlo, meshDhi, metricsPort, pxHistory, pxHistorySize (flags override the file)
+                        meshD, meshDlo, meshDhi, metricsPort, pxHistory, pxHistorySize, syncRequestsPerSecond,
+                        syncStreams, syncBytesPerSecond (flags override the file)
   --low-watermark N     trim connections down to N when the high watermark is reached
   --high-watermark N    hard cap on connections, never exceeded (--max-connections is the old name)
   --grace-period-ms N   connections younger than this are never trimmed [default: 60000]
@@ -45,6 +48,9 @@ const COMMAND_HELP: Record<string, string> = {
   --heartbeat-ms N      gossipsub heartbeat [default: 700]
   --px-history N        PX entries per PRUNE drawn from earlier-pruned peers, 0 = off [default: 8 of 16]
   --px-history-size N   peers kept in that history, per topic [default: 4096]
+  --sync-rps N          sync requests per second one peer may make (burst 2N) [default: 20]
+  --sync-streams N      sync streams one peer may have open at once [default: 4]
+  --sync-bytes-per-s N  sync bytes per second served to one peer (burst 2N) [default: 4194304]
   --bootstrap MULTIADDR another bootstrap to stay connected to (repeatable)
   --local               loopback/local network: no IP-colocation penalty, high inbound rate limit
   --events              print one JSON object per line on stdout (for orchestration)
@@ -56,18 +62,24 @@ const COMMAND_HELP: Record<string, string> = {
   --bootstrap MULTIADDR bootstrap address with /p2p/ id (repeatable) [required]
   --data DIR            data directory [default: ./.data/validator-<key prefix>]
   --listen MULTIADDR    listen address (repeatable) [default: tcp and ws on 127.0.0.1]
-  --register            publish a registration transaction for this key (if not a genesis validator)
+  --no-register         do not publish a registration when the live chain lacks this key (by default a
+                        validator registers whenever its key is missing: never registered, or removed for
+                        missed duties while it was down; --register is accepted and changes nothing)
   --local               loopback/local network: no IP-colocation penalty, high inbound rate limit
   --mesh-d N, --mesh-dlo N, --mesh-dhi N   gossipsub mesh degree target/low/high [default: 8/6/12]
   --heartbeat-ms N      gossipsub heartbeat [default: 700]
   --config FILE         JSON settings: lowWatermark, highWatermark, gracePeriodMs, heartbeatMs,
-                        meshD, meshDlo, meshDhi, metricsPort (flags override the file)
+                        meshD, meshDlo, meshDhi, metricsPort, syncRequestsPerSecond, syncStreams,
+                        syncBytesPerSecond (flags override the file)
   --low-watermark N     trim connections down to N when the high watermark is reached
   --high-watermark N    hard cap on connections, never exceeded (--max-connections is the old name)
   --grace-period-ms N   connections younger than this are never trimmed [default: 60000]
   --metrics-port N      serve Prometheus metrics at http://127.0.0.1:N/metrics (0 = any free port)
                         (validator defaults: low 48, high 64)
   --hostile MODE        TEST ONLY: misbehave on purpose. silent-reveal = commit, then never reveal
+  --sync-rps N          sync requests per second one peer may make (burst 2N) [default: 20]
+  --sync-streams N      sync streams one peer may have open at once [default: 4]
+  --sync-bytes-per-s N  sync bytes per second served to one peer (burst 2N) [default: 4194304]
   --events              print one JSON object per line on stdout
   --quiet               no log lines on stderr
 `,
@@ -131,6 +143,12 @@ function attach (node: RunningNode, events: boolean, extra: Record<string, unkno
   }
   process.on('SIGINT', () => { shutdown('SIGINT') })
   process.on('SIGTERM', () => { shutdown('SIGTERM') })
+  if (events) {
+    // Orchestrated (a devnet or a test reads these events): if that parent dies without stopping us, we
+    // are orphaned, and nobody reads our events or will stop us; so stop by ourselves.
+    whenOrphaned(() => { shutdown('SIGTERM') })
+    process.stdout.on('error', () => { shutdown('SIGTERM') })
+  }
   process.on('SIGUSR2', () => { emit(events, { ev: 'stats', stats: p.stats, height: p.chain.height, mesh: p.meshPeers(), connections: p.connections().length }) })
   p.events.on('block', (b) => { emit(events, { ev: 'block', ...b }) })
   p.events.on('genesis', (g) => { emit(events, { ev: 'genesis', ...g }) })
@@ -138,6 +156,7 @@ function attach (node: RunningNode, events: boolean, extra: Record<string, unkno
   p.events.on('rejected', (r) => { emit(events, { ev: 'rejected', ...r }) })
   p.events.on('round', (r) => { if (r.role !== 'observer') emit(events, { ev: 'round', ...r }) })
   p.events.on('stalled', (s) => { emit(events, { ev: 'stalled', ...s }) })
+  p.events.on('registering', (r) => { emit(events, { ev: 'registering', ...r }) })
   p.events.on('error', (e) => { emit(events, { ev: 'error', ...e }) })
   emit(events, { ev: 'ready', role: p.role, peerId: p.libp2p.peerId.toString(), addrs: node.addrs(), height: p.chain.height, ...extra })
   if (!events) process.stderr.write(`${p.role} ${p.libp2p.peerId.toString()} listening on:\n${node.addrs().map((a) => `  ${a}`).join('\n')}\n`)
@@ -193,6 +212,7 @@ async function runNodeCommand (command: 'bootstrap' | 'validator' | 'release', a
       'max-connections': { type: 'string' },
       timeout: { type: 'string' },
       register: { type: 'boolean' },
+      'no-register': { type: 'boolean' },
       resume: { type: 'boolean' },
       'mesh-d': { type: 'string' },
       'mesh-dlo': { type: 'string' },
@@ -207,6 +227,9 @@ async function runNodeCommand (command: 'bootstrap' | 'validator' | 'release', a
       'px-history': { type: 'string' },
       'px-history-size': { type: 'string' },
       hostile: { type: 'string' },
+      'sync-rps': { type: 'string' },
+      'sync-streams': { type: 'string' },
+      'sync-bytes-per-s': { type: 'string' },
       events: { type: 'boolean' },
       quiet: { type: 'boolean' }
     },
@@ -230,6 +253,7 @@ async function runNodeCommand (command: 'bootstrap' | 'validator' | 'release', a
       watermarks: ops!,
       mesh: ops!.mesh,
       pxHistory: ops!.pxHistory,
+      syncBudget: ops!.syncBudget,
       ...(ops?.metricsPort !== undefined ? { metricsPort: ops.metricsPort } : {}),
       local: values.local === true,
       logSink: stderrSink(quiet, 'bootstrap')
@@ -252,20 +276,14 @@ async function runNodeCommand (command: 'bootstrap' | 'validator' | 'release', a
       listen: values.listen,
       mesh: ops!.mesh,
       watermarks: ops!,
+      syncBudget: ops!.syncBudget,
       ...(ops?.metricsPort !== undefined ? { metricsPort: ops.metricsPort } : {}),
       local: values.local === true,
-      logSink: stderrSink(quiet, `validator-${toHex(publicKey).slice(0, 6)}`),
-      ...(values.hostile !== undefined ? { hostile: 'silent-reveal' as const } : {})
+      ...(values.hostile !== undefined ? { hostile: 'silent-reveal' as const } : {}),
+      keepRegistered: values['no-register'] !== true,
+      logSink: stderrSink(quiet, `validator-${toHex(publicKey).slice(0, 6)}`)
     })
     attach(node, events, { key: toHex(publicKey), ...opsReady(node) })
-    if (values.register === true) {
-      node.peer.events.on('block', () => {})
-      const tryRegister = async (): Promise<void> => {
-        if (node.peer.chain.state === undefined || node.peer.chain.state.registry.has(toHex(publicKey))) return
-        await node.peer.register()
-      }
-      setInterval(() => { void tryRegister() }, 3_000).unref()
-    }
     return
   }
   // release signer
@@ -327,7 +345,9 @@ function parseIntArg (name: string, v: string, min: number, max: number): number
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  if (err instanceof ConfigError) fail(`${err.code}: ${err.message}`)
+  // Exit 2 only for our own coded start-up refusals: a system error (EADDRINUSE…) keeps exit 1, which a
+  // supervisor restarts (deploy/*.service: RestartPreventExitStatus=2).
+  if (err instanceof ConfigError || err instanceof GossipsubInternalsError) fail(`${err.code}: ${err.message}`)
   if (err instanceof Error && err.name === 'TypeError' && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) fail(`${err.message} (see --help)`)
   fail(err instanceof Error ? (err.stack ?? err.message) : String(err), 1)
 })

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util'
 import { Devnet } from './devnet.ts'
 import { ensureUiBuilt, serveUi } from './web.ts'
+import { whenOrphaned } from './paths.ts'
 import { networkToFile } from '../peer/network-file.ts'
 import type { DevnetSummary } from './devnet.ts'
 
@@ -70,6 +71,9 @@ export async function runDevnetCli (args: string[]): Promise<void> {
   }
   process.on('SIGINT', () => { void finish(devnet.summary('interrupted'), 130) })
   process.on('SIGTERM', () => { void finish(devnet.summary('terminated'), 143) })
+  // A parent that dies (a killed test run, a closed terminal's npm) would leave the whole network running:
+  // once orphaned, stop it.
+  whenOrphaned(() => { void finish(devnet.summary('orphaned: the parent process exited'), 143) })
   try {
     say(`lightpulse devnet: ${validators} validators (${offline} offline), ${devnet.opts.bootstraps} bootstraps, release quorum ${devnet.opts.threshold} of ${devnet.opts.releaseSigners}`)
     await devnet.start()

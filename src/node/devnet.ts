@@ -8,17 +8,17 @@ import type { ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, dirname } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { sha256 } from '../protocol/hash.ts'
 import { compare, concat, toHex, utf8 } from '../protocol/bytes.ts'
 import type { NetworkConfig } from '../protocol/index.ts'
 import { createNodeSigner } from '../crypto/node.ts'
 import { networkToFile } from './files.ts'
+import { siblingModule } from './paths.ts'
 import type { RoundEvent } from '../peer/events.ts'
 import type { HostileMode } from '../peer/round-service.ts'
 
-const CLI = join(dirname(fileURLToPath(import.meta.url)), 'cli.ts')
+const CLI = siblingModule(import.meta.url, 'cli')
 
 export interface DevnetOptions {
   validators?: number
@@ -43,6 +43,9 @@ export interface DevnetOptions {
   meshArgs?: string[]
 }
 
+/** How long the devnet waits, once at its target height, for a fork at the tip to settle. */
+const SETTLE_MS = 20_000
+
 export const LOCAL_MESH_ARGS = ['--local', '--mesh-d', '4', '--mesh-dlo', '3', '--mesh-dhi', '6', '--heartbeat-ms', '1000']
 
 export interface NodeView {
@@ -60,6 +63,10 @@ export interface NodeView {
   restarts: number
   /** Heights (after the latest start) at which this validator's signature is in the block. */
   signedAfterStart: number
+  /** Round duties (commit stage as validator or producer) since the last start. */
+  dutiesAfterStart: number
+  /** Registrations this validator published since the last start (re-joining after a removal). */
+  registrations: number
   hashes: Map<number, string>
 }
 
@@ -89,9 +96,9 @@ export interface DevnetSummary {
   roundLatencyMs: { p50: number, p99: number }
   /** Round number of each block, heights 1..height. */
   roundsByHeight: number[]
-  /** Every running validator holds the same block hash at `height`. */
+  /** Every running validator holds the same block hash at `height` (taken after up to 20 s for a fork at the tip to settle). */
   agreed: boolean
-  validators: Array<{ index: number, key: string, running: boolean, height: number, restarts: number, startHeight: number, signedAfterStart: number }>
+  validators: Array<{ index: number, key: string, running: boolean, height: number, restarts: number, startHeight: number, signedAfterStart: number, dutiesAfterStart: number, registrations: number }>
   bootstraps: string[]
   network: string
   error?: string
@@ -143,6 +150,8 @@ export class Devnet {
   private readonly startedAt = Date.now()
   private releaseStartedAt = 0
   genesisAt = 0
+  /** Hash of the genesis block, from the first node that reported it (height 0 is not in `blocks`). */
+  genesisHash?: string
   private genesisSeen = new Set<string>()
   blocksBeforeRelease = 0
   private waiters = new Set<() => void>()
@@ -226,6 +235,8 @@ export class Devnet {
     view.startedAt = Date.now()
     view.startHeight = view.height
     view.signedAfterStart = 0
+    view.dutiesAfterStart = 0
+    view.registrations = 0
     const rl = createInterface({ input: proc.stdout })
     rl.on('line', (line) => { this.onLine(view, line) })
     const err = createInterface({ input: proc.stderr })
@@ -247,6 +258,7 @@ export class Devnet {
         if (typeof ev.height === 'number') view.height = ev.height
         break
       case 'genesis':
+        if (typeof ev.hash === 'string') this.genesisHash = ev.hash
         if (view.height < 0) view.height = 0
         this.genesisSeen.add(view.name)
         if (this.genesisAt === 0) this.genesisAt = Date.now()
@@ -270,7 +282,11 @@ export class Devnet {
         if (view.key !== undefined && (ev.signerKeys as string[]).includes(view.key)) view.signedAfterStart++
         break
       }
+      case 'registering':
+        view.registrations++
+        break
       case 'round':
+        if (ev.stage === 'commit') view.dutiesAfterStart++
         this.roundEvents.push({ node: view.name, ...(ev as unknown as RoundEvent) })
         if (this.roundEvents.length > 20_000) this.roundEvents.splice(0, 10_000)
         break
@@ -285,7 +301,7 @@ export class Devnet {
   }
 
   private newView (name: string, role: NodeView['role'], index: number, key?: string): NodeView {
-    const v: NodeView = { name, role, index, key, addrs: [], running: false, height: -1, startedAt: 0, startHeight: -1, restarts: 0, signedAfterStart: 0, hashes: new Map() }
+    const v: NodeView = { name, role, index, key, addrs: [], running: false, height: -1, startedAt: 0, startHeight: -1, restarts: 0, signedAfterStart: 0, dutiesAfterStart: 0, registrations: 0, hashes: new Map() }
     this.nodes.set(name, v)
     return v
   }
@@ -393,11 +409,27 @@ export class Devnet {
       await this.staggerStep()
       const h = this.finalHeight
       const restarting = [...this.nodes.values()].some((n) => n.role === 'validator' && !n.running && n.restarts === 0 && n.startedAt !== 0 && this.opts.stagger)
-      if (h >= height && !restarting) return
+      if (h >= height && !restarting) { await this.settle(); return }
       if (h !== last) { last = h; lastChange = Date.now() }
       if (Date.now() - lastChange > stallMs) throw new Error(`stalled at height ${h}: no progress for ${stallMs} ms`)
       await this.waitFor(`height ${height}`, () => this.finalHeight !== last || this.finalHeight >= height, Math.min(stallMs, 2_000)).catch(() => {})
     }
+  }
+
+  /** Every running validator holds the same block at height `h`. */
+  agreesAt (h: number): boolean {
+    const hashes = this.validatorViews.filter((v) => v.running).map((v) => v.hashes.get(h))
+    return hashes.length > 0 && hashes.every((x) => x !== undefined) && new Set(hashes).size === 1
+  }
+
+  /**
+   * A fork at the tip is normal for a moment (two rounds' blocks in flight; the fork choice settles it as the
+   * next block arrives): wait, bounded by SETTLE_MS, until every running validator holds the same block at
+   * the final height. `agreed` in the summary is taken after this.
+   */
+  private async settle (): Promise<void> {
+    // Agreement changes only with node events, and waitFor re-checks on each one.
+    await this.waitFor('agreement at the final height', () => this.agreesAt(this.finalHeight), SETTLE_MS).catch(() => {})
   }
 
   summary (error?: string): DevnetSummary {
@@ -417,7 +449,7 @@ export class Devnet {
       blocks: recs.length,
       rounds,
       roundsByHeight: recs.filter((r) => r.height >= 1 && r.height <= height).map((r) => r.round),
-      agreed: new Set(this.validatorViews.filter((v) => v.running).map((v) => v.hashes.get(height))).size === 1,
+      agreed: this.agreesAt(height),
       quorumMismatches: recs.filter((r) => [...r.digests.values()].some((d) => d.size > 1)).length,
       forks: recs.filter((r) => r.hashes.size > 1).length,
       rejected: this.rejected,
@@ -426,7 +458,7 @@ export class Devnet {
       blocksBeforeRelease: this.blocksBeforeRelease,
       blockIntervalMs: { p50: percentile(intervals, 50), p99: percentile(intervals, 99) },
       roundLatencyMs: { p50: percentile(latency, 50), p99: percentile(latency, 99) },
-      validators: this.validatorViews.map((v) => ({ index: v.index, key: v.key ?? '', running: v.running, height: v.height, restarts: v.restarts, startHeight: v.startHeight, signedAfterStart: v.signedAfterStart })),
+      validators: this.validatorViews.map((v) => ({ index: v.index, key: v.key ?? '', running: v.running, height: v.height, restarts: v.restarts, startHeight: v.startHeight, signedAfterStart: v.signedAfterStart, dutiesAfterStart: v.dutiesAfterStart, registrations: v.registrations })),
       bootstraps: this.bootstrapAddrs,
       network: this.networkFile,
       ...(error !== undefined ? { error } : {})

@@ -14,10 +14,8 @@ import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises'
-import { existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, dirname } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { peerIdOf } from '../peer/dialer.ts'
 import { createNodeSigner } from '../crypto/node.ts'
@@ -30,11 +28,11 @@ import type { MeshParams } from '../peer/gossip-config.ts'
 import { DEFAULT_PX_HISTORY } from '../peer/px-history.ts'
 import { networkToFile, loadNetwork, newSeed, ConfigError } from './files.ts'
 import { parseExposition } from './metrics.ts'
+import { siblingModule } from './paths.ts'
 import type { WorkerConfig, NodeReport } from './launch-worker.ts'
 
-const HERE = dirname(fileURLToPath(import.meta.url))
-const CLI = join(HERE, 'cli.ts')
-const WORKER = join(HERE, 'launch-worker.ts')
+const CLI = siblingModule(import.meta.url, 'cli')
+const WORKER = siblingModule(import.meta.url, 'launch-worker')
 const NODE_ARGS = ['--disable-warning=ExperimentalWarning']
 
 export type TestName = 'peerExchange' | 'connectionManagement' | 'routing' | 'upperLimits' | 'meshStability'
@@ -483,7 +481,8 @@ class Run {
       'heartbeats = time from the bootstrap connection opening to the PRUNE (with PX) arriving, in bootstrap heartbeats',
       'connectToGraft is the light peer\'s share (connection, identify, gossipsub stream, its heartbeat); graftToPrune the bootstrap\'s',
       'a peer whose mesh was already full when it met a bootstrap never GRAFTs it and is not counted',
-      'pxOnArrival*: PRUNEs the bootstraps sent to subscribers unasked, and subscribers given up for want of a gossipsub stream'
+      'pxOnArrival*: PRUNEs the bootstraps sent to subscribers unasked, and subscribers given up for want of a gossipsub stream',
+      'prunesWithoutPxAfterPx: PRUNEs without PX from a bootstrap that had already given this peer PX within the backoff (the answer to a GRAFT that crossed that PRUNE)'
     ]
     if (!settled.settled) notes.push('the mesh did not settle within the settle timeout')
     return {
@@ -503,6 +502,8 @@ class Run {
         peersWithPx: lights.filter((n) => n.prunes.some((p) => p.px > 0)).length,
         prunesWithPx: withPx,
         prunesWithoutPx: all.length - withPx,
+        // Of those, answers to a GRAFT that crossed this bootstrap's PRUNE with PX (already delivered): harmless.
+        prunesWithoutPxAfterPx: all.filter((p) => p.px === 0 && p.afterPx).length,
         stuckGrafts: stuck.length,
         meshDegreeMin: Math.min(...meshes),
         meshDegreeP50: percentile(meshes, 50),
@@ -669,10 +670,8 @@ class Run {
 // ---------------------------------------------------------------- simulation
 
 export async function runSim (o: LaunchTestOptions, simPeers: number, matched?: Record<string, unknown>): Promise<LaunchReport | { error: string }> {
-  const path = join(HERE, '..', 'sim', 'launch-sim.ts')
-  if (!existsSync(path)) return { error: `the simulation is not available yet: ${path} does not exist (it is being written in src/sim/); run without --sim for the real-peer tests` }
-  const mod = await import(path) as { runLaunchSim?: (opts: Record<string, unknown>) => unknown }
-  if (typeof mod.runLaunchSim !== 'function') return { error: `${path} does not export runLaunchSim` }
+  const mod = await import('../sim/launch-sim.ts') as { runLaunchSim?: (opts: Record<string, unknown>) => unknown }
+  if (typeof mod.runLaunchSim !== 'function') return { error: 'src/sim/launch-sim does not export runLaunchSim' }
   const t0 = Date.now()
   // Only what the user set explicitly is passed; the simulation keeps its own launch-scale defaults otherwise.
   const params: Record<string, unknown> = matched ?? { peers: simPeers, ...o.simOverrides }

@@ -20,7 +20,7 @@ import type { GossipSubX } from '../peer/peer.ts'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdsOf } from '../peer/dialer.ts'
-import { gossipOptions } from '../peer/gossip-config.ts'
+import { DEFAULT_MESH, gossipOptions } from '../peer/gossip-config.ts'
 import type { MeshParams } from '../peer/gossip-config.ts'
 import type { Topics } from '../peer/topics.ts'
 import { GossipCounters } from '../peer/gossip-counters.ts'
@@ -60,7 +60,11 @@ export interface NodeReport {
   reachedBootstrap: boolean
   bootstrapConnects: number
   /** For each PRUNE received from a bootstrap: ms since that bootstrap connection opened, ms since our GRAFT, PX peers in it. */
-  prunes: Array<{ sinceConnectMs: number | null, sinceGraftMs: number | null, px: number }>
+  /**
+   * PRUNEs received from bootstraps. `afterPx`: this bootstrap had already sent a PRUNE with PX within the
+   * backoff, so this one answers a GRAFT that crossed it (gossipsub answers a GRAFT in backoff without PX).
+   */
+  prunes: Array<{ sinceConnectMs: number | null, sinceGraftMs: number | null, px: number, afterPx: boolean }>
   /** GRAFTs we sent to a bootstrap that no PRUNE answered (yet): ms waited so far. */
   openGrafts: number[]
   mesh: number
@@ -119,6 +123,8 @@ async function startLight (cfg: WorkerConfig, i: number, bootstrapIds: Set<strin
   /** Bootstrap -> when its connection opened; null once the first PRUNE on that connection was measured. */
   const connectAt = new Map<string, number | null>()
   const graftAt = new Map<string, number>()
+  const pxAt = new Map<string, number>()
+  const pruneBackoffMs = cfg.mesh.pruneBackoffMs ?? DEFAULT_MESH.pruneBackoffMs
   node.addEventListener('connection:open', (e: CustomEvent<Connection>) => {
     const p = e.detail.remotePeer.toString()
     if (!bootstrapIds.has(p)) return
@@ -142,7 +148,10 @@ async function startLight (cfg: WorkerConfig, i: number, bootstrapIds: Set<strin
     const c = connectAt.get(e.peer)
     const g = graftAt.get(e.peer)
     graftAt.delete(e.peer)
-    rep.prunes.push({ sinceConnectMs: c === undefined || c === null ? null : Math.round(t - c), sinceGraftMs: g === undefined ? null : Math.round(t - g), px: e.px })
+    const lastPx = pxAt.get(e.peer)
+    const afterPx = lastPx !== undefined && t - lastPx < pruneBackoffMs
+    if (e.px > 0) pxAt.set(e.peer, t)
+    rep.prunes.push({ sinceConnectMs: c === undefined || c === null ? null : Math.round(t - c), sinceGraftMs: g === undefined ? null : Math.round(t - g), px: e.px, afterPx })
     // Later PRUNEs on the same connection (re-GRAFT after backoff) count from their GRAFT only.
     connectAt.set(e.peer, null)
   })

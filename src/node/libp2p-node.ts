@@ -31,6 +31,8 @@ export interface NodeLibp2pOptions {
   datastoreDir?: string
   bootstrapIds: Set<string>
   blocklist: Set<string>
+  /** Penalty points per peer for Ignore-class floods (the Peer's IgnorePenalty), off the gossip score. */
+  penalty?: (peerId: string) => number
   /** Connection high watermark: libp2p prunes above it. */
   maxConnections?: number
   mesh?: Partial<MeshParams>
@@ -66,7 +68,7 @@ export async function createNodeLibp2p (o: NodeLibp2pOptions): Promise<Libp2p<{ 
       ping: ping(),
       keychain: keychain(),
       ...(bootstrap ? { relay: circuitRelayServer({ reservations: { maxReservations: 128 } }) } : {}),
-      pubsub: gossipsub(gossipOptions({ role: o.role, topics: o.topics, isBootstrap: (p) => o.bootstrapIds.has(p), mesh: o.mesh, local: o.local }))
+      pubsub: gossipsub(gossipOptions({ role: o.role, topics: o.topics, isBootstrap: (p) => o.bootstrapIds.has(p), penalty: o.penalty, mesh: o.mesh, local: o.local }))
     },
     start: false
   })

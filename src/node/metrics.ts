@@ -126,7 +126,11 @@ export class NodeMetrics {
       { name: 'lightpulse_blocks_by_round_total', help: 'Blocks accepted since start by the round that made them (0 = first try).', type: 'counter', samples: Object.entries(p.stats.blocksByRound).map(([k, v]) => ({ labels: { round: k }, value: v })) },
       { name: 'lightpulse_rounds_total', help: 'Rounds this node took part in, by outcome.', type: 'counter', samples: ['block', 'failed'].map((k) => ({ labels: { outcome: k }, value: this.rounds[k] ?? 0 })) },
       { name: 'lightpulse_chain_height', help: 'Height of the chain tip.', type: 'gauge', samples: [{ value: p.chain.height }] },
-      { name: 'lightpulse_blocklisted_peers', help: 'Peers blocked after repeated invalid messages.', type: 'gauge', samples: [{ value: p.blocklist.size }] }
+      { name: 'lightpulse_blocklisted_peers', help: 'Peers blocked after repeated invalid messages.', type: 'gauge', samples: [{ value: p.blocklist.size }] },
+      { name: 'lightpulse_gossip_ignored_over_budget_total', help: 'Ignore-class gossip messages beyond a peer\'s budget (each a penalty point off its gossipsub score).', type: 'counter', samples: [{ value: p.ignorePenalty.over }] },
+      { name: 'lightpulse_sync_served_blocks_total', help: 'Blocks served to peers by the sync server.', type: 'counter', samples: [{ value: p.sync.served }] },
+      { name: 'lightpulse_sync_limited_total', help: 'Sync requests refused by the per-peer budgets (rate, streams; each counts as a reject toward the peer), and responses shortened by the byte budget.', type: 'counter', samples: [{ labels: { reason: 'rate' }, value: p.sync.budget.refused.rate }, { labels: { reason: 'streams' }, value: p.sync.budget.refused.streams }, { labels: { reason: 'bytes_shortened' }, value: p.sync.budget.shortened }] },
+      { name: 'lightpulse_sync_request_rejects_total', help: 'Sync requests the server rejected, by code (malformed, over budget, TIMEOUT = a peer that did not read its response in time, reset).', type: 'counter', samples: Object.entries(p.sync.serverRejects).map(([k, v]) => ({ labels: { code: k }, value: v })) }
     )
     const mem = process.memoryUsage()
     const cpu = process.cpuUsage()

@@ -6,8 +6,10 @@
  * JSON file (every key optional; unknown keys are an error so typos do not pass silently):
  *   { "lowWatermark": 160, "highWatermark": 192, "gracePeriodMs": 60000,
  *     "heartbeatMs": 700, "meshD": 8, "meshDlo": 6, "meshDhi": 12, "metricsPort": 9464,
- *     "pxHistory": 8, "pxHistorySize": 4096 }
- * pxHistory / pxHistorySize matter on bootstraps only (src/peer/px-history.ts).
+ *     "pxHistory": 8, "pxHistorySize": 4096,
+ *     "syncRequestsPerSecond": 20, "syncStreams": 4, "syncBytesPerSecond": 4194304 }
+ * pxHistory / pxHistorySize matter on bootstraps only (src/peer/px-history.ts); the sync* keys are the
+ * per-peer budgets of the sync server (src/peer/sync-budget.ts).
  */
 import { readFile } from 'node:fs/promises'
 import { ConfigError } from './files.ts'
@@ -16,6 +18,7 @@ import type { MeshParams } from '../peer/gossip-config.ts'
 import { DEFAULT_GRACE_MS } from '../peer/connection-trimmer.ts'
 import { DEFAULT_PX_HISTORY } from '../peer/px-history.ts'
 import type { PxHistoryParams } from '../peer/px-history.ts'
+import type { SyncBudgetLimits } from '../peer/sync-budget.ts'
 
 export interface OpsConfig {
   lowWatermark: number
@@ -26,6 +29,8 @@ export interface OpsConfig {
   metricsPort?: number
   /** Bootstraps: PX entries per PRUNE from the history cache, and its size. */
   pxHistory: PxHistoryParams
+  /** Per-peer sync server budgets given explicitly (the rest stay at DEFAULT_SYNC_BUDGET). */
+  syncBudget: Partial<SyncBudgetLimits>
 }
 
 /** Quilibrium's later defaults for bootstraps (160/192); validators keep fewer. */
@@ -44,7 +49,10 @@ const FILE_KEYS: Record<string, [min: number, max: number]> = {
   meshDhi: [1, 128],
   metricsPort: [0, 65_535],
   pxHistory: [0, 64],
-  pxHistorySize: [1, 1_000_000]
+  pxHistorySize: [1, 1_000_000],
+  syncRequestsPerSecond: [1, 10_000],
+  syncStreams: [1, 64],
+  syncBytesPerSecond: [65_536, 1_073_741_824]
 }
 
 const FLAG_OF: Record<string, string> = {
@@ -57,7 +65,10 @@ const FLAG_OF: Record<string, string> = {
   meshDhi: '--mesh-dhi',
   metricsPort: '--metrics-port',
   pxHistory: '--px-history',
-  pxHistorySize: '--px-history-size'
+  pxHistorySize: '--px-history-size',
+  syncRequestsPerSecond: '--sync-rps',
+  syncStreams: '--sync-streams',
+  syncBytesPerSecond: '--sync-bytes-per-s'
 }
 
 /** Flag values as parsed by node:util parseArgs (strings). */
@@ -74,6 +85,9 @@ export interface OpsFlags {
   'metrics-port'?: string
   'px-history'?: string
   'px-history-size'?: string
+  'sync-rps'?: string
+  'sync-streams'?: string
+  'sync-bytes-per-s'?: string
 }
 
 function checkInt (name: string, v: unknown, source: string): number {
@@ -106,7 +120,8 @@ export async function resolveOpsConfig (role: 'bootstrap' | 'validator', flags: 
   const fromFlag: Array<[keyof OpsFlags, string]> = [
     ['low-watermark', 'lowWatermark'], ['high-watermark', 'highWatermark'], ['grace-period-ms', 'gracePeriodMs'],
     ['heartbeat-ms', 'heartbeatMs'], ['mesh-d', 'meshD'], ['mesh-dlo', 'meshDlo'], ['mesh-dhi', 'meshDhi'], ['metrics-port', 'metricsPort'],
-    ['px-history', 'pxHistory'], ['px-history-size', 'pxHistorySize']
+    ['px-history', 'pxHistory'], ['px-history-size', 'pxHistorySize'],
+    ['sync-rps', 'syncRequestsPerSecond'], ['sync-streams', 'syncStreams'], ['sync-bytes-per-s', 'syncBytesPerSecond']
   ]
   for (const [flag, key] of fromFlag) if (flags[flag] !== undefined) v[key] = checkInt(key, flags[flag], 'flag')
   // --max-connections is the older name of --high-watermark.
@@ -135,5 +150,9 @@ export async function resolveOpsConfig (role: 'bootstrap' | 'validator', flags: 
   if (!(m.Dlo <= m.D && m.D <= m.Dhi)) throw new ConfigError('CONFIG_INVALID', `mesh degrees must satisfy Dlo <= D <= Dhi (got Dlo=${m.Dlo} D=${m.D} Dhi=${m.Dhi})`)
   const pxHistory = { fromHistory: v.pxHistory ?? DEFAULT_PX_HISTORY.fromHistory, size: v.pxHistorySize ?? DEFAULT_PX_HISTORY.size }
   if (pxHistory.fromHistory > m.prunePeers) throw new ConfigError('CONFIG_INVALID', `--px-history (${pxHistory.fromHistory}) cannot exceed the PX list size (${m.prunePeers})`)
-  return { lowWatermark: low, highWatermark: high, gracePeriodMs: v.gracePeriodMs ?? DEFAULT_GRACE_MS, mesh, pxHistory, ...(v.metricsPort !== undefined ? { metricsPort: v.metricsPort } : {}) }
+  const syncBudget: Partial<SyncBudgetLimits> = {}
+  if (v.syncRequestsPerSecond !== undefined) { syncBudget.requestsPerSecond = v.syncRequestsPerSecond; syncBudget.requestBurst = 2 * v.syncRequestsPerSecond }
+  if (v.syncStreams !== undefined) syncBudget.concurrentStreams = v.syncStreams
+  if (v.syncBytesPerSecond !== undefined) { syncBudget.bytesPerSecond = v.syncBytesPerSecond; syncBudget.byteBurst = 2 * v.syncBytesPerSecond }
+  return { lowWatermark: low, highWatermark: high, gracePeriodMs: v.gracePeriodMs ?? DEFAULT_GRACE_MS, mesh, pxHistory, syncBudget, ...(v.metricsPort !== undefined ? { metricsPort: v.metricsPort } : {}) }
 }

@@ -18,6 +18,10 @@ import type { WatermarkOptions } from '../peer/connection-trimmer.ts'
 import { NodeMetrics } from './metrics.ts'
 import { loadOrCreatePeerKey } from './files.ts'
 import { peerIdsOf } from '../peer/dialer.ts'
+import type { SyncBudgetLimits } from '../peer/sync-budget.ts'
+import { IgnorePenalty } from '../peer/gossip-penalty.ts'
+import { systemClock } from '../peer/clock.ts'
+import { assertGossipsubInternals } from '../peer/gossipsub-internals.ts'
 import { PxHistory, installPxHistory, installPxOnArrival, DEFAULT_PX_HISTORY } from '../peer/px-history.ts'
 import type { PxHistoryParams } from '../peer/px-history.ts'
 import { DEFAULT_MESH } from '../peer/gossip-config.ts'
@@ -45,6 +49,10 @@ export interface NodeOptions {
   pxHistory?: PxHistoryParams
   /** TEST ONLY (validators): deliberate misbehaviour in rounds, e.g. 'silent-reveal'; default honest. */
   hostile?: HostileMode
+  /** Validators: register the key again whenever the live chain lacks it (default true; see PeerInit). */
+  keepRegistered?: boolean
+  /** Per-peer sync server budgets (src/peer/sync-budget.ts). */
+  syncBudget?: Partial<SyncBudgetLimits>
 }
 
 export interface RunningNode {
@@ -77,7 +85,10 @@ export async function startNode (o: NodeOptions): Promise<RunningNode> {
   const trimmer = o.watermarks !== undefined && o.role !== 'light'
     ? new ConnectionTrimmer({ ...o.watermarks, isProtected: (p) => bootstrapIds.has(p), log: logger })
     : undefined
+  // One Ignore-class budget, read by gossipsub's score and fed by the Peer's validators.
+  const ignorePenalty = new IgnorePenalty(systemClock.now)
   const libp2p = await createNodeLibp2p({
+    penalty: (id) => ignorePenalty.penalty(id),
     role: o.role,
     privateKey,
     topics,
@@ -91,13 +102,25 @@ export async function startNode (o: NodeOptions): Promise<RunningNode> {
     ...(trimmer !== undefined ? { gater: trimmer.gater } : {})
   })
   trimmer?.attach(libp2p as never)
+  // Bootstraps depend on gossipsub internals for PX: a version without them must not start and quietly hand
+  // out plain PX (other roles only lose the concurrent stream opening, with a warning from Peer).
+  if (o.role === 'bootstrap') {
+    try {
+      assertGossipsubInternals(libp2p.services.pubsub)
+    } catch (err) {
+      await libp2p.stop()
+      await store.close()
+      throw err
+    }
+  }
   const pxParams = o.pxHistory ?? DEFAULT_PX_HISTORY
   let pxHistory: PxHistory | undefined
   if (o.role === 'bootstrap' && pxParams.fromHistory > 0) {
     const h = new PxHistory(pxParams)
     const prunePeers = o.mesh?.prunePeers ?? DEFAULT_MESH.prunePeers
-    if (installPxHistory(libp2p.services.pubsub, libp2p.peerStore, h, { prunePeers, ok: (id) => !blocklist.has(id) })) pxHistory = h
-    else logger.warn('PX history is off: this gossipsub version has no makePrune to extend', {})
+    // assertGossipsubInternals above guarantees the makePrune this needs, so it always installs.
+    installPxHistory(libp2p.services.pubsub, libp2p.peerStore, h, { prunePeers, ok: (id) => !blocklist.has(id) })
+    pxHistory = h
   }
   const pxOnArrival = o.role === 'bootstrap' ? installPxOnArrival(libp2p.services.pubsub, libp2p) : undefined
   const peer = new Peer({
@@ -113,7 +136,10 @@ export async function startNode (o: NodeOptions): Promise<RunningNode> {
     ...(o.role === 'bootstrap' ? { minPeers: 0 } : {}),
     logger,
     blocklist,
-    ...(o.hostile !== undefined ? { hostile: o.hostile } : {})
+    ...(o.hostile !== undefined ? { hostile: o.hostile } : {}),
+    keepRegistered: o.keepRegistered,
+    ignorePenalty,
+    ...(o.syncBudget !== undefined ? { syncBudget: o.syncBudget } : {})
   })
   await peer.start()
   const metrics = o.metricsPort !== undefined ? new NodeMetrics(peer, trimmer, pxHistory, pxOnArrival?.stats) : undefined

@@ -1,17 +1,16 @@
 /**
- * Serves the browser peer's page (the Vite build in dist/) and /config.json (the network and the
- * bootstraps' browser-dialable addresses) on 127.0.0.1. Builds the page first when dist/ is missing
- * or older than its sources.
+ * Serves the browser peer's page (the Vite build in dist/app/) and /config.json (the network and the
+ * bootstraps' browser-dialable addresses) on 127.0.0.1. In a source checkout it builds the page first
+ * when dist/app/ is missing or older than its sources; an installed package serves the page it ships.
  */
 import { createServer } from 'node:http'
 import type { Server } from 'node:http'
 import { readFile, stat, readdir } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
-import { join, extname, normalize, dirname } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join, extname, normalize } from 'node:path'
+import { APP_DIR, HAS_SOURCES, PACKAGE_ROOT } from './paths.ts'
 
-export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-export const DIST = join(ROOT, 'dist')
+export const DIST = APP_DIR
 
 const MIME: Record<string, string> = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
@@ -29,22 +28,28 @@ async function newestMtime (dir: string): Promise<number> {
   return newest
 }
 
-/** Builds the page with Vite unless dist/ is newer than every source it is built from. */
+/** Builds the page with Vite unless dist/app/ is newer than every source it is built from (checkout only). */
 export async function ensureUiBuilt (log: (line: string) => void = () => {}): Promise<void> {
   const index = join(DIST, 'index.html')
+  if (!HAS_SOURCES) {
+    if (!existsSync(index)) throw new Error(`lightpulse: the browser page is missing from this package (${index}); reinstall the package`)
+    return
+  }
   if (existsSync(index)) {
     const built = (await stat(index)).mtimeMs
-    const sources = Math.max(...await Promise.all(['src', 'worker', 'public'].map(async (d) => await newestMtime(join(ROOT, d)))))
+    const sources = Math.max(...await Promise.all(['src', 'worker', 'public'].map(async (d) => await newestMtime(join(PACKAGE_ROOT, d)))))
     if (built >= sources) return
   }
   log('building the browser peer (vite build)…')
   const { build } = await import('vite')
-  await build({ configFile: join(ROOT, 'vite.config.ts'), root: join(ROOT, 'public'), logLevel: 'warn' })
+  await build({ configFile: join(PACKAGE_ROOT, 'vite.config.ts'), root: join(PACKAGE_ROOT, 'public'), logLevel: 'warn' })
 }
 
 export interface UiServer { url: string, server: Server, close: () => Promise<void> }
 
-export async function serveUi (opts: { port: number, host?: string, config: () => unknown }): Promise<UiServer> {
+/** Serves `root` (default: the page in dist/app/) and /config.json. */
+export async function serveUi (opts: { port: number, host?: string, config: () => unknown, root?: string }): Promise<UiServer> {
+  const root = opts.root ?? DIST
   const server = createServer((req, res) => {
     void (async () => {
       const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)
@@ -54,8 +59,8 @@ export async function serveUi (opts: { port: number, host?: string, config: () =
         return
       }
       const rel = normalize(path === '/' ? '/index.html' : path).replace(/^(\.\.[/\\])+/, '')
-      const file = join(DIST, rel)
-      if (!file.startsWith(DIST)) { res.writeHead(403).end(); return }
+      const file = join(root, rel)
+      if (!file.startsWith(root)) { res.writeHead(403).end(); return }
       try {
         const body = await readFile(file)
         res.writeHead(200, { 'content-type': MIME[extname(file)] ?? 'application/octet-stream' })

@@ -4,7 +4,7 @@
  * (blocks + checkpoint in one transaction), then publish the new state to listeners.
  */
 import {
-  ProtocolError, computeBlockHash, decodeBlock, decodeChainState, encodeBlock, encodeChainState,
+  ProtocolError, compareForks, computeBlockHash, decodeBlock, decodeChainState, encodeBlock, encodeChainState,
   processBlock, processBlocks, processGenesis, toHex, isProtocolError
 } from '../protocol/index.ts'
 import type { Block, BlockInfo, ChainState, NetworkConfig, Ed25519Verifier } from '../protocol/index.ts'
@@ -187,25 +187,38 @@ export class ChainService {
     return this.recent.find((s) => s.tip.header.height === height)?.tip.hash
   }
 
+  /** Our block (header and hash) at `height` if it is within the reorg window. */
+  recentTip (height: number): ChainState['tip'] | undefined {
+    return this.recent.find((s) => s.tip.header.height === height)?.tip
+  }
+
   /** Lowest height a fork may start from (the oldest state we can rebuild from). */
   get reorgFloor (): number {
     return this.recent[0]?.tip.header.height ?? this.height
   }
 
   /**
-   * Switches to a fork: `blocks` start right above `ancestorHeight` (a height we hold a state for) and must
-   * end strictly above our tip, since the longer quorum-signed chain wins. Verified in full before
-   * anything is changed; then our blocks above the ancestor are replaced.
+   * Switches to a fork: `blocks` start right above `ancestorHeight` (a height we hold a state for) and the
+   * fork must win the fork choice against ours (`compareForks`: longer, or equal length with the lower round,
+   * then the lower hash, at the first height where they differ). Verified in full before anything is
+   * changed; then our blocks above the ancestor are replaced.
    */
   async reorg (ancestorHeight: number, blocks: Block[]): Promise<number> {
     return await this.mutex.run(async () => {
       const base = this.recent.find((s) => s.tip.header.height === ancestorHeight)
       if (base === undefined || this.current === undefined) throw new ProtocolError('UNKNOWN_PARENT', { reason: 'fork below the reorg window', ancestorHeight })
+      const first = blocks[0]
+      if (first === undefined) throw new ProtocolError('STALE', { reason: 'empty fork', ancestorHeight })
       const newTip = ancestorHeight + blocks.length
-      if (newTip <= this.current.tip.header.height) throw new ProtocolError('STALE', { reason: 'fork is not longer than our chain', newTip, tip: this.current.tip.header.height })
+      const tip = this.current.tip.header.height
+      const ours = this.recentTip(ancestorHeight + 1)
+      const theirs = { tipHeight: newTip, firstRound: first.header.round, firstHash: computeBlockHash(first.header) }
+      if (ours !== undefined && compareForks(theirs, { tipHeight: tip, firstRound: ours.header.round, firstHash: ours.hash }) >= 0) {
+        throw new ProtocolError('STALE', { reason: 'fork does not win the fork choice', newTip, tip })
+      }
       const { states, infos } = await processBlocks(base, blocks, { verifier: this.init.verifier, now: this.init.clock.now() })
-      const dropped = this.current.tip.header.height - ancestorHeight
-      this.init.log.warn('switching to a longer fork', { ancestor: ancestorHeight, dropped, newTip })
+      const dropped = tip - ancestorHeight
+      this.init.log.warn(newTip > tip ? 'switching to a longer fork' : 'switching to an equal-length fork that wins the tie-break', { ancestor: ancestorHeight, dropped, newTip })
       await this.write(async () => { await this.init.store.truncateAbove(ancestorHeight) })
       const items = blocks.map((block, i) => ({ block, info: infos[i]! }))
       const prev = states.length >= 2 ? states[states.length - 2]! : base

@@ -1,6 +1,10 @@
 /**
  * Keeps a peer connected: libp2p has no auto-dialer. Redials the bootstraps whenever none is connected
  * (with backoff), and tops up to `minPeers` non-bootstrap peers from peers already known (PX, identify).
+ * A peer that stays below `minPeers` while some of its bootstraps are not connected dials those again
+ * every `bootstrapRefreshMs`: a bootstrap hands its peers on by PX and hangs up, so a peer whose PX
+ * entries were all undialable, and whose only connected bootstrap gives it nothing (a dead or hostile
+ * one), would otherwise stay cut off from the mesh for good.
  */
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -33,6 +37,11 @@ export interface DialerInit {
   bootstrapsPerAttempt?: number
   /** Randomness for that pick (default Math.random). */
   random?: () => number
+  /**
+   * While fewer than `minPeers` other peers are connected, dial the unconnected bootstraps again at most this
+   * often (default 15 s; not with `releaseBootstrapsAt`, which hangs bootstraps up on purpose).
+   */
+  bootstrapRefreshMs?: number
 }
 
 /** The peer id in a multiaddr's /p2p/ component, if it has one. */
@@ -53,6 +62,8 @@ export class Dialer {
   private failures = 0
   private stopped = false
   private reported = false
+  /** When bootstraps were last dialed (the refresh of unconnected ones waits `bootstrapRefreshMs` after it). */
+  private lastBootstrapDial = -Infinity
 
   constructor (init: DialerInit) {
     this.init = init
@@ -98,6 +109,7 @@ export class Dialer {
     }
     const wantBootstrap = release === undefined ? this.connectedBootstraps() === 0 : this.connectedBootstraps() === 0 && others < (this.init.minPeers ?? 6)
     if (this.addrs.length > 0 && wantBootstrap) {
+      this.lastBootstrapDial = this.init.clock.now()
       const results = await Promise.allSettled(this.pick().map(async (a) => await libp2p.dial(a, { signal: AbortSignal.timeout(this.init.dialTimeoutMs ?? 5_000) })))
       if (this.stopped) return
       const ok = results.filter((r) => r.status === 'fulfilled').length
@@ -121,15 +133,41 @@ export class Dialer {
       this.reported = false
     }
     await this.topUp()
+    if (release === undefined) this.refreshBootstraps()
     this.schedule(retry * 2)
   }
 
-  /** The bootstraps to dial this attempt: all, or `bootstrapsPerAttempt` of them at random. */
-  private pick (): Multiaddr[] {
+  /** The connected peers' ids, and how many of them are not bootstraps. */
+  private connectedPeers (): { connected: Set<string>, others: number } {
+    const connected = new Set(this.init.libp2p.getConnections().map((c) => c.remotePeer.toString()))
+    let others = 0
+    for (const id of connected) if (!this.bootstrapIds.has(id)) others++
+    return { connected, others }
+  }
+
+  /** Below `minPeers` with some bootstraps unconnected: dial those again (at most every `bootstrapRefreshMs`). */
+  private refreshBootstraps (): void {
+    const { libp2p, clock, log } = this.init
+    const min = this.init.minPeers ?? 6
+    const { connected, others } = this.connectedPeers()
+    if (min === 0 || others >= min) return
+    const now = clock.now()
+    if (now - this.lastBootstrapDial < (this.init.bootstrapRefreshMs ?? 15_000)) return
+    const unconnected = this.addrs.filter((a) => { const id = peerIdOf(a); return id !== undefined && !connected.has(id) })
+    if (unconnected.length === 0) return
+    this.lastBootstrapDial = now
+    log.debug('below the peer target: dialing the unconnected bootstraps again', { peers: others, bootstraps: unconnected.length })
+    for (const a of this.pick(unconnected)) {
+      void libp2p.dial(a, { signal: AbortSignal.timeout(this.init.dialTimeoutMs ?? 5_000) }).catch(() => {})
+    }
+  }
+
+  /** The bootstraps to dial this attempt (of `from`): all, or `bootstrapsPerAttempt` of them at random. */
+  private pick (from: Multiaddr[] = this.addrs): Multiaddr[] {
     const k = this.init.bootstrapsPerAttempt
-    if (k === undefined || k >= this.addrs.length) return this.addrs
+    if (k === undefined || k >= from.length) return from
     const rnd = this.init.random ?? Math.random
-    const order = [...this.addrs]
+    const order = [...from]
     for (let i = 0; i < k; i++) {
       const j = i + Math.floor(rnd() * (order.length - i))
       const t = order[i]!
@@ -146,8 +184,7 @@ export class Dialer {
   private async topUp (): Promise<void> {
     const { libp2p } = this.init
     const min = this.init.minPeers ?? 6
-    const connected = new Set(libp2p.getConnections().map((c) => c.remotePeer.toString()))
-    const others = [...connected].filter((id) => !this.bootstrapIds.has(id)).length
+    const { connected, others } = this.connectedPeers()
     if (others >= min) return
     const known = await libp2p.peerStore.all()
     const candidates: PeerId[] = known.filter((p) => p.addresses.length > 0 && !connected.has(p.id.toString()) && !this.bootstrapIds.has(p.id.toString()) && !p.id.equals(libp2p.peerId)).map((p) => p.id)

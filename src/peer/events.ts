@@ -39,6 +39,8 @@ export interface GenesisEvent { hash: string, timestamp: number, signers: number
 export interface ReleaseEvent { signer: number, seen: number, threshold: number }
 export interface PeerErrorEvent { code: string, message: string, details?: Record<string, unknown> }
 export interface StalledEvent { height: number, since: number }
+/** This peer published a registration for its validator key (missing from the live chain's registry). */
+export interface RegisteringEvent { height: number, publicKey: string }
 
 export interface PeerEvents {
   block: BlockEvent
@@ -49,6 +51,7 @@ export interface PeerEvents {
   release: ReleaseEvent
   error: PeerErrorEvent
   stalled: StalledEvent
+  registering: RegisteringEvent
 }
 
 type Listener<T> = (detail: T) => void

@@ -34,6 +34,8 @@ export function gossipOptions (opts: {
   mesh?: Partial<MeshParams>
   /** Loopback/local networks: every peer shares an IP, so IP colocation scoring must be off. */
   local?: boolean
+  /** Penalty points per peer (Ignore-class floods, gossip-penalty.ts), taken off its application score. */
+  penalty?: (peerId: string) => number
 }): Partial<GossipsubOpts> {
   const mesh = { ...DEFAULT_MESH, ...opts.mesh }
   const bootstrap = opts.role === 'bootstrap'
@@ -69,7 +71,7 @@ export function gossipOptions (opts: {
     runOnLimitedConnection: true,
     scoreParams: {
       IPColocationFactorWeight: opts.local === true ? 0 : -10,
-      appSpecificScore: (peer: string) => opts.isBootstrap(peer) ? 100 : 0,
+      appSpecificScore: (peer: string) => opts.isBootstrap(peer) ? 100 : -(opts.penalty?.(peer) ?? 0),
       appSpecificWeight: 1,
       topics: Object.fromEntries(Object.values(opts.topics).map((t) => [t, topicScore]))
     },

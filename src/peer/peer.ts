@@ -6,8 +6,8 @@
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { GossipSub } from '@libp2p/gossipsub'
-import { ProtocolError, computeNetworkId, decodeBlock, encodeTx, isProtocolError, registerSigningMessage, toHex } from '../protocol/index.ts'
-import type { NetworkConfig, Ed25519Verifier, Transaction } from '../protocol/index.ts'
+import { ProtocolError, computeBlockHash, computeNetworkId, decodeBlock, encodeTx, equals, isProtocolError, registerSigningMessage, toHex } from '../protocol/index.ts'
+import type { ChainState, NetworkConfig, Ed25519Verifier, Transaction } from '../protocol/index.ts'
 import type { ChainStore } from '../storage/types.ts'
 import type { Signer } from '../crypto/types.ts'
 import { ChainService } from './chain-service.ts'
@@ -17,6 +17,8 @@ import { ReleaseService } from './release-service.ts'
 import { SyncService } from './sync-service.ts'
 import { Dialer } from './dialer.ts'
 import { concurrentOutboundStreams } from './gossip-streams.ts'
+import type { SyncBudgetLimits } from './sync-budget.ts'
+import { IgnorePenalty } from './gossip-penalty.ts'
 import { Mempool } from './mempool.ts'
 import { Emitter } from './events.ts'
 import type { PeerEvents } from './events.ts'
@@ -58,11 +60,27 @@ export interface PeerInit {
   releaseBootstrapsAt?: number
   /** Rejected messages from one peer before it is disconnected and blocked (default 10). */
   maxRejectsPerPeer?: number
+  /**
+   * The per-peer budget of Ignore-class gossip, shared with gossipsub's score (pass the same instance's
+   * `penalty` to the libp2p factory). Default: a new one on this peer's clock (counted, but not scored).
+   */
+  ignorePenalty?: IgnorePenalty
+  /** Per-peer budgets of this peer's sync server (default DEFAULT_SYNC_BUDGET, src/peer/sync-budget.ts). */
+  syncBudget?: Partial<SyncBudgetLimits>
   /** Peers to refuse (shared with the connection gater of the libp2p node). */
   blocklist?: Set<string>
   /** TEST ONLY: deliberate misbehaviour in rounds (RoundServiceInit.hostile); default honest. */
   hostile?: HostileMode
+  /**
+   * With a validator key: publish a registration whenever the live chain's registry lacks the key (never
+   * registered, or removed after `maxMissed` missed duties while it was down), so a restarted or returning
+   * validator is back on duty `activationDelay` blocks later. Default true.
+   */
+  keepRegistered?: boolean
 }
+
+/** A tip is live (the node has caught up) when its block is at most this many slowest block times old. */
+const LIVE_TIP_BLOCKS = 8
 
 export interface PeerStats {
   rejected: Record<string, number>
@@ -73,6 +91,16 @@ export interface PeerStats {
 }
 
 const defaultRandom = (n: number): Uint8Array => globalThis.crypto.getRandomValues(new Uint8Array(n))
+
+/**
+ * Ignore codes that count toward a forwarder's Ignore budget: old, future or repeated messages, and a full
+ * pool. Not LOCKED, UNKNOWN_PARENT or WRONG_HEIGHT: those mean that we are behind, and every honest peer
+ * sends a catching-up peer many of them.
+ */
+const PENALISED_IGNORES: ReadonlySet<string> = new Set(['STALE', 'DUPLICATE', 'FUTURE', 'MEMPOOL_FULL'])
+
+/** Size of invalid gossip that counts as one reject toward the sender's block (PROTOCOL.md §15). */
+export const REJECT_WEIGHT_BYTES = 32 * 1024
 
 export class Peer {
   readonly events = new Emitter<PeerEvents>()
@@ -86,6 +114,8 @@ export class Peer {
   readonly networkId: Uint8Array
   readonly stats: PeerStats = { rejected: {}, ignored: {}, accepted: {}, published: {}, blocksByRound: {} }
   readonly rejectsByPeer = new Map<string, number>()
+  /** Ignore-class gossip per forwarding peer, over budget = penalty points (gossipsub's app score). */
+  readonly ignorePenalty: IgnorePenalty
   readonly blocklist: Set<string>
   private readonly init: PeerInit
   private readonly log: Logger
@@ -94,10 +124,12 @@ export class Peer {
   private syncTimer?: unknown
   private unsubscribers: Array<() => void> = []
   private started = false
+  private lastRegisterAt = -Infinity
 
   constructor (init: PeerInit) {
     this.init = init
     this.clock = init.clock ?? systemClock
+    this.ignorePenalty = init.ignorePenalty ?? new IgnorePenalty(this.clock.now)
     this.random = init.random ?? defaultRandom
     this.log = (init.logger ?? silentLogger).forComponent(init.role)
     this.networkId = computeNetworkId(init.network)
@@ -127,10 +159,12 @@ export class Peer {
       release: this.release,
       log: this.log.forComponent('sync'),
       events: this.events,
-      onRejected: (peer, err) => { this.recordVerdict('sync', peer, err) }
+      onRejected: (peer, err) => { this.recordVerdict('sync', peer, err) },
+      now: this.clock.now,
+      ...(init.syncBudget !== undefined ? { budget: init.syncBudget } : {})
     })
     this.dialer = new Dialer({ libp2p: init.libp2p as unknown as Libp2p, bootstraps: init.bootstraps ?? [], clock: this.clock, log: this.log.forComponent('dialer'), events: this.events, minPeers: init.minPeers, retryMs: init.redialMs, releaseBootstrapsAt: init.releaseBootstrapsAt })
-    this.chain.onTip((s) => { this.rounds.onTip(s) })
+    this.chain.onTip((s) => { this.rounds.onTip(s); this.keepRegistered(s) })
     this.events.on('block', (b) => { this.stats.blocksByRound[b.round] = (this.stats.blocksByRound[b.round] ?? 0) + 1 })
   }
 
@@ -160,7 +194,7 @@ export class Peer {
       [this.topics.release, async (b) => { await this.release.handleMessage(b) }]
     ]
     for (const [topic, fn] of validators) {
-      ps.topicValidators.set(topic, async (from: PeerId, msg) => await this.verdict(topic, from.toString(), async () => { await fn(msg.data, from.toString()) }))
+      ps.topicValidators.set(topic, async (from: PeerId, msg) => await this.verdict(topic, from.toString(), msg.data.length, async () => { await fn(msg.data, from.toString()) }))
       ps.subscribe(topic)
     }
     await this.sync.start(libp2p as unknown as Libp2p)
@@ -187,6 +221,26 @@ export class Peer {
     this.unsubscribers = []
     await this.sync.stop().catch(() => {})
     await this.init.libp2p.stop()
+  }
+
+  /**
+   * Re-registers this peer's validator key when the live chain no longer lists it. Registration
+   * transactions are idempotent (one per key, ignored as ALREADY_REGISTERED once on chain), so a retry
+   * every couple of block times until a producer includes it is safe.
+   */
+  private keepRegistered (state: ChainState): void {
+    const signer = this.init.signer
+    if (!this.started || signer === undefined || this.init.keepRegistered === false) return
+    const id = toHex(signer.publicKey)
+    if (state.registry.has(id)) { this.lastRegisterAt = -Infinity; return }
+    const { timing } = state.preset
+    const now = this.clock.now()
+    if (now - state.tip.header.timestamp > LIVE_TIP_BLOCKS * timing.maxBlockMs) return
+    if (now - this.lastRegisterAt < Math.max(3_000, 2 * timing.targetBlockMs)) return
+    if (this.lastRegisterAt === -Infinity) this.log.info('validator key not in the registry (never registered, or removed for missed duties): registering', { height: state.tip.header.height, key: id.slice(0, 16) })
+    this.lastRegisterAt = now
+    this.events.emit('registering', { height: state.tip.header.height, publicKey: id })
+    void this.register().catch((err: unknown) => { this.log.warn('registration not published', { err: String(err) }) })
   }
 
   /** Polls a connected peer's status now and then, in case gossip missed a block. */
@@ -222,8 +276,10 @@ export class Peer {
     try {
       await this.chain.acceptBlock(block, 'gossip')
     } catch (err) {
-      // A block on another fork: ask its sender for its chain (the longer fork wins).
-      if (isProtocolError(err) && err.code === 'UNKNOWN_PARENT') {
+      // A block on another fork: ask its sender for its chain (the fork choice decides, PROTOCOL.md §13).
+      // A competing block at our own height is an equal-length fork: STALE (not forwarded), but compared.
+      if (isProtocolError(err) && (err.code === 'UNKNOWN_PARENT' ||
+        (err.code === 'STALE' && block.header.height === height && height > 0 && !equals(computeBlockHash(block.header), this.chain.state.tip.hash)))) {
         this.syncFromSender(from)
       }
       throw err
@@ -231,14 +287,14 @@ export class Peer {
   }
 
   /** Runs a validation and turns its outcome into a gossipsub verdict, counting and penalising. */
-  private async verdict (topic: string, from: string, fn: () => Promise<void>): Promise<TopicValidatorResult> {
+  private async verdict (topic: string, from: string, bytes: number, fn: () => Promise<void>): Promise<TopicValidatorResult> {
     try {
       await fn()
       this.stats.accepted[topic] = (this.stats.accepted[topic] ?? 0) + 1
       return TopicValidatorResult.Accept
     } catch (err) {
       if (isProtocolError(err)) {
-        this.recordVerdict(topic, from, err)
+        this.recordVerdict(topic, from, err, bytes)
         return err.action === 'reject' ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
       }
       this.log.warn('validation failed unexpectedly', { topic, err: String(err) })
@@ -246,15 +302,18 @@ export class Peer {
     }
   }
 
-  private recordVerdict (topic: string, from: string, err: ProtocolError): void {
+  private recordVerdict (topic: string, from: string, err: ProtocolError, bytes = 0): void {
     if (err.action === 'ignore') {
       this.stats.ignored[err.code] = (this.stats.ignored[err.code] ?? 0) + 1
+      if (topic !== 'sync' && PENALISED_IGNORES.has(err.code)) this.ignorePenalty.record(from)
       return
     }
     this.stats.rejected[err.code] = (this.stats.rejected[err.code] ?? 0) + 1
     this.events.emit('rejected', { code: err.code, topic, from, action: 'reject', details: sanitize(err.details) })
     this.log.warn('rejected message', { code: err.code, topic: topic.split('/')[3], from: from.slice(-8) })
-    const n = (this.rejectsByPeer.get(from) ?? 0) + 1
+    // Junk costs the sender by its size: every started REJECT_WEIGHT_BYTES count as one reject, so a
+    // maximum-size invalid message (300 KiB) blocks its sender at once.
+    const n = (this.rejectsByPeer.get(from) ?? 0) + Math.max(1, Math.ceil(bytes / REJECT_WEIGHT_BYTES))
     this.rejectsByPeer.set(from, n)
     if (n >= (this.init.maxRejectsPerPeer ?? 10) && !this.blocklist.has(from) && !this.dialer.bootstrapIds.has(from)) {
       this.blocklist.add(from)

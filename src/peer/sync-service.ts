@@ -1,20 +1,27 @@
 /**
  * Block sync over a request/response libp2p protocol. Requests and responses are bounded; every block
  * is verified (pipelined: a batch's signature checks run concurrently) before it is stored. A peer that
- * serves an invalid block is reported and dropped for this round of syncing.
+ * serves reject-class data is reported and never synced from again.
  *
  *   request  = u8 kind | kind=1 STATUS: nothing | kind=2 BLOCKS: u64 from, u16 count (<= MAX_SYNC_BATCH)
  *   STATUS   -> one frame: u8 hasGenesis, u64 tipHeight, 32 tipHash, 32 genesisHash, u8 n, n x (u8 len, release message)
- *   BLOCKS   -> up to `count` frames, each one encoded block (height `from` upward; height 0 = genesis)
- * Frames are unsigned-varint length-prefixed (libp2p's lpStream).
+ *   BLOCKS   -> up to min(`count`, MAX_SYNC_BATCH) frames, each one encoded block (height `from` upward, stopping
+ *               at our tip; height 0 = genesis); none when count is 0, `from` is above our tip or we have no genesis
+ * Frames are unsigned-varint length-prefixed (libp2p's lpStream). A response ends when the server closes the
+ * stream (no terminator); a request it cannot parse is answered by a stream reset. See PROTOCOL.md §3.9.
+ * Fork choice (PROTOCOL.md §13): a peer whose chain does not extend ours is switched to if its fork wins
+ * compareForks within the reorg window; a deeper fork is reported once per peer as FORK_TOO_DEEP.
  */
 import { lpStream, LengthPrefixedDecoder } from '@libp2p/utils'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import {
-  MAX_BLOCK_SIZE, MAX_SYNC_BATCH, ProtocolError, Reader, Writer, decodeBlock, decodeQuorumMessage, encodeQuorumMessage,
+  MAX_BLOCK_SIZE, MAX_SYNC_BATCH, ProtocolError, Reader, Writer, compareForks, decodeBlock, decodeQuorumMessage, encodeQuorumMessage,
   isProtocolError, toHex, equals, computeBlockHash
 } from '../protocol/index.ts'
 import type { Block } from '../protocol/index.ts'
+import { SyncBudget } from './sync-budget.ts'
+import type { SyncBudgetLimits } from './sync-budget.ts'
+import { MAX_REORG_DEPTH } from './chain-service.ts'
 import type { ChainService } from './chain-service.ts'
 import type { ReleaseService } from './release-service.ts'
 import type { Logger } from './logger.ts'
@@ -35,6 +42,10 @@ export interface SyncServiceInit {
   events: Emitter<PeerEvents>
   onRejected: (peer: string, err: ProtocolError) => void
   requestTimeoutMs?: number
+  /** Per-peer budgets of the server side (defaults: DEFAULT_SYNC_BUDGET). */
+  budget?: Partial<SyncBudgetLimits>
+  /** The runtime clock's `now` (for the budgets' token buckets). */
+  now?: () => number
 }
 
 export class SyncService {
@@ -44,27 +55,61 @@ export class SyncService {
   private readonly timeoutMs: number
   /** Peers that served invalid data; not synced from again. */
   private readonly banned = new Set<string>()
+  /** Peers already reported as being on a fork deeper than the reorg window (FORK_TOO_DEEP once per peer). */
+  private readonly deepForks = new Set<string>()
   served = 0
+  /** The server's per-peer budgets; `budget.refused` counts refusals by reason. */
+  readonly budget: SyncBudget
+  /** Server-side rejects by code (malformed requests, over budget, timeouts). */
+  readonly serverRejects: Record<string, number> = {}
 
   constructor (init: SyncServiceInit) {
     this.init = init
     this.timeoutMs = init.requestTimeoutMs ?? 10_000
+    this.budget = new SyncBudget(init.now ?? Date.now, init.budget)
   }
 
   async start (libp2p: Libp2p): Promise<void> {
     this.libp2p = libp2p
-    await libp2p.handle(this.init.protocol, (stream) => { void this.serve(stream) }, { maxInboundStreams: 16, runOnLimitedConnection: true })
+    await libp2p.handle(this.init.protocol, (stream, connection) => { void this.serve(stream, connection.remotePeer.toString()) }, { maxInboundStreams: 16, runOnLimitedConnection: true })
   }
 
   async stop (): Promise<void> {
     await this.libp2p?.unhandle(this.init.protocol)
   }
 
-  private async serve (stream: Stream): Promise<void> {
+  /** Counts a server-side reject toward `peer`'s block (the same count as gossip rejects). */
+  private rejectRequest (peer: string, err: ProtocolError): void {
+    this.serverRejects[err.code] = (this.serverRejects[err.code] ?? 0) + 1
+    this.init.onRejected(peer, err)
+  }
+
+  private async serve (stream: Stream, peer: string): Promise<void> {
+    const refusal = this.budget.admit(peer)
+    if (refusal !== undefined) {
+      stream.abort(new Error(`sync request refused: over the ${refusal} budget`))
+      this.rejectRequest(peer, new ProtocolError('RATE_LIMITED', { what: 'sync-request', budget: refusal }))
+      return
+    }
     const signal = AbortSignal.timeout(this.timeoutMs)
+    // A peer that does not read its response blocks our writes on backpressure: reset the stream at the
+    // timeout, whatever the stream is waiting for.
+    const onAbort = (): void => { stream.abort(new Error('sync response timed out')) }
+    signal.addEventListener('abort', onAbort, { once: true })
     try {
       const lp = lpStream(stream, { maxDataLength: MAX_REQUEST })
-      const req = (await lp.read({ signal })).subarray()
+      let req: Uint8Array
+      try {
+        req = (await lp.read({ signal })).subarray()
+      } catch (err) {
+        // A length prefix that is invalid or over 16 bytes is a malformed request; a stream that ends or is
+        // reset before a whole frame (a client that gave up, a connection that closed) is not counted.
+        const name = (err as Error | undefined)?.name ?? ''
+        if (!signal.aborted && /^Invalid(Message|Data|DataLengthLength)(Length)?Error$/.test(name)) {
+          throw new ProtocolError('TOO_LARGE', { what: 'sync-request', reason: (err as Error).message })
+        }
+        throw err
+      }
       const r = new Reader(req, 'sync-request')
       const kind = r.u8('kind')
       if (kind === KIND_STATUS) {
@@ -82,14 +127,24 @@ export class SyncService {
         const count = Math.min(r.u16('count'), MAX_SYNC_BATCH)
         r.end()
         const blocks = await this.init.chain.readBlocks(from, count)
-        for (const b of blocks) await lp.write(b, { signal })
-        this.served += blocks.length
+        for (const b of blocks) {
+          await lp.write(b, { signal })
+          this.served++
+          // Over the byte budget: end the response here, after at least one block (a shorter answer is a
+          // valid one, §3.9; the client asks again from where it stopped).
+          if (!this.budget.spend(peer, b.length)) break
+        }
       } else {
         throw new ProtocolError('UNKNOWN_KIND', { what: 'sync-request', kind })
       }
       await stream.close({ signal })
     } catch (err) {
       stream.abort(err instanceof Error ? err : new Error(String(err)))
+      if (err instanceof ProtocolError) this.rejectRequest(peer, err)
+      else if (signal.aborted) this.serverRejects.TIMEOUT = (this.serverRejects.TIMEOUT ?? 0) + 1
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+      this.budget.release(peer)
     }
   }
 
@@ -168,6 +223,10 @@ export class SyncService {
         await chain.acceptGenesis(genesis)
       }
       const start = chain.height
+      // Same height, another tip: an equal-length fork, settled by the fork choice (lower round, then lower hash).
+      if (st.tipHeight === chain.height && !equals(st.tipHash, chain.state!.tip.hash)) {
+        gained += await this.resolveFork(peer, st.tipHeight)
+      }
       // The next batch is fetched while the current one is verified and stored.
       const fetch = (from: number): Promise<Block[]> => {
         const p = from > st.tipHeight ? Promise.resolve([]) : this.blocks(peer, from, Math.min(MAX_SYNC_BATCH, st.tipHeight - from + 1))
@@ -179,7 +238,9 @@ export class SyncService {
         const batch = await next
         if (batch.length === 0) break
         if (!equals(batch[0]!.header.parentHash, chain.state!.tip.hash)) {
+          const before = chain.state
           gained += await this.resolveFork(peer, st.tipHeight)
+          if (chain.state === before) break // not switched (a fork deeper than the reorg window)
           next = fetch(chain.height + 1)
           continue
         }
@@ -204,13 +265,16 @@ export class SyncService {
   }
 
   /**
-   * The peer's chain does not extend our tip: find the highest common block within the reorg window
-   * and switch if the peer's chain is longer (the chain service verifies every block first).
+   * The peer's chain does not extend our tip: find the highest common block within the reorg window and
+   * switch if the peer's fork wins the fork choice (`compareForks`: longer, or as long with the lower round
+   * and then the lower hash at the first differing height); the chain service verifies every block first.
+   * A fork that starts below the window is never switched to: it is reported once per peer as FORK_TOO_DEEP.
    */
   private async resolveFork (peer: PeerId, peerTip: number): Promise<number> {
     const chain = this.init.chain
     const floor = chain.reorgFloor
-    const theirs = await this.blocks(peer, floor + 1, chain.height - floor)
+    const ourTip = chain.height
+    const theirs = await this.blocks(peer, floor + 1, ourTip - floor)
     let ancestor = floor
     for (const b of theirs) {
       const ours = chain.recentHash(b.header.height)
@@ -220,12 +284,39 @@ export class SyncService {
     const ourParent = chain.recentHash(ancestor)
     const first = theirs.find((b) => b.header.height === ancestor + 1)
     if (first !== undefined && ourParent !== undefined && !equals(first.header.parentHash, ourParent)) {
-      throw new ProtocolError('UNKNOWN_PARENT', { reason: 'fork deeper than the reorg window', floor })
+      this.reportDeepFork(peer, floor, ourTip, peerTip)
+      return 0
     }
-    if (peerTip <= chain.height) return 0
-    const fork = await this.blocks(peer, ancestor + 1, Math.min(MAX_SYNC_BATCH, peerTip - ancestor))
-    this.init.log.warn('peer is on a different fork', { peer: peer.toString().slice(-8), ancestor, ourTip: chain.height, theirTip: peerTip })
+    if (peerTip < ourTip) return 0
+    if (peerTip === ourTip) {
+      const ours = chain.recentTip(ancestor + 1)
+      if (first === undefined || ours === undefined) return 0
+      const verdict = compareForks(
+        { tipHeight: peerTip, firstRound: first.header.round, firstHash: computeBlockHash(first.header) },
+        { tipHeight: ourTip, firstRound: ours.header.round, firstHash: ours.hash })
+      if (verdict >= 0) {
+        this.init.log.debug('peer is on an equal-length fork that loses the tie-break; keeping ours', { peer: peer.toString().slice(-8), ancestor, height: ourTip })
+        return 0
+      }
+    }
+    const fork = peerTip === ourTip
+      ? theirs.filter((b) => b.header.height > ancestor)
+      : await this.blocks(peer, ancestor + 1, Math.min(MAX_SYNC_BATCH, peerTip - ancestor))
+    this.init.log.warn('peer is on a different fork that wins the fork choice', { peer: peer.toString().slice(-8), ancestor, ourTip, theirTip: peerTip })
     return await chain.reorg(ancestor, fork)
+  }
+
+  private reportDeepFork (peer: PeerId, floor: number, ourTip: number, theirTip: number): void {
+    const id = peer.toString()
+    this.init.log.warn('peer is on a fork deeper than the reorg window; not switching', { peer: id.slice(-8), floor, ourTip, theirTip })
+    if (this.deepForks.has(id)) return
+    this.deepForks.add(id)
+    this.init.events.emit('error', {
+      code: 'FORK_TOO_DEEP',
+      message: `Peer ${id} follows a chain that split from ours at or below height ${floor}, outside the reorg window (${MAX_REORG_DEPTH} blocks); this peer keeps its chain. ` +
+        'If that other chain is the right one, stop this node, delete its chain store (keep the peer key) and restart it with bootstraps on that chain: it re-syncs from genesis.',
+      details: { peer: id, floor, ourTip, theirTip }
+    })
   }
 
   isBanned (peer: string): boolean { return this.banned.has(peer) }

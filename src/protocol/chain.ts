@@ -63,7 +63,12 @@ export function validateNetworkConfig (config: NetworkConfig): void {
   check(config.releaseSigners.length >= 1, 'RELEASE_INSUFFICIENT', { field: 'releaseSigners', signers: 0 })
   check(config.releaseThreshold >= 1 && config.releaseThreshold <= config.releaseSigners.length, 'RELEASE_INSUFFICIENT',
     { field: 'releaseThreshold', threshold: config.releaseThreshold, signers: config.releaseSigners.length })
-  check(new Set(config.genesisValidators.map(toHex)).size === config.genesisValidators.length, 'TX_DUPLICATE', { field: 'genesisValidators' })
+  for (const [field, keys] of [['releaseSigners', config.releaseSigners], ['genesisValidators', config.genesisValidators]] as const) {
+    keys.forEach((k, index) => { check(k.length === 32, 'NON_CANONICAL', { field, index, size: k.length }) })
+    // A key listed twice is one signer (or validator) counted twice: for release signers it would let one
+    // key supply two of the M signatures a certificate needs.
+    check(new Set(keys.map(toHex)).size === keys.length, 'TX_DUPLICATE', { field })
+  }
   check(config.genesisValidators.length >= MIN_ACTIVE_VALIDATORS, 'NOT_ENOUGH_VALIDATORS',
     { active: config.genesisValidators.length, required: MIN_ACTIVE_VALIDATORS })
 }

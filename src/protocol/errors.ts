@@ -55,6 +55,8 @@ export const ErrorCodes = {
   MEMPOOL_FULL: 'ignore',
   // stored state
   CHECKPOINT_INVALID: 'reject',
+  // peer budgets (a runtime policy, not a chain rule: a request over a documented per-peer budget)
+  RATE_LIMITED: 'reject',
 } as const satisfies Record<string, GossipAction>
 
 export type ErrorCode = keyof typeof ErrorCodes

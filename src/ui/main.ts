@@ -2,8 +2,8 @@
  * The thin UI shell: renders what the peer in the worker reports. No framework; the peer does the work.
  * Config: /config.json (served by `npm start`), or ?config=URL. ?store=NAME picks the IndexedDB name.
  */
-import { createLightpulseClient } from '../client/client.ts'
-import type { ClientConfig, ClientEvent, StatusSnapshot } from '../client/client.ts'
+import { createLightpulseClient } from '../entry/client.ts'
+import type { ClientConfig, ClientEvent, StatusSnapshot } from '../entry/client.ts'
 
 const $ = (id: string): HTMLElement => document.getElementById(id)!
 const params = new URLSearchParams(location.search)
@@ -44,7 +44,7 @@ function render (s: StatusSnapshot): void {
   // with other peers still connected the chain is still followed through them, and the banner says that.
   const noBootstrap = s.running && s.bootstraps.configured > 0 && s.bootstraps.connected === 0
   const offline = noBootstrap && s.connections.length === 0
-  if (!s.running) { pill.textContent = 'stopped'; pill.className = 'pill' } else if (offline) { pill.textContent = 'offline'; pill.className = 'pill bad' } else if (!s.genesis) { pill.textContent = 'stasis lock'; pill.className = 'pill warn' } else if (s.sync.syncing) { pill.textContent = 'syncing'; pill.className = 'pill warn' } else { pill.textContent = 'verified'; pill.className = 'pill ok' }
+  if (!s.running) { pill.textContent = 'stopped'; pill.className = 'pill' } else if (offline) { pill.textContent = 'offline'; pill.className = 'pill bad' } else if (!s.genesis) { pill.textContent = 'stasis lock'; pill.className = 'pill warn' } else if (s.sync.syncing || s.head === undefined) { pill.textContent = 'syncing'; pill.className = 'pill warn' } else { pill.textContent = 'verified'; pill.className = 'pill ok' }
   if (offline) {
     banner(`No bootstrap peer is reachable (${s.bootstraps.configured} configured). The peer keeps retrying by itself and keeps what it has verified. Check your connection, or that the local network ('npm start') is running.`)
   } else if (noBootstrap) {
@@ -59,12 +59,14 @@ function render (s: StatusSnapshot): void {
     $('head-height').textContent = String(s.head.height)
     $('head-hash').textContent = s.head.hash.slice(0, 32) + '…'
     $('head-round').textContent = String(s.head.round)
-    $('head-signers').textContent = s.head.signers > 0 ? `${s.head.signers} of 11` : 'from store (re-verified)'
+    $('head-signers').textContent = s.head.height === 0 ? 'genesis (release certificate)' : s.head.signers > 0 ? `${s.head.signers} of 11` : 'from store (re-verified)'
     $('head-age').textContent = `${Math.max(0, Math.round((Date.now() - s.head.verifiedAt) / 1000))} s ago`
   }
   const target = Math.max(s.sync.target, s.sync.height, 1)
   ;($('sync-bar')).style.width = `${Math.min(100, (100 * Math.max(0, s.sync.height)) / target)}%`
-  $('sync-text').textContent = s.sync.syncing ? `syncing ${s.sync.height} / ${s.sync.target}` : s.genesis ? `following the head by gossip (${s.store.kind} store)` : 'waiting for genesis'
+  // "by gossip" only with a block-topic mesh peer; until then new blocks arrive by the 3 s sync polls.
+  const following = (s.mesh.blocks ?? 0) > 0 ? 'following the head by gossip' : 'following the head by sync polls (no gossip mesh peer yet)'
+  $('sync-text').textContent = s.sync.syncing ? `syncing ${s.sync.height} / ${s.sync.target}` : s.genesis ? `${following} (${s.store.kind} store)` : 'waiting for genesis'
   if (s.round !== undefined) {
     $('round-hr').textContent = `${s.round.height} / ${s.round.round}`
     $('round-stage').textContent = s.round.stalled ? 'stalled: waiting for a release-quorum resume' : s.round.stage
@@ -101,7 +103,8 @@ function onEvent (e: ClientEvent): void {
     case 'rejected': log(`rejected ${e.code} from …${e.from?.slice(-8) ?? '?'}`, 'warn'); break
     case 'stalled': log(`chain stalled at height ${e.height}`, 'error'); break
     case 'sync': if (e.done) log(`synced to ${e.to}`); break
-    case 'error': log(e.message, e.code.startsWith('LOG_INFO') ? 'info' : e.code.startsWith('LOG_') ? 'warn' : 'error'); break
+    case 'log': log(`${e.component}: ${e.message}`, e.level); break
+    case 'error': log(`${e.code}: ${e.message}`, 'error'); break
     case 'round': if (e.role !== 'observer' && (e.stage === 'commit' || e.stage === 'block')) log(`duty: height ${e.height} round ${e.round} ${e.role} ${e.stage}`); break
   }
 }

@@ -130,47 +130,57 @@ test('corrupted IndexedDB data is detected on load, discarded and re-synced; not
   const ev = await events(page)
   expect(ev.some((e) => e.type === 'genesis'), 're-synced from genesis').toBe(true)
   expect(ev.filter((e) => e.type === 'block' && e.source === 'sync').length).toBeGreaterThanOrEqual(before.height - 2)
-  await net.devnet.waitFor('devnet records for every sampled head', () => seen.every((h) => net.devnet.blocks.has(h.height)), 10_000)
+  await net.devnet.waitFor('devnet records for every sampled head', () => seen.every((h) => h.height === 0 ? net.devnet.genesisHash !== undefined : net.devnet.blocks.has(h.height)), 10_000)
   expect(seen.filter((h) => !net.isHonest(h.height, h.hash)), 'heads shown that are not the devnet\'s').toEqual([])
   expect(net.isHonest(after.head!.height, after.head!.hash)).toBe(true)
   await expectOnlyHonestBlocks(page, net)
 })
 
 test('a peer serving a forged block is rejected (BAD_SIGNATURE); the head keeps following the honest chain', async ({ page, net }) => {
-  // The page syncs from the hostile node when it identifies it and then only when its 3 s sync poll picks
-  // it among ~16 connections; an attempt that races the honest block by gossip is skipped (not fresh).
-  // Under load the first rejection can take a couple of minutes.
+  // The page syncs from the hostile node when it identifies it and then when its 3 s sync poll picks it
+  // among ~16 connections (about every 45 s); every such attempt meets the forged fork (hostile-sync.ts).
   test.setTimeout(270_000)
-  const { startHostileSyncServer } = await import('./fixtures/hostile-sync.ts')
+  const { startHostileSyncProcess } = await import('./fixtures/hostile-sync-process.ts')
   const honestTcp = net.devnet.bootstrapAddrs[0]!
-  const hostile = await startHostileSyncServer(net.devnet.network, honestTcp)
+  const hostile = await startHostileSyncProcess(net.devnet.network, honestTcp)
   try {
-    await net.devnet.waitFor('the hostile node to follow the chain', () => hostile.peer.chain.height >= net.devnet.finalHeight - 1 && net.devnet.finalHeight > 0, 30_000)
+    await net.devnet.waitFor('the hostile node to follow the chain', () => hostile.height >= net.devnet.finalHeight - 1 && net.devnet.finalHeight > 0, 30_000)
     const config = { ...net.config(), bootstraps: [hostile.wsAddr, net.devnet.bootstrapWsAddrs[0]!] }
     await page.route('**/hostile-config.json', async (route) => { await route.fulfill({ json: config }) })
     await recordEvents(page)
+    const t0 = Date.now()
     await page.goto(net.pageUrl('hostile', { config: './hostile-config.json' }))
     const seen: Array<{ height: number, hash: string }> = []
     const rejected = await waitForStatus(page, 'the forged block rejected', (s) => {
       if (s.head !== undefined) seen.push({ height: s.head.height, hash: s.head.hash })
       return (s.stats.rejected.BAD_SIGNATURE ?? 0) >= 1
-    }, 180_000)
+    }, 180_000).catch(async (err: Error) => {
+      throw new Error(`${err.message}; the page is …${(await peerStatus(page).catch(() => undefined))?.peerId?.slice(-6) ?? '?'}; the hostile node is at height ${hostile.height} and answered ${JSON.stringify(hostile.served)}, last: ${hostile.recent.join('; ')}`)
+    })
+    const rejectedAt = Date.now()
     expect(hostile.served.forgedBlocks).toBeGreaterThanOrEqual(1)
     const rej = (await events(page)).filter((e) => e.type === 'rejected') as Array<{ code: string, topic: string, from?: string }>
     expect(rej.some((r) => r.code === 'BAD_SIGNATURE' && r.topic === 'sync' && r.from === hostile.peerId), `rejection attributed to the hostile peer: ${JSON.stringify(rej)}`).toBe(true)
-    // The hostile node forges a new block on every new tip; the one that was rejected is at most this high.
+    // The hostile node forges a new fork on every new tip; the one that was rejected is at most this high.
     const forgedHeight = Math.max(...hostile.forged.keys())
     const h0 = rejected.head?.height ?? 0
     await waitForStatus(page, `head follows the honest chain past the forged height ${forgedHeight}`, (s) => {
       if (s.head !== undefined) seen.push({ height: s.head.height, hash: s.head.hash })
       return s.head !== undefined && s.head.height >= Math.max(h0 + 2, forgedHeight + 1) && net.isHonest(s.head.height, s.head.hash)
-    }, 40_000)
-    note('forged-block', `rejected ${JSON.stringify(rejected.stats.rejected)}; forged heights served ${[...hostile.forged.keys()].join(', ')}; ${hostile.served.forgedBlocks} forged block(s) sent`)
-    const forgedHashes = new Set(hostile.forged.values())
+    }, 40_000).catch(async (err: Error) => {
+      const counts = await page.evaluate(() => {
+        const c: Record<string, number> = {}
+        for (const e of window.__lpEvents ?? []) c[e.type] = (c[e.type] ?? 0) + 1
+        return c
+      }, undefined).catch((e: Error) => e.message)
+      throw new Error(`${err.message}; devnet height ${net.devnet.finalHeight}; page events by type ${JSON.stringify(counts)}`)
+    })
+    note('forged-block', `rejected ${JSON.stringify(rejected.stats.rejected)} ${Math.round((rejectedAt - t0) / 1000)} s after the page opened; forks forged at ${hostile.forged.size} heights; ${hostile.served.forgedBlocks} forged block(s) sent; hostile node's last answers: ${hostile.recent.slice(-4).join('; ')}`)
+    const forgedHashes = new Set([...hostile.forged.values()].flatMap((set) => [...set]))
     expect(seen.filter((h) => forgedHashes.has(h.hash)), 'a forged hash shown as the head').toEqual([])
     const blocks = (await events(page)).filter((e) => e.type === 'block') as Array<{ hash: string }>
     expect(blocks.filter((b) => forgedHashes.has(b.hash)), 'a forged block accepted').toEqual([])
-    await net.devnet.waitFor('devnet records for every sampled head', () => seen.every((h) => net.devnet.blocks.has(h.height)), 10_000)
+    await net.devnet.waitFor('devnet records for every sampled head', () => seen.every((h) => h.height === 0 ? net.devnet.genesisHash !== undefined : net.devnet.blocks.has(h.height)), 10_000)
     expect(seen.filter((h) => !net.isHonest(h.height, h.hash))).toEqual([])
     await expectOnlyHonestBlocks(page, net)
   } finally {

@@ -97,7 +97,7 @@ if (!insideNetns()) {
   test.afterAll(async () => {
     process.stdout.write(`timeline:\n  ${timeline.join('\n  ')}\n`)
     for (const p of peers) {
-      const warnings = (await events(p.page).catch(() => [])).filter((e) => e.type === 'error').map((e) => `${(e as { message: string }).message}`)
+      const warnings = (await events(p.page).catch(() => [])).filter((e) => e.type === 'error' || (e.type === 'log' && e.level !== 'info')).map((e) => `${(e as { message: string }).message}`)
       if (warnings.length > 0) process.stdout.write(`${p.name} peer warnings/errors (last 30):\n  ${warnings.slice(-30).join('\n  ')}\n`)
       if (p.errors.length > 0) process.stdout.write(`${p.name} page errors:\n  ${p.errors.slice(0, 20).join('\n  ')}\n`)
       await p.context.close().catch(() => {})

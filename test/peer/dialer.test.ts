@@ -16,30 +16,31 @@ import type { PeerEvents } from '../../src/peer/events.ts'
 
 const newId = async (): Promise<PeerId> => peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
 
-async function setup (connectedOthers: number, knownOthers: number, minPeers?: number): Promise<{ dialer: Dialer, dialed: string[], known: PeerId[], boots: PeerId[] }> {
+async function setup (connectedOthers: number, knownOthers: number, minPeers?: number, connectedBoots = 2): Promise<{ dialer: Dialer, dialed: string[], known: PeerId[], boots: PeerId[], clock: ManualClock }> {
   const self = await newId()
   const boots = [await newId(), await newId()]
   const others = await Promise.all(Array.from({ length: connectedOthers }, newId))
   const known = await Promise.all(Array.from({ length: knownOthers }, newId))
   const dialed: string[] = []
-  const conns = [...boots, ...others].map((p) => ({ remotePeer: p }))
+  const conns = [...boots.slice(0, connectedBoots), ...others].map((p) => ({ remotePeer: p }))
   const addr = multiaddr('/ip4/127.0.0.1/tcp/1')
   const fake = {
     peerId: self,
     getConnections: () => conns,
     peerStore: { all: async () => [...boots, ...others, ...known, self].map((id) => ({ id, addresses: [{ multiaddr: addr }] })) },
-    dial: async (p: PeerId) => { dialed.push(p.toString()); return await new Promise(() => {}) },
+    dial: async (p: PeerId | { toString: () => string }) => { dialed.push(p.toString()); return await new Promise(() => {}) },
     hangUp: async () => {}
   }
+  const clock = new ManualClock()
   const dialer = new Dialer({
     libp2p: fake as unknown as Libp2p,
     bootstraps: boots.map((b) => `/ip4/127.0.0.1/tcp/2/p2p/${b.toString()}`),
-    clock: new ManualClock(),
+    clock,
     log: silentLogger,
     events: new Emitter<PeerEvents>(),
     ...(minPeers !== undefined ? { minPeers } : {})
   })
-  return { dialer, dialed, known, boots }
+  return { dialer, dialed, known, boots, clock }
 }
 
 test('top-up: 2 bootstraps + 4 peers connected, minPeers 6: dials 2 more known peers, never a bootstrap', async () => {
@@ -65,4 +66,30 @@ test('a bootstrap (minPeers 0) with its peers gone tops up no one', async () => 
   await dialer.check()
   dialer.stop()
   assert.deepEqual(dialed, [])
+})
+
+test('below minPeers with one bootstrap connected and no one to top up from: the other bootstrap is dialed again, at most every 15 s', async () => {
+  const { dialer, dialed, boots, clock } = await setup(0, 0, 6, 1)
+  await dialer.check()
+  assert.deepEqual(dialed, [`/ip4/127.0.0.1/tcp/2/p2p/${boots[1]!.toString()}`], 'the unconnected bootstrap, by its address')
+  clock.advance(5_000)
+  await dialer.check()
+  assert.equal(dialed.length, 1, 'not again within 15 s')
+  clock.advance(10_000)
+  await dialer.check()
+  assert.equal(dialed.length, 2, 'again after 15 s')
+  dialer.stop()
+})
+
+test('enough peers, or every bootstrap connected: no bootstrap refresh', async () => {
+  const a = await setup(6, 0, 6, 1)
+  a.clock.advance(60_000)
+  await a.dialer.check()
+  a.dialer.stop()
+  assert.deepEqual(a.dialed, [], '6 other peers connected')
+  const b = await setup(0, 0, 6, 2)
+  b.clock.advance(60_000)
+  await b.dialer.check()
+  b.dialer.stop()
+  assert.deepEqual(b.dialed, [], 'both bootstraps connected')
 })

@@ -35,6 +35,12 @@ test('sync: a request for <= 0 blocks sends nothing, and the server answers noth
   await chain.acceptGenesis(block)
   assert.deepEqual(await chain.readBlocks(0, 0), [], 'count 0 from height 0: no frames (not the genesis block)')
   assert.deepEqual(await chain.readBlocks(0, 1), [encodeBlock(block)])
+  // Served for BLOCKS (PROTOCOL.md §3.9): from above the tip gives no frames; from 0 stops at the tip.
+  assert.deepEqual(await chain.readBlocks(1, 5), [])
+  assert.deepEqual(await chain.readBlocks(7, 512), [])
+  assert.deepEqual(await chain.readBlocks(0, 512), [encodeBlock(block)])
+  const empty = new ChainService({ network: net.config, store: createMemoryStore(), verifier: net.verifier, clock, log: silentLogger, events })
+  assert.deepEqual(await empty.readBlocks(0, 5), [], 'no genesis: no frames')
   assert.equal(computeBlockHash(block.header).length, 32)
   const release = new ReleaseService({ network: net.config, chain, verifier: net.verifier, clock, log: silentLogger, events, publish: async () => {} })
   const sync = new SyncService({ protocol: '/test/sync', chain, release, log: silentLogger, events, onRejected: () => { assert.fail('nothing to reject') } })

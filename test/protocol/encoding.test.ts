@@ -176,6 +176,24 @@ describe('decoding errors', () => {
     throwsCode(() => decodeBlock(bytes), 'TRAILING_BYTES')
   })
 
+  test('a tx entry length other than 97: the entry is decoded as a standalone tx (PROTOCOL.md §3.3)', () => {
+    const tx = encodeTx(txs[0]!)
+    const blockWith = (entry: Uint8Array, declared = entry.length): Uint8Array =>
+      concat(encodeHeader(plainBlock.header), new Writer().u16(1).u16(declared).raw(entry).u8(0).u8(0).u8(0).finish()) // no signatures, cert or reveals
+    assert.equal(decodeBlock(blockWith(tx)).txs.length, 1, 'control: 97 bytes')
+    throwsCode(() => decodeBlock(blockWith(new Uint8Array(0))), 'TRUNCATED') // no kind byte
+    throwsCode(() => decodeBlock(blockWith(tx.slice(0, 96))), 'TRUNCATED') // kind 1, too short
+    throwsCode(() => decodeBlock(blockWith(tx.slice(0, 1))), 'TRUNCATED')
+    throwsCode(() => decodeBlock(blockWith(concat(tx, new Uint8Array(MAX_TX_SIZE - 97)))), 'TRAILING_BYTES') // 1024 bytes
+    throwsCode(() => decodeBlock(blockWith(patch(tx.slice(0, 10), 0, new Uint8Array([2])))), 'UNKNOWN_KIND') // kind before length
+    throwsCode(() => decodeBlock(blockWith(patch(concat(tx, new Uint8Array(3)), 0, new Uint8Array([0])))), 'UNKNOWN_KIND')
+    // Over 1024 is TOO_LARGE from the length alone, before the bytes are read.
+    throwsCode(() => decodeBlock(blockWith(new Uint8Array(0), MAX_TX_SIZE + 1)), 'TOO_LARGE')
+    // A declared length longer than what is left in the block: TRUNCATED.
+    throwsCode(() => decodeBlock(blockWith(tx.slice(0, 20), 97)), 'TRUNCATED')
+  })
+
+
   test('bitset and reveal-bitset bits at positions >= 11 are NON_CANONICAL (header, template, final)', () => {
     const header = encodeHeader(richBlock.header)
     assert.notEqual(richBlock.header.revealBitset, richBlock.header.bitset, 'fixture: a silent member makes the two bitsets differ')

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import {
   ErrorCodes, MAX_ROUND, MIN_ACTIVE_VALIDATORS, PRESETS, PRODUCER_POSITION, ProtocolError, QUORUM_SIZE, SIGNATURES_REQUIRED, ZERO32,
   addRoundMessage, assembleBlock, blockSigningMessage, buildFinal, buildTemplate, computeBlockHash, computeCommitment, computeIdleOrder,
-  computeNextQuorum, computeNextRound0Start, computeNextStallTime, computeRandomValue, computeRound0Start, computeRoundAt, computeRoundStart,
+  computeNextQuorum, computeNextRound0Start, computeNextStallTime, computeQueueHead, computeRandomValue, computeRound0Start, computeRoundAt, computeRoundStart,
   computeStallTime, concat, createGenesisBlock, createRoundState, decodeBlock, decodeChainState, encodeBlock, encodeChainState,
   equals, missingReveals, processBlock, processGenesis, quorumSigningMessage, registerSigningMessage, selectCertificate, sha256, toHex, utf8,
   validateCertificate, validateNetworkConfig, validateQuorumMessage, validateRoundMessage, HEADER_SIZE
@@ -695,6 +695,50 @@ describe('registry rules', () => {
     assert.equal(duties, PRESETS.devnet.maxMissed, 'removed exactly at maxMissed')
   })
 
+  test('the queue head serving in a backup quorum gets both updates (reward, then validation)', async () => {
+    const head = computeQueueHead(S.registry, S.tip.header.height + 1)!
+    let round = -1
+    let pos = -1
+    for (let r = 1; r <= MAX_ROUND && pos < 0; r++) {
+      pos = computeNextQuorum(S, r).validators.findIndex((k) => equals(k, head.publicKey))
+      if (pos >= 0) round = r
+    }
+    assert.ok(pos >= 0, 'fixture: the queue head must sit in some backup quorum')
+    const h = S.tip.header.height + 1
+    for (const absent of [[], [pos]]) {
+      const next = await run(await buildBlock(net, S, { round, absent }))
+      const rec = next.registry.get(head.id)!
+      assert.equal(rec.lastRewardHeight, h, 'step 1: the queue head is rewarded in every round')
+      assert.equal(rec.lastValidatedHeight, h, 'step 2 applies on top of step 1')
+      assert.equal(rec.lastValidatedPosition, pos)
+      assert.equal(rec.missed, absent.length === 0 ? Math.max(0, head.missed - 1) : head.missed + 1)
+    }
+  })
+
+  test('a key removed in a block cannot register in that same block (ALREADY_REGISTERED), but can in the next', async () => {
+    const q = computeNextQuorum(S, 0)
+    const vPos = 4
+    const victim = signerFor(net, q.validators[vPos]!)
+    const id = toHex(victim.publicKey)
+    // A state in which the victim is one miss from removal (processBlock does not re-check the parent's root).
+    const registry = new Map(S.registry)
+    registry.set(id, { ...registry.get(id)!, missed: PRESETS.devnet.maxMissed - 1 })
+    const S1: ChainState = { ...S, registry }
+    const tx = await registerTx(net, victim)
+    const removing = await buildBlock(net, S1, { absent: [vPos] })
+    const after = await run(removing, S1)
+    assert.ok(!after.registry.has(id), 'removed: the record is deleted')
+    // The same block carrying the victim's registration: txs are checked against the registry before the block.
+    await rejects(run(await tamper((b) => { b.txs = [tx] }, { from: removing, roots: true, state: S1 }), S1), 'ALREADY_REGISTERED')
+    // In the next block it registers afresh.
+    const again = await run(await buildBlock(net, after, { txs: [tx] }), after)
+    const h = after.tip.header.height + 1
+    assert.deepEqual(again.registry.get(id), {
+      publicKey: victim.publicKey, id, registeredHeight: h, activeFrom: h + PRESETS.devnet.activationDelay,
+      lastValidatedHeight: h, lastValidatedPosition: 0, lastRewardHeight: h, missed: 0
+    })
+  })
+
   test('removal never takes the active set below MIN_ACTIVE_VALIDATORS', async () => {
     const rnet = createTestNetwork({ label: 'rules-floor', validators: MIN_ACTIVE_VALIDATORS + 1 })
     let { state: s } = await buildGenesis(rnet)
@@ -847,6 +891,24 @@ describe('release quorum', () => {
     await rejects(validateCertificate(net.config, net.networkId, [c[0]!, c[0]!, c[1]!], 'release', net.verifier), 'SIGNER_ORDER')
   })
 
+  test('certificate entries are checked one at a time: SIGNER_ORDER, then NOT_A_RELEASE_SIGNER, first failing entry wins', async () => {
+    const c = asCert(await releaseMessages(net, [0, 1, 2, 3, 4]))
+    const n = net.config.releaseSigners.length
+    const unlisted = { signer: n + 2, timestamp: 5, signature: c[0]!.signature }
+    // Entry 1 is unlisted (but in order); entry 2 is out of order: entry 1 decides.
+    await rejects(validateCertificate(net.config, net.networkId, [c[0]!, unlisted, c[1]!], 'release', net.verifier), 'NOT_A_RELEASE_SIGNER')
+    // Entry 1 is out of order; entry 2 is unlisted: entry 1 decides.
+    await rejects(validateCertificate(net.config, net.networkId, [c[1]!, c[0]!, unlisted], 'release', net.verifier), 'SIGNER_ORDER')
+    // An unlisted index after a listed one that is also lower: order holds (n + 2 > 1), listing fails.
+    await rejects(validateCertificate(net.config, net.networkId, [c[1]!, c[2]!, unlisted], 'release', net.verifier), 'NOT_A_RELEASE_SIGNER')
+    // Both checks come before any signature: a bad signature in entry 0 does not matter.
+    const forged = { ...c[0]!, signature: c[0]!.signature.slice() }
+    flip(forged.signature, 3, 1)
+    await rejects(validateCertificate(net.config, net.networkId, [forged, c[2]!, c[1]!], 'release', net.verifier), 'SIGNER_ORDER')
+    // Too few entries comes first of all.
+    await rejects(validateCertificate(net.config, net.networkId, [c[1]!, c[0]!], 'release', net.verifier), 'RELEASE_INSUFFICIENT')
+  })
+
   test('selectCertificate picks the M lowest indices (earliest message each), whatever the arrival order', async () => {
     const msgs = await releaseMessages(net, [0, 1, 2, 3, 4])
     const later = await Promise.all([0, 2].map(async (i) => await signRelease(net, i, 1_800_000_000_000)))
@@ -901,6 +963,15 @@ describe('release quorum', () => {
     throws(() => validateNetworkConfig({ ...net.config, releaseThreshold: 6 }), 'RELEASE_INSUFFICIENT')
     throws(() => validateNetworkConfig({ ...net.config, genesisValidators: net.config.genesisValidators.slice(0, MIN_ACTIVE_VALIDATORS - 1) }), 'NOT_ENOUGH_VALIDATORS')
     throws(() => validateNetworkConfig({ ...net.config, genesisValidators: [...net.config.genesisValidators, net.config.genesisValidators[0]!] }), 'TX_DUPLICATE')
+    // Release signers must be distinct: one key listed twice would count twice towards M.
+    const signers = net.config.releaseSigners
+    const dup = throws(() => validateNetworkConfig({ ...net.config, releaseSigners: [...signers.slice(0, 4), signers[1]!] }), 'TX_DUPLICATE')
+    assert.equal(dup.details.field, 'releaseSigners')
+    // Keys are 32 bytes.
+    throws(() => validateNetworkConfig({ ...net.config, releaseSigners: [...signers.slice(0, 4), signers[4]!.slice(0, 31)] }), 'NON_CANONICAL')
+    throws(() => validateNetworkConfig({ ...net.config, genesisValidators: [...net.config.genesisValidators, new Uint8Array(33)] }), 'NON_CANONICAL')
+    // A release signer may also be a genesis validator (different roles, different messages).
+    validateNetworkConfig({ ...net.config, genesisValidators: [...net.config.genesisValidators, signers[0]!] })
     validateNetworkConfig(net.config)
   })
 })

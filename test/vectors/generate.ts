@@ -1,14 +1,17 @@
 /**
- * Regenerates the golden vectors. Run manually, and only when a selection, PRNG, header or registry rule changes on
+ * Regenerates the golden vectors. Run manually, and only when a selection, PRNG, header, block or registry rule changes on
  * purpose (every implementation must then change too):
  *   node_modules/.bin/node test/vectors/generate.ts
  * test/protocol/vectors.test.ts fails whenever the code no longer reproduces these files.
  */
 import { writeFileSync } from 'node:fs'
-import { buildBlockVectors, buildPrngVectors, buildQuorumVectors, toJson } from './build.ts'
+import { buildBlockVectors, buildPrngVectors, buildQuorumVectors, buildRegistryTransitionVectors, toJson } from './build.ts'
+import { buildHeaderVectors } from './build-header.ts'
 
 const dir = new URL('.', import.meta.url)
 writeFileSync(new URL('prng.json', dir), toJson(buildPrngVectors()))
 writeFileSync(new URL('quorum.json', dir), toJson(buildQuorumVectors()))
-writeFileSync(new URL('block.json', dir), toJson(buildBlockVectors()))
-console.log('wrote test/vectors/prng.json, quorum.json and block.json')
+writeFileSync(new URL('blocks.json', dir), toJson(await buildBlockVectors()))
+writeFileSync(new URL('registry.json', dir), toJson(buildRegistryTransitionVectors()))
+writeFileSync(new URL('header.json', dir), toJson(buildHeaderVectors()))
+console.log('wrote test/vectors/prng.json, quorum.json, blocks.json, registry.json and header.json')

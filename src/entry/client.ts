@@ -1,0 +1,12 @@
+/**
+ * `lightpulse`: the client API a page or a dApp embeds. It starts the light peer in a Web Worker and
+ * talks to it; everything crossing that boundary is plain data, and every failure a `LightpulseError`.
+ */
+export { createLightpulseClient, connectWorker } from '../client/client.ts'
+export type { LightpulseClient, ClientOptions } from '../client/client.ts'
+export { LightpulseError } from '../client/errors.ts'
+export type { LightpulseErrorCode, ClientErrorCode } from '../client/errors.ts'
+export type { ClientConfig, ClientEvent, ConnectionInfo, LogEvent, StatusSnapshot, TransportName } from '../client/types.ts'
+export type { RtcBridge, RtcBridgeOptions } from '../client/rtc-bridge.ts'
+export type { ErrorCode as ProtocolErrorCode } from '../protocol/errors.ts'
+export type { StorageErrorCode } from '../storage/types.ts'

@@ -1,0 +1,125 @@
+/**
+ * Forks that converge (PROTOCOL.md §13): real Peers on loopback libp2p, each holding one of two equal-length
+ * forks or none, connected in different orders. Every peer must end on the same chain, the one
+ * compareForks prefers (the lower round at the first differing height, then the lower hash); a fork
+ * deeper than the reorg window is never switched to and is reported once as FORK_TOO_DEEP.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { compareForks, computeBlockHash, computeNetworkId, toHex } from '../../src/protocol/index.ts'
+import type { Block } from '../../src/protocol/index.ts'
+import { createNodeLibp2p } from '../../src/node/libp2p-node.ts'
+import { Peer } from '../../src/peer/peer.ts'
+import { ManualClock } from '../../src/peer/clock.ts'
+import { topicsFor } from '../../src/peer/topics.ts'
+import { MAX_REORG_DEPTH } from '../../src/peer/chain-service.ts'
+import type { PeerErrorEvent } from '../../src/peer/events.ts'
+import { createMemoryStore } from '../../src/storage/memory-store.ts'
+import { buildChain, buildGenesis, createTestNetwork } from '../helpers/chain-builder.ts'
+import type { BuildOptions } from '../helpers/chain-builder.ts'
+
+const net = createTestNetwork({ label: 'forks' })
+const genesis = await buildGenesis(net)
+const fast: BuildOptions = { unsignedRoundMessages: true, signers: 7 }
+const prefix = await buildChain(net, genesis.state, 3, () => fast)
+const forkOf = async (first: BuildOptions, length = 3, from = prefix): Promise<{ blocks: Block[], tip: string }> => {
+  const f = await buildChain(net, from.state, length, (h) => h === from.state.tip.header.height + 1 ? { ...fast, ...first } : fast)
+  return { blocks: [...from.blocks, ...f.blocks], tip: toHex(f.state.tip.hash) }
+}
+const topics = topicsFor(computeNetworkId(net.config))
+
+async function startPeer (clock: ManualClock, blocks: Block[] = []): Promise<Peer> {
+  const libp2p = await createNodeLibp2p({
+    role: 'light', privateKey: await generateKeyPair('Ed25519'), topics, listen: ['/ip4/127.0.0.1/tcp/0'],
+    bootstrapIds: new Set(), blocklist: new Set(), local: true
+  })
+  const peer = new Peer({ network: net.config, libp2p, store: createMemoryStore(), verifier: net.verifier, role: 'light', clock, minPeers: 0 })
+  // Load the (empty) store first, then add the chain, so the reorg window holds the last 17 states as after a sync.
+  await peer.chain.load()
+  if (blocks.length > 0) {
+    await peer.chain.acceptGenesis(genesis.block)
+    await peer.chain.acceptBatch(blocks)
+  }
+  await peer.start()
+  return peer
+}
+
+async function connect (a: Peer, b: Peer): Promise<void> {
+  await a.libp2p.dial(b.libp2p.getMultiaddrs()[0]!)
+}
+
+/** Polls `cond` until it holds (sync runs on libp2p events, not on the manual clock). */
+async function until (what: string, cond: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
+
+const tipOf = (p: Peer): string | undefined => p.chain.state === undefined ? undefined : toHex(p.chain.state.tip.hash)
+
+for (const [name, firstA, firstB] of [
+  ['different rounds at the first differing height: the lower round wins', { round: 1 }, { round: 0 }],
+  ['same round: the lower block hash wins', { absent: [2] }, { absent: [9] }]
+] as Array<[string, BuildOptions, BuildOptions]>) {
+  test(`equal-length forks converge: ${name}`, { timeout: 60_000 }, async () => {
+    const a = await forkOf(firstA)
+    const b = await forkOf(firstB)
+    const firstHeight = prefix.state.tip.header.height + 1
+    const firstOf = (blocks: Block[]): Block => blocks.find((x) => x.header.height === firstHeight)!
+    const summary = (f: { blocks: Block[] }): Parameters<typeof compareForks>[0] => ({
+      tipHeight: f.blocks.at(-1)!.header.height, firstRound: firstOf(f.blocks).header.round, firstHash: computeBlockHash(firstOf(f.blocks).header)
+    })
+    assert.equal(a.blocks.length, b.blocks.length)
+    const winner = compareForks(summary(a), summary(b)) < 0 ? a.tip : b.tip
+    if (name.startsWith('different')) assert.equal(winner, b.tip, 'round 0 beats round 1')
+    const clock = new ManualClock(Math.max(a.blocks.at(-1)!.header.timestamp, b.blocks.at(-1)!.header.timestamp) + 1_000)
+    const holderA = await startPeer(clock, a.blocks)
+    const holderB = await startPeer(clock, b.blocks)
+    const x = await startPeer(clock)
+    const y = await startPeer(clock)
+    const peers = [holderA, holderB, x, y]
+    try {
+      assert.equal(tipOf(holderA), a.tip)
+      assert.equal(tipOf(holderB), b.tip)
+      // x learns fork A first, y fork B first; then each meets the other fork.
+      await connect(x, holderA)
+      await until('x on fork A', () => tipOf(x) === a.tip)
+      await connect(y, holderB)
+      await until('y on fork B', () => tipOf(y) === b.tip)
+      await connect(x, holderB)
+      await connect(y, holderA)
+      await until('every peer on the winning fork', () => peers.every((p) => tipOf(p) === winner))
+      for (const p of peers) assert.equal(p.chain.height, a.blocks.length)
+    } finally {
+      await Promise.all(peers.map(async (p) => { await p.stop() }))
+    }
+  })
+}
+
+test(`a fork deeper than the reorg window (${MAX_REORG_DEPTH}) is never switched to: FORK_TOO_DEEP once`, { timeout: 60_000 }, async () => {
+  const length = MAX_REORG_DEPTH + 3
+  const a = await forkOf({ round: 1 }, length)
+  const b = await forkOf({ round: 0 }, length)
+  const clock = new ManualClock(Math.max(a.blocks.at(-1)!.header.timestamp, b.blocks.at(-1)!.header.timestamp) + 1_000)
+  const holderA = await startPeer(clock, a.blocks)
+  const holderB = await startPeer(clock, b.blocks)
+  const reported: PeerErrorEvent[] = []
+  holderA.events.on('error', (e) => { reported.push(e) })
+  try {
+    await connect(holderA, holderB)
+    await until('FORK_TOO_DEEP', () => reported.some((e) => e.code === 'FORK_TOO_DEEP'))
+    // B's fork would win the tie-break (round 0), but it starts below A's window: A keeps its chain.
+    assert.equal(tipOf(holderA), a.tip)
+    assert.equal(tipOf(holderB), b.tip)
+    const peerId = holderB.libp2p.peerId
+    assert.equal(await holderA.sync.syncFrom(peerId), 0)
+    assert.equal(reported.filter((e) => e.code === 'FORK_TOO_DEEP').length, 1, 'reported once per peer')
+    assert.equal(reported[0]!.details?.peer, peerId.toString())
+    assert.equal(tipOf(holderA), a.tip)
+  } finally {
+    await Promise.all([holderA, holderB].map(async (p) => { await p.stop() }))
+  }
+})
