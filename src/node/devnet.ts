@@ -178,6 +178,13 @@ export class Devnet {
     return Math.min(...running.map((n) => n.height))
   }
 
+  /** The highest height any running validator or bootstrap has verified (the chain's tip as the devnet sees it). */
+  get tipHeight (): number {
+    const running = [...this.nodes.values()].filter((n) => n.running && n.role !== 'release')
+    if (running.length === 0) return -1
+    return Math.max(...running.map((n) => n.height))
+  }
+
   async prepare (): Promise<void> {
     const o = this.opts
     if (o.validators < 12) throw new Error('a devnet needs at least 12 validators (a quorum of 11 plus a producer)')
