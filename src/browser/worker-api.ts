@@ -20,6 +20,9 @@ import type { IdbChainStore } from '../storage/idb-store.ts'
 import { LightpulseError } from '../client/errors.ts'
 import type { ClientConfig, ClientEvent, StatusSnapshot, TransportName, WorkerApi } from '../client/types.ts'
 import { availableTransports, createBrowserLibp2p } from './libp2p-browser.ts'
+import { RelayKeeper } from '../peer/relay-keeper.ts'
+import { systemClock } from '../peer/clock.ts'
+import type { Identify } from '@libp2p/identify'
 
 const VALIDATOR_KEY = 'validator'
 const PEER_KEY = 'peer-key'
@@ -49,6 +52,7 @@ export function createWorkerApi (opts: WorkerApiOptions = {}): WorkerApi & { rea
   let lastDuty: NonNullable<StatusSnapshot['validator']>['lastDuty']
   let loaded: { height: number, discarded?: string } | undefined
   let starting: Promise<StatusSnapshot> | undefined
+  let keeper: RelayKeeper | undefined
 
   const emit = (e: ClientEvent): void => {
     for (const fn of listeners.values()) {
@@ -149,6 +153,12 @@ export function createWorkerApi (opts: WorkerApiOptions = {}): WorkerApi & { rea
     const st = p.chain.state
     if (st !== undefined) head = { height: st.tip.header.height, hash: toHex(st.tip.hash), round: st.tip.header.round, signers: 0, timestamp: st.tip.header.timestamp, verifiedAt: Date.now() }
     await p.start()
+    // A relay reservation that failed once is not asked for again by the library (src/peer/relay-keeper.ts).
+    const identifyService = (libp2p.services as { identify?: Identify }).identify
+    if (identifyService !== undefined) {
+      keeper = new RelayKeeper({ libp2p, identify: async (c) => await identifyService.identify(c), relays: bootstrapIds, clock: systemClock, log: logger.forComponent('relay') })
+      keeper.start()
+    }
     return status()
   }
 
@@ -162,6 +172,8 @@ export function createWorkerApi (opts: WorkerApiOptions = {}): WorkerApi & { rea
       const p = peer
       peer = undefined
       starting = undefined
+      keeper?.stop()
+      keeper = undefined
       await p?.stop()
       await store?.close()
       store = undefined

@@ -43,6 +43,9 @@ export interface DevnetOptions {
   meshArgs?: string[]
 }
 
+/** With --stagger: blocks a restarted validator runs for before the devnet stops (time to resync, re-register and sign). */
+const AFTER_RESTART_BLOCKS = 20
+
 /** How long the devnet waits, once at its target height, for a fork at the tip to settle. */
 const SETTLE_MS = 20_000
 
@@ -179,6 +182,13 @@ export class Devnet {
     const running = [...this.nodes.values()].filter((n) => n.running && n.role !== 'release')
     if (running.length === 0) return -1
     return Math.min(...running.map((n) => n.height))
+  }
+
+  /** The highest height any running validator or bootstrap has verified (the chain's tip as the devnet sees it). */
+  get tipHeight (): number {
+    const running = [...this.nodes.values()].filter((n) => n.running && n.role !== 'release')
+    if (running.length === 0) return -1
+    return Math.max(...running.map((n) => n.height))
   }
 
   async prepare (): Promise<void> {
@@ -409,7 +419,10 @@ export class Devnet {
       await this.staggerStep()
       const h = this.finalHeight
       const restarting = [...this.nodes.values()].some((n) => n.role === 'validator' && !n.running && n.restarts === 0 && n.startedAt !== 0 && this.opts.stagger)
-      if (h >= height && !restarting) { await this.settle(); return }
+      // With --stagger, a restarted validator gets AFTER_RESTART_BLOCKS blocks on duty before the run ends, wherever
+      // its restart fell (a slow machine brings it back late: it must resync, and re-register if it was removed).
+      const justBack = this.opts.stagger && this.validatorViews.some((v) => v.restarts > 0 && v.running && v.startHeight >= 0 && h - v.startHeight < AFTER_RESTART_BLOCKS)
+      if (h >= height && !restarting && !justBack) { await this.settle(); return }
       if (h !== last) { last = h; lastChange = Date.now() }
       if (Date.now() - lastChange > stallMs) throw new Error(`stalled at height ${h}: no progress for ${stallMs} ms`)
       await this.waitFor(`height ${height}`, () => this.finalHeight !== last || this.finalHeight >= height, Math.min(stallMs, 2_000)).catch(() => {})

@@ -22,6 +22,9 @@ import { gossipOptions } from '../peer/gossip-config.ts'
 import type { MeshParams } from '../peer/gossip-config.ts'
 import type { Topics } from '../peer/topics.ts'
 
+/** How long a bootstrap's relay reservation lasts unless its holder refreshes it. */
+export const RELAY_RESERVATION_TTL_MS = 15 * 60_000
+
 export interface NodeLibp2pOptions {
   role: 'bootstrap' | 'validator' | 'light'
   privateKey: PrivateKey
@@ -67,7 +70,9 @@ export async function createNodeLibp2p (o: NodeLibp2pOptions): Promise<Libp2p<{ 
       identify: identify(),
       ping: ping(),
       keychain: keychain(),
-      ...(bootstrap ? { relay: circuitRelayServer({ reservations: { maxReservations: 128 } }) } : {}),
+      // A reservation holds its slot until its TTL even after the client leaves; 15 min (libp2p: 2 h) frees the
+      // slots of closed tabs sooner. Clients refresh 5 min before expiry.
+      ...(bootstrap ? { relay: circuitRelayServer({ reservations: { maxReservations: 128, reservationTtl: RELAY_RESERVATION_TTL_MS } }) } : {}),
       pubsub: gossipsub(gossipOptions({ role: o.role, topics: o.topics, isBootstrap: (p) => o.bootstrapIds.has(p), penalty: o.penalty, mesh: o.mesh, local: o.local }))
     },
     start: false

@@ -141,7 +141,7 @@ if (!insideNetns()) {
       // A relay reservation; slow on a loaded 2-core machine (the relay transport gives a relay up after one
       // failed reservation, see the report), hence the generous bound and the diagnostics.
       await expect.poll(async () => (await diag(p, 'addrs')).some((x) => x.includes('/p2p-circuit/webrtc')), {
-        message: `${p.name} has a /p2p-circuit/webrtc address (connections: ${JSON.stringify((await diag(p, 'connections')).map((c) => c.remoteAddr.slice(-60)))})`,
+        message: `${p.name} has a /p2p-circuit/webrtc address (addrs: ${JSON.stringify(await diag(p, 'addrs'))}; connections: ${JSON.stringify((await diag(p, 'connections')).map((c) => c.remoteAddr.slice(-60)))}; relay log: ${JSON.stringify((await events(p.page)).filter((e) => e.type === 'log' && e.component === 'relay').map((e) => (e as { message: string }).message))})`,
         timeout: 60_000
       }).toBe(true)
     }

@@ -51,7 +51,7 @@ test('validators that start late or are killed with SIGKILL resync and sign agai
     assert.ok(v.running && v.height >= 36, `validator-${v.index} resynced to the head after its restart`)
     assert.ok(v.startHeight > 0, `validator-${v.index} restarted from its store at height ${v.startHeight}`)
   }
-  const duty = JSON.stringify(s.validators.map((v) => ({ i: v.index, restarts: v.restarts, from: v.startHeight, signed: v.signedAfterStart })))
+  const duty = JSON.stringify(s.validators.map((v) => ({ i: v.index, restarts: v.restarts, from: v.startHeight, height: v.height, duties: v.dutiesAfterStart, registrations: v.registrations, signed: v.signedAfterStart })))
   // Removed for the duties they missed while down, they register again (keepRegistered) and are back on duty.
   assert.ok(restarted.some((v) => v.signedAfterStart > 0), `a restarted validator signed blocks again ${duty}`)
   const late = s.validators.filter((v) => v.index >= 12)
