@@ -21,7 +21,7 @@ import type { ChainState } from '../../src/protocol/index.ts'
 const SILENT = [3, 8]
 const UNTIL = 22
 
-interface Tracked { id: string, duties: number, removedAt: number }
+interface Tracked { id: string, duties: number, removedAt: number, reregisteredAt: number }
 
 test('validators that commit and never reveal: blocks still come in round 0, each is charged a miss per duty and removed', { timeout: 300_000 }, async (t) => {
   const devnet = new Devnet({ validators: 14, bootstraps: 1, hostile: new Map(SILENT.map((i) => [i, 'silent-reveal'])) })
@@ -39,7 +39,7 @@ test('validators that commit and never reveal: blocks still come in round 0, eac
     const genesis = await store.getGenesis()
     assert.ok(genesis !== undefined)
     let state: ChainState = await processGenesis(devnet.network, decodeBlock(genesis.bytes), verifier)
-    const tracked: Tracked[] = SILENT.map((i) => ({ id: toHex(createNodeSigner(devnet.validatorSeeds[i]!).publicKey), duties: 0, removedAt: -1 }))
+    const tracked: Tracked[] = SILENT.map((i) => ({ id: toHex(createNodeSigner(devnet.validatorSeeds[i]!).publicKey), duties: 0, removedAt: -1, reregisteredAt: -1 }))
     const tip = await store.getTipHeight()
     assert.ok(tip >= UNTIL)
     const blocks = await store.getBlocks(1, tip)
@@ -61,8 +61,14 @@ test('validators that commit and never reveal: blocks still come in round 0, eac
           if ((h.bitset & (1 << pos)) !== 0) silentCommitter = true
         }
         // One miss per duty, from the header alone; removed on reaching maxMissed (14 validators: two above the floor).
-        if (next.registry.has(v.id)) {
-          assert.equal(next.registry.get(v.id)!.missed, v.duties, `height ${h.height}: missed = duties so far`)
+        const rec = next.registry.get(v.id)
+        if (rec !== undefined && v.removedAt >= 0 && rec.registeredHeight === h.height) {
+          // keepRegistered: a removed validator registers again and starts afresh (missed 0).
+          v.reregisteredAt = h.height
+          v.duties = 0
+        }
+        if (rec !== undefined) {
+          assert.equal(rec.missed, v.duties, `height ${h.height}: missed = duties since (re)registration`)
         } else if (v.removedAt < 0) {
           assert.equal(v.duties, state.preset.maxMissed, `removed at height ${h.height} after exactly maxMissed duties`)
           v.removedAt = h.height
@@ -76,7 +82,7 @@ test('validators that commit and never reveal: blocks still come in round 0, eac
       state = next
     }
     t.diagnostic(`blocks with a silent validator in the commit bitset: ${committedSilently} (${committedSilentlyRound0} in round 0); ` +
-      `duties ${tracked.map((v) => v.duties).join('/')}, removed at ${tracked.map((v) => v.removedAt).join('/')}`)
+      `duties ${tracked.map((v) => v.duties).join('/')}, removed at ${tracked.map((v) => v.removedAt).join('/')}, registered again at ${tracked.map((v) => v.reregisteredAt).join('/')}`)
     t.diagnostic(`height:round:bitset/revealBitset ${trace.join(' ')}`)
     // Without a reveal timeout each of these rounds would have failed: none of these blocks could exist.
     assert.ok(committedSilentlyRound0 >= 3, `blocks made in round 0 with a silent validator in the commit bitset: ${committedSilentlyRound0}`)
