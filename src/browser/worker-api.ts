@@ -72,12 +72,13 @@ export function createWorkerApi (opts: WorkerApiOptions = {}): WorkerApi & { rea
       network: config?.network.name,
       head,
       genesis: state !== undefined,
+      lockReported: p?.sync.lockReported ?? false,
       release,
       round: p?.rounds.status(),
-      sync: { ...sync, height: p?.chain.height ?? -1 },
+      sync: { ...sync, height: p?.chain.height ?? -1, compared: p?.sync.compared ?? false },
       connections: p?.connections() ?? [],
       mesh: p?.meshPeers() ?? {},
-      bootstraps: { configured: config?.bootstraps.length ?? 0, connected: p?.dialer.connectedBootstraps() ?? 0 },
+      bootstraps: { configured: config?.bootstraps.length ?? 0, connected: p?.dialer.connectedBootstraps() ?? 0, failedAttempts: p?.dialer.failedAttempts ?? 0 },
       transports,
       validator: id === undefined
         ? undefined

@@ -28,12 +28,16 @@ export interface StatusSnapshot {
   network?: string
   head?: { height: number, hash: string, round: number, signers: number, timestamp: number, verifiedAt: number }
   genesis: boolean
+  /** A peer said (STATUS) that the network has no genesis yet: the stasis lock is known, not just assumed. */
+  lockReported: boolean
   release?: { seen: number, threshold: number }
   round?: { height: number, round: number, stage: Stage, position: number, commits: number, reveals: number, signatures: number, stalled: boolean }
-  sync: { height: number, target: number, syncing: boolean }
+  /** `compared`: the chain was level with (or ahead of) a peer's tip at least once since start. */
+  sync: { height: number, target: number, syncing: boolean, compared: boolean }
   connections: ConnectionInfo[]
   mesh: Record<string, number>
-  bootstraps: { configured: number, connected: number }
+  /** `failedAttempts`: dial rounds that reached no bootstrap since the last that reached one (0 while the first is in flight). */
+  bootstraps: { configured: number, connected: number, failedAttempts: number }
   transports: TransportName[]
   validator?: { publicKey: string, registered: boolean, active: boolean, signed: number, lastDuty?: { height: number, round: number, stage: Stage } }
   store: { kind: string, error?: string, loadedHeight?: number, discarded?: string }

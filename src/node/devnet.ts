@@ -425,7 +425,10 @@ export class Devnet {
       if (h >= height && !restarting && !justBack) { await this.settle(); return }
       if (h !== last) { last = h; lastChange = Date.now() }
       if (Date.now() - lastChange > stallMs) throw new Error(`stalled at height ${h}: no progress for ${stallMs} ms`)
-      await this.waitFor(`height ${height}`, () => this.finalHeight !== last || this.finalHeight >= height, Math.min(stallMs, 2_000)).catch(() => {})
+      // Wait for the next event that moves the height (or 2 s). Once at the height but held by a restart, only a
+      // change will do: a predicate already true would return at once, and this loop would spin on microtasks
+      // without ever reading the nodes' events (it did: the event loop stood still for the whole stall window).
+      await this.waitFor(`height ${height}`, () => this.finalHeight !== last || (h < height && this.finalHeight >= height), Math.min(stallMs, 2_000)).catch(() => {})
     }
   }
 

@@ -81,6 +81,9 @@ export class Dialer {
     if (this.timer !== undefined) this.init.clock.clearTimeout(this.timer)
   }
 
+  /** Bootstrap dial rounds that reached none of them, since the last one that reached any (0 before the first completes). */
+  get failedAttempts (): number { return this.failures }
+
   connectedBootstraps (): number {
     let n = 0
     for (const id of this.bootstrapIds) if (this.init.libp2p.getConnections().some((c) => c.remotePeer.toString() === id)) n++

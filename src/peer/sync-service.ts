@@ -52,6 +52,8 @@ export class SyncService {
   private readonly init: SyncServiceInit
   private libp2p?: Libp2p
   private running = new Set<string>()
+  private lockSeen = false
+  private comparedOnce = false
   private readonly timeoutMs: number
   /** Peers that served invalid data; not synced from again. */
   private readonly banned = new Set<string>()
@@ -212,6 +214,7 @@ export class SyncService {
       const st = await this.status(peer)
       const chain = this.init.chain
       if (!st.hasGenesis) {
+        if (chain.state === undefined) this.lockSeen = true
         for (const m of st.releases) {
           try { await this.init.release.add(decodeQuorumMessage(m)) } catch { /* duplicates and stale ones are fine */ }
         }
@@ -249,6 +252,7 @@ export class SyncService {
         this.init.events.emit('sync', { from: start, to: chain.height, target: st.tipHeight, peer: id, done: chain.height >= st.tipHeight })
       }
       if (gained > 0) this.init.log.info('synced', { peer: id.slice(-8), blocks: gained, height: chain.height })
+      if (chain.height >= st.tipHeight) this.comparedOnce = true
       return gained
     } catch (err) {
       if (isProtocolError(err) && err.action === 'reject') {
@@ -320,6 +324,12 @@ export class SyncService {
   }
 
   isBanned (peer: string): boolean { return this.banned.has(peer) }
+
+  /** A peer answered STATUS saying the network has no genesis yet (the stasis lock is real, not just unknown). */
+  get lockReported (): boolean { return this.lockSeen }
+
+  /** This peer's chain has been compared with a peer's STATUS at least once and was level with it or ahead. */
+  get compared (): boolean { return this.comparedOnce }
 
   static describe (s: PeerStatus): string {
     return `${s.hasGenesis ? `tip ${s.tipHeight} ${toHex(s.tipHash).slice(0, 8)}` : 'locked'}`

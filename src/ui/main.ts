@@ -40,19 +40,31 @@ function render (s: StatusSnapshot): void {
   last = s
   $('network').textContent = s.network ?? ''
   const pill = $('pill')
-  // No bootstrap connected: say so whenever it is true. "offline" only when no peer at all is connected;
-  // with other peers still connected the chain is still followed through them, and the banner says that.
+  // Only what is known is said. "offline": no peer connected and a dial round reached no bootstrap (before
+  // the first dial completes it is "connecting"). "stasis lock": no genesis and a peer said so (or release
+  // messages came), never merely because no genesis is known yet. "verified": a head is shown and the chain
+  // was level with a peer's tip at least once; until then "syncing" (a stored head is re-checked first).
   const noBootstrap = s.running && s.bootstraps.configured > 0 && s.bootstraps.connected === 0
-  const offline = noBootstrap && s.connections.length === 0
-  if (!s.running) { pill.textContent = 'stopped'; pill.className = 'pill' } else if (offline) { pill.textContent = 'offline'; pill.className = 'pill bad' } else if (!s.genesis) { pill.textContent = 'stasis lock'; pill.className = 'pill warn' } else if (s.sync.syncing || s.head === undefined) { pill.textContent = 'syncing'; pill.className = 'pill warn' } else { pill.textContent = 'verified'; pill.className = 'pill ok' }
+  const offline = noBootstrap && s.connections.length === 0 && s.bootstraps.failedAttempts > 0
+  const connecting = s.running && s.connections.length === 0 && !offline
+  const locked = !s.genesis && (s.lockReported || (s.release?.seen ?? 0) > 0)
+  const headShown = s.head !== undefined
+  const [text, kind] = !s.running
+    ? ['stopped', '']
+    : offline ? ['offline', 'bad']
+      : connecting ? ['connecting', '']
+        : locked ? ['stasis lock', 'warn']
+          : !s.genesis || s.sync.syncing || !headShown || !s.sync.compared ? ['syncing', 'warn'] : ['verified', 'ok']
+  pill.textContent = text
+  pill.className = kind === '' ? 'pill' : `pill ${kind}`
   if (offline) {
     banner(`No bootstrap peer is reachable (${s.bootstraps.configured} configured). The peer keeps retrying by itself and keeps what it has verified. Check your connection, or that the local network ('npm start') is running.`)
-  } else if (noBootstrap) {
+  } else if (noBootstrap && s.connections.length > 0) {
     const n = s.connections.length
     banner(`No bootstrap peer is reachable (${s.bootstraps.configured} configured). Still connected to ${n} other peer${n === 1 ? '' : 's'}, so the chain is still followed through ${n === 1 ? 'it' : 'them'}; the peer keeps retrying the bootstraps by itself.`, 'warn')
   } else if (s.store.error !== undefined) {
     banner(`Storage: ${s.store.error}`, 'warn')
-  } else if (!s.genesis && s.running) {
+  } else if (locked && s.running) {
     banner(`The network is in its stasis lock: waiting for ${s.release?.threshold ?? '?'} release signers (${s.release?.seen ?? 0} seen).`, 'warn')
   } else banner(undefined)
   if (s.head !== undefined) {
@@ -66,7 +78,7 @@ function render (s: StatusSnapshot): void {
   ;($('sync-bar')).style.width = `${Math.min(100, (100 * Math.max(0, s.sync.height)) / target)}%`
   // "by gossip" only with a block-topic mesh peer; until then new blocks arrive by the 3 s sync polls.
   const following = (s.mesh.blocks ?? 0) > 0 ? 'following the head by gossip' : 'following the head by sync polls (no gossip mesh peer yet)'
-  $('sync-text').textContent = s.sync.syncing ? `syncing ${s.sync.height} / ${s.sync.target}` : s.genesis ? `${following} (${s.store.kind} store)` : 'waiting for genesis'
+  $('sync-text').textContent = s.sync.syncing ? `syncing ${s.sync.height} / ${s.sync.target}` : s.genesis ? `${following} (${s.store.kind} store)` : locked ? 'waiting for genesis (stasis lock)' : 'asking peers for the chain'
   if (s.round !== undefined) {
     $('round-hr').textContent = `${s.round.height} / ${s.round.round}`
     $('round-stage').textContent = s.round.stalled ? 'stalled: waiting for a release-quorum resume' : s.round.stage

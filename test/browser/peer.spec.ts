@@ -64,6 +64,50 @@ test('joins the devnet, syncs and verifies to the head, follows new blocks by go
   await expectOnlyHonestBlocks(page, net)
 })
 
+/** Records, from before the page's first script, every distinct (pill, head, banner) the page shows. */
+async function recordPill (page: Page): Promise<void> {
+  await page.addInitScript(() => {
+    const seen: Array<{ pill: string, head: string, banner: string }> = []
+    ;(window as unknown as { __pill: typeof seen }).__pill = seen
+    const record = (): void => {
+      const banner = document.getElementById('banner')
+      const e = { pill: document.getElementById('pill')?.textContent ?? '', head: document.getElementById('head-height')?.textContent ?? '', banner: banner === null || banner.hidden ? '' : banner.textContent ?? '' }
+      const prev = seen[seen.length - 1]
+      if (prev === undefined || prev.pill !== e.pill || prev.head !== e.head || prev.banner !== e.banner) seen.push(e)
+    }
+    document.addEventListener('DOMContentLoaded', () => {
+      record()
+      new MutationObserver(record).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true })
+    })
+  })
+}
+
+/** No "offline" before a dial failed, no "stasis lock" on a chain with a genesis, no "verified" before a head is shown. */
+function expectNoFlashes (seen: Array<{ pill: string, head: string, banner: string }>, when: string): void {
+  const shown = JSON.stringify(seen.map((e) => `${e.pill}|${e.head}|${e.banner.slice(0, 40)}`))
+  expect(seen.filter((e) => e.pill === 'offline' || /No bootstrap peer is reachable/.test(e.banner)), `${when}: called offline with bootstraps up: ${shown}`).toEqual([])
+  expect(seen.filter((e) => e.pill === 'stasis lock' || /stasis lock/.test(e.banner)), `${when}: called a stasis lock on a chain with a genesis: ${shown}`).toEqual([])
+  expect(seen.filter((e) => e.pill === 'verified' && !/^\d+$/.test(e.head)), `${when}: verified with no head shown: ${shown}`).toEqual([])
+  expect(seen.some((e) => e.pill === 'verified'), `${when}: reached verified: ${shown}`).toBe(true)
+}
+
+test('a cold load and a reload never flash offline, stasis lock, or verified before the head is shown', async ({ page, net }) => {
+  test.setTimeout(120_000)
+  await recordPill(page)
+  await openPeer(page, net, 'flashes')
+  await caughtUp(page, net, 60_000)
+  await expect(page.locator('#pill')).toHaveText('verified')
+  const pill = async (): Promise<Array<{ pill: string, head: string, banner: string }>> => await page.evaluate(() => (window as unknown as { __pill: Array<{ pill: string, head: string, banner: string }> }).__pill)
+  const cold = await pill()
+  note('cold-load-pill', cold.map((e) => e.pill).filter((p, i, a) => a[i - 1] !== p).join(' -> '))
+  expectNoFlashes(cold, 'cold load')
+  await page.reload()
+  await expect(page.locator('#pill')).toHaveText('verified', { timeout: 30_000 })
+  const reload = await pill()
+  note('reload-pill', reload.map((e) => e.pill).filter((p, i, a) => a[i - 1] !== p).join(' -> '))
+  expectNoFlashes(reload, 'reload')
+})
+
 test('reload resumes from IndexedDB at the verified head without re-syncing from genesis', async ({ page, net }) => {
   test.setTimeout(120_000)
   await openPeer(page, net, 'reload')

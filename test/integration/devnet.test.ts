@@ -8,7 +8,8 @@ import { runCli, lastJson } from './helpers.ts'
 import type { DevnetSummary } from '../../src/node/devnet.ts'
 
 function explain (s: DevnetSummary, stderr: string): string {
-  return `summary: ${JSON.stringify({ ...s, validators: undefined })}\nstderr tail:\n${stderr.split('\n').slice(-15).join('\n')}`
+  const nodes = s.validators?.map((v) => `${v.index}:${v.running ? '' : 'down,'}h${v.height},r${v.restarts},from${v.startHeight},duties${v.dutiesAfterStart},reg${v.registrations},signed${v.signedAfterStart}`).join(' ')
+  return `summary: ${JSON.stringify({ ...s, validators: undefined })}\nvalidators: ${nodes ?? '-'}\nstderr tail:\n${stderr.split('\n').slice(-15).join('\n')}`
 }
 
 test('16 validators and 2 bootstraps reach height 30; every node computes the same quorums', async () => {

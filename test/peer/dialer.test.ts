@@ -93,3 +93,46 @@ test('enough peers, or every bootstrap connected: no bootstrap refresh', async (
   b.dialer.stop()
   assert.deepEqual(b.dialed, [], 'both bootstraps connected')
 })
+
+test('failedAttempts: 0 while the first dial is in flight, counts rounds that reach no bootstrap, back to 0 on success', async () => {
+  const boots = [await newId(), await newId()]
+  const conns: Array<{ remotePeer: PeerId }> = []
+  let pending: Array<() => void> = []
+  const release = async (): Promise<void> => {
+    for (let i = 0; pending.length < 2; i++) { // both bootstraps dialed (bounded)
+      assert.ok(i < 1000, 'the dialer did not dial both bootstraps')
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    const p = pending; pending = []
+    for (const r of p) r()
+  }
+  let reachable = false
+  const fake = {
+    peerId: await newId(),
+    getConnections: () => conns,
+    peerStore: { all: async () => [] },
+    dial: async () => {
+      await new Promise<void>((resolve) => { pending.push(resolve) })
+      if (!reachable) throw new Error('ECONNREFUSED')
+      conns.push({ remotePeer: boots[0]! })
+      return {}
+    },
+    hangUp: async () => {}
+  }
+  const dialer = new Dialer({ libp2p: fake as unknown as Libp2p, bootstraps: boots.map((b) => `/ip4/127.0.0.1/tcp/2/p2p/${b.toString()}`), clock: new ManualClock(), log: silentLogger, events: new Emitter<PeerEvents>() })
+  const first = dialer.check()
+  assert.equal(dialer.failedAttempts, 0, 'nothing has failed while the first dial is in flight')
+  await release()
+  await first
+  assert.equal(dialer.failedAttempts, 1)
+  const second = dialer.check()
+  await release()
+  await second
+  assert.equal(dialer.failedAttempts, 2)
+  reachable = true
+  const third = dialer.check()
+  await release()
+  await third
+  assert.equal(dialer.failedAttempts, 0, 'a round that reached a bootstrap resets the count')
+  dialer.stop()
+})
