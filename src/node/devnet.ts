@@ -179,16 +179,19 @@ export class Devnet {
 
   /** Height every running validator and bootstrap has verified. */
   get finalHeight (): number {
-    const running = [...this.nodes.values()].filter((n) => n.running && n.role !== 'release')
-    if (running.length === 0) return -1
-    return Math.min(...running.map((n) => n.height))
+    const heights = this.runningChainHeights()
+    return heights.length === 0 ? -1 : Math.min(...heights)
   }
 
   /** The highest height any running validator or bootstrap has verified (the chain's tip as the devnet sees it). */
   get tipHeight (): number {
-    const running = [...this.nodes.values()].filter((n) => n.running && n.role !== 'release')
-    if (running.length === 0) return -1
-    return Math.max(...running.map((n) => n.height))
+    const heights = this.runningChainHeights()
+    return heights.length === 0 ? -1 : Math.max(...heights)
+  }
+
+  /** Heights of the running validators and bootstraps (release signers exit after genesis). */
+  private runningChainHeights (): number[] {
+    return [...this.nodes.values()].filter((n) => n.running && n.role !== 'release').map((n) => n.height)
   }
 
   async prepare (): Promise<void> {

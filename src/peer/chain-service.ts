@@ -92,17 +92,21 @@ export class ChainService {
         if (cp !== undefined && cp.height > 0) state = decodeChainState(network, cp.state)
         const tip = await store.getTipHeight()
         let replayed = 0
+        // The replayed states rebuild the reorg window (the checkpoint is its oldest state), so a peer that
+        // stopped on a fork that then lost can still switch after a restart.
+        let window: ChainState[] = [state]
         for (let h = state.tip.header.height + 1; h <= tip;) {
           const batch = await store.getBlocks(h, 512)
           if (batch.length === 0) throw new ProtocolError('CHECKPOINT_INVALID', { reason: 'missing stored block', height: h })
           const blocks = batch.map((b) => decodeBlock(b.bytes))
-          const { states } = await processBlocks(state, blocks, { verifier, keepStates: 1 })
+          const { states } = await processBlocks(state, blocks, { verifier, keepStates: MAX_REORG_DEPTH + 1 })
           state = states[states.length - 1]!
+          window = [...window, ...states].slice(-(MAX_REORG_DEPTH + 1))
           replayed += blocks.length
           h += blocks.length
         }
         this.current = state
-        this.recent = [state]
+        this.recent = window
         log.info('loaded chain from store', { height: state.tip.header.height, replayed, store: store.kind })
         for (const fn of this.tipListeners) fn(state)
         return { height: state.tip.header.height, replayed }
@@ -153,7 +157,7 @@ export class ChainService {
         if (block.header.height === state.tip.header.height && toHex(h) === toHex(state.tip.hash)) throw new ProtocolError('DUPLICATE', { height: block.header.height })
       }
       const { state: next, info } = await processBlock(state, block, { verifier: this.init.verifier, now: this.init.clock.now() })
-      await this.persist([{ block, info }], state)
+      await this.persist([{ block, info }], this.windowFloor(this.recent, [next]))
       this.advance(next, [{ block, info }], source)
       return info
     })
@@ -170,11 +174,19 @@ export class ChainService {
       if (fresh.length === 0) return 0
       const { states, infos } = await processBlocks(state, fresh, { verifier: this.init.verifier, now: this.init.clock.now(), keepStates: MAX_REORG_DEPTH + 1 })
       const items = fresh.map((block, i) => ({ block, info: infos[i]! }))
-      const prev = states.length >= 2 ? states[states.length - 2]! : state
-      await this.persist(items, prev)
+      await this.persist(items, this.windowFloor(this.recent, states))
       this.advance(states[states.length - 1]!, items, 'sync', states)
       return fresh.length
     })
+  }
+
+  /**
+   * The oldest state of the reorg window once `added` (consecutive states) follow `recent`: the checkpoint
+   * written with those blocks, so that a restart can rebuild the whole window (PROTOCOL.md §3.8).
+   */
+  private windowFloor (recent: ChainState[], added: ChainState[]): ChainState {
+    const all = [...recent, ...added]
+    return all[Math.max(0, all.length - MAX_REORG_DEPTH - 1)]!
   }
 
   private remember (states: ChainState[]): void {
@@ -221,9 +233,9 @@ export class ChainService {
       this.init.log.warn(newTip > tip ? 'switching to a longer fork' : 'switching to an equal-length fork that wins the tie-break', { ancestor: ancestorHeight, dropped, newTip })
       await this.write(async () => { await this.init.store.truncateAbove(ancestorHeight) })
       const items = blocks.map((block, i) => ({ block, info: infos[i]! }))
-      const prev = states.length >= 2 ? states[states.length - 2]! : base
-      await this.persist(items, prev)
-      this.recent = this.recent.filter((s) => s.tip.header.height <= ancestorHeight)
+      const kept = this.recent.filter((s) => s.tip.header.height <= ancestorHeight)
+      await this.persist(items, this.windowFloor(kept, states))
+      this.recent = kept
       this.advance(states[states.length - 1]!, items, 'sync', states)
       return blocks.length
     })

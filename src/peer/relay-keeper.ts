@@ -13,10 +13,9 @@
  * Retries back off from `graceMs` doubling up to `maxBackoffMs`; a reservation resets the backoff.
  */
 import type { Connection, Libp2p } from '@libp2p/interface'
+import { RELAY_V2_HOP_CODEC } from '@libp2p/circuit-relay-v2'
 import type { Clock } from './clock.ts'
 import type { Logger } from './logger.ts'
-
-export const HOP_PROTOCOL = '/libp2p/circuit/relay/0.2.0/hop'
 
 export interface RelayKeeperInit {
   libp2p: Pick<Libp2p, 'getMultiaddrs' | 'getConnections' | 'peerStore'>
@@ -45,7 +44,6 @@ export class RelayKeeper {
   private nextAt = 0
   private timer: unknown
   private running = false
-  private checking = false
   readonly stats = { retries: 0, failures: 0 }
 
   constructor (init: RelayKeeperInit) {
@@ -85,20 +83,20 @@ export class RelayKeeper {
       this.init.relays.has(c.remotePeer.toString()) && c.status === 'open' && c.limits === undefined && now - c.timeline.open >= this.graceMs)
     if (conn === undefined) return 'no-relay'
     if (now < this.nextAt) return 'waiting'
-    this.nextAt = now + this.backoffMs
-    this.backoffMs = Math.min(this.backoffMs * 2, this.maxBackoffMs)
     const { peerStore } = this.init.libp2p
     try {
       const peer = await peerStore.get(conn.remotePeer)
-      if (!peer.protocols.includes(HOP_PROTOCOL)) return 'no-relay'
+      if (!peer.protocols.includes(RELAY_V2_HOP_CODEC)) return 'no-relay'
+      this.nextAt = now + this.backoffMs
+      this.backoffMs = Math.min(this.backoffMs * 2, this.maxBackoffMs)
       this.stats.retries++
       this.init.log.info('no relay reservation yet: asking the relay again', { relay: conn.remotePeer.toString().slice(-8), retries: this.stats.retries })
-      await peerStore.patch(conn.remotePeer, { protocols: peer.protocols.filter((p) => p !== HOP_PROTOCOL) })
+      await peerStore.patch(conn.remotePeer, { protocols: peer.protocols.filter((p) => p !== RELAY_V2_HOP_CODEC) })
       await this.init.identify(conn)
       return 'retried'
     } catch (err) {
       // Put the protocol back (identify may have failed after the patch), so the next retry can run.
-      await peerStore.merge(conn.remotePeer, { protocols: [HOP_PROTOCOL] }).catch(() => {})
+      await peerStore.merge(conn.remotePeer, { protocols: [RELAY_V2_HOP_CODEC] }).catch(() => {})
       this.stats.failures++
       this.init.log.debug('relay reservation retry failed', { err: String(err) })
       return 'failed'
@@ -107,10 +105,10 @@ export class RelayKeeper {
 
   private schedule (): void {
     if (!this.running) return
+    // The next check is scheduled only once this one is done, so checks never overlap.
     this.timer = this.init.clock.setTimeout(() => {
-      if (!this.running || this.checking) { this.schedule(); return }
-      this.checking = true
-      void this.check().finally(() => { this.checking = false; this.schedule() })
+      if (!this.running) return
+      void this.check().finally(() => { this.schedule() })
     }, this.checkMs)
   }
 }

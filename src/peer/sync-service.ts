@@ -306,6 +306,11 @@ export class SyncService {
     const fork = peerTip === ourTip
       ? theirs.filter((b) => b.header.height > ancestor)
       : await this.blocks(peer, ancestor + 1, Math.min(MAX_SYNC_BATCH, peerTip - ancestor))
+    // Their block above the window's floor does not build on ours there: the split is below the window.
+    if (fork[0] !== undefined && ourParent !== undefined && !equals(fork[0].header.parentHash, ourParent)) {
+      this.reportDeepFork(peer, floor, ourTip, peerTip)
+      return 0
+    }
     this.init.log.warn('peer is on a different fork that wins the fork choice', { peer: peer.toString().slice(-8), ancestor, ourTip, theirTip: peerTip })
     return await chain.reorg(ancestor, fork)
   }

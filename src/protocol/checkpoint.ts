@@ -1,8 +1,9 @@
 /**
  * Canonical encoding of a chain state (a checkpoint), and its decoding with consistency checks: the
  * registry must hash to the tip header's registryRoot, the ancestry must be hash-linked up to the tip.
- * A checkpoint is never trusted alone: the runtime stores the state one block below the tip and
- * re-processes the tip block on load, so the signatures of a quorum computed from it vouch for it.
+ * A checkpoint is never trusted alone: the runtime stores the oldest state of its reorg window
+ * (up to 16 blocks below the tip) and re-processes every block above it on load, so the signatures of
+ * quorums computed from it vouch for it.
  */
 import { ANCESTRY_WINDOW, HEADER_SIZE, PRESETS } from './constants.ts'
 import { Reader, Writer, equals } from './bytes.ts'

@@ -48,7 +48,7 @@ async function openPeer (page: Page, net: TestNetwork, store: string): Promise<v
 }
 
 test('joins the devnet, syncs and verifies to the head, follows new blocks by gossip', async ({ page, net }) => {
-  test.setTimeout(120_000)
+  test.setTimeout(200_000) // the sum of its bounded waits (60 + 60 + 60 s) and the page load
   await openPeer(page, net, 'join')
   const head = await caughtUp(page, net, 60_000)
   await expect(page.locator('#pill')).toHaveText('verified')
@@ -109,7 +109,7 @@ test('a cold load and a reload never flash offline, stasis lock, or verified bef
 })
 
 test('reload resumes from IndexedDB at the verified head without re-syncing from genesis', async ({ page, net }) => {
-  test.setTimeout(120_000)
+  test.setTimeout(160_000) // the sum of its bounded waits (60 + 20 + 60 s) and the page load
   await openPeer(page, net, 'reload')
   const before = await caughtUp(page, net, 60_000)
   const t0 = Date.now()

@@ -7,7 +7,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { compareForks, computeBlockHash, computeNetworkId, toHex } from '../../src/protocol/index.ts'
+import { compareForks, computeBlockHash, computeNetworkId, encodeChainState, toHex } from '../../src/protocol/index.ts'
 import type { Block } from '../../src/protocol/index.ts'
 import { createNodeLibp2p } from '../../src/node/libp2p-node.ts'
 import { Peer } from '../../src/peer/peer.ts'
@@ -29,12 +29,12 @@ const forkOf = async (first: BuildOptions, length = 3, from = prefix): Promise<{
 }
 const topics = topicsFor(computeNetworkId(net.config))
 
-async function startPeer (clock: ManualClock, blocks: Block[] = []): Promise<Peer> {
+async function startPeer (clock: ManualClock, blocks: Block[] = [], store = createMemoryStore()): Promise<Peer> {
   const libp2p = await createNodeLibp2p({
     role: 'light', privateKey: await generateKeyPair('Ed25519'), topics, listen: ['/ip4/127.0.0.1/tcp/0'],
     bootstrapIds: new Set(), blocklist: new Set(), local: true
   })
-  const peer = new Peer({ network: net.config, libp2p, store: createMemoryStore(), verifier: net.verifier, role: 'light', clock, minPeers: 0 })
+  const peer = new Peer({ network: net.config, libp2p, store, verifier: net.verifier, role: 'light', clock, minPeers: 0 })
   // Load the (empty) store first, then add the chain, so the reorg window holds the last 17 states as after a sync.
   await peer.chain.load()
   if (blocks.length > 0) {
@@ -121,5 +121,60 @@ test(`a fork deeper than the reorg window (${MAX_REORG_DEPTH}) is never switched
     assert.equal(tipOf(holderA), a.tip)
   } finally {
     await Promise.all([holderA, holderB].map(async (p) => { await p.stop() }))
+  }
+})
+
+for (const depth of [1, 5]) {
+  test(`a peer restarted from its store on a losing fork ${depth} block(s) deep switches to the longer chain`, { timeout: 60_000 }, async () => {
+    const lost = await forkOf({ round: 1 }, depth)
+    const won = await forkOf({ round: 0 }, depth + 4)
+    const clock = new ManualClock(Math.max(lost.blocks.at(-1)!.header.timestamp, won.blocks.at(-1)!.header.timestamp) + 1_000)
+    // The first run stores the losing fork block by block, as a validator following gossip does; then it stops.
+    const store = createMemoryStore()
+    const first = await startPeer(clock, [], store)
+    await first.chain.acceptGenesis(genesis.block)
+    for (const b of lost.blocks) await first.chain.acceptBlock(b, 'gossip')
+    await first.stop()
+    const restarted = await startPeer(clock, [], store)
+    const holder = await startPeer(clock, won.blocks)
+    try {
+      assert.equal(tipOf(restarted), lost.tip, 'the restart loaded the stored (losing) fork')
+      assert.equal(restarted.chain.reorgFloor, Math.max(0, lost.blocks.length - MAX_REORG_DEPTH), 'the restart rebuilt the reorg window')
+      await connect(restarted, holder)
+      await until('the restarted peer on the longer chain', () => tipOf(restarted) === won.tip)
+      assert.equal(restarted.chain.height, won.blocks.length)
+      // What it stored is the chain it switched to: a second restart loads the same tip.
+      await restarted.stop()
+      const again = await startPeer(clock, [], store)
+      try { assert.equal(tipOf(again), won.tip) } finally { await again.stop() }
+    } finally {
+      await Promise.all([restarted, holder].map(async (p) => { await p.stop() }))
+    }
+  })
+}
+
+test('a fork that splits below what the store kept of the window is reported as FORK_TOO_DEEP, not retried in silence', { timeout: 60_000 }, async () => {
+  const lost = await forkOf({ round: 1 }, 1)
+  const won = await forkOf({ round: 0 }, 5)
+  const clock = new ManualClock(Math.max(lost.blocks.at(-1)!.header.timestamp, won.blocks.at(-1)!.header.timestamp) + 1_000)
+  // A store whose checkpoint is its tip (as an older version could leave it): after a restart the window holds
+  // the tip alone, so the split one block below it cannot be switched to.
+  const store = createMemoryStore()
+  const first = await startPeer(clock, [], store)
+  await first.chain.acceptGenesis(genesis.block)
+  for (const b of lost.blocks) await first.chain.acceptBlock(b, 'gossip')
+  await store.appendBlocks([], { height: first.chain.height, state: encodeChainState(first.chain.state!) })
+  await first.stop()
+  const restarted = await startPeer(clock, [], store)
+  const holder = await startPeer(clock, won.blocks)
+  const reported: PeerErrorEvent[] = []
+  restarted.events.on('error', (e) => { reported.push(e) })
+  try {
+    assert.equal(restarted.chain.reorgFloor, restarted.chain.height)
+    await connect(restarted, holder)
+    await until('FORK_TOO_DEEP', () => reported.some((e) => e.code === 'FORK_TOO_DEEP'))
+    assert.equal(tipOf(restarted), lost.tip)
+  } finally {
+    await Promise.all([restarted, holder].map(async (p) => { await p.stop() }))
   }
 })

@@ -12,8 +12,8 @@ import { noise } from '@libp2p/noise'
 import { yamux } from '@libp2p/yamux'
 import { identify } from '@libp2p/identify'
 import type { Identify } from '@libp2p/identify'
-import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
-import { HOP_PROTOCOL, RelayKeeper } from '../../src/peer/relay-keeper.ts'
+import { RELAY_V2_HOP_CODEC, circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { RelayKeeper } from '../../src/peer/relay-keeper.ts'
 import { systemClock } from '../../src/peer/clock.ts'
 import { silentLogger } from '../../src/peer/logger.ts'
 
@@ -62,7 +62,7 @@ test('a refused reservation is asked for again once the relay has room, over the
     await holder.dial(relay.getMultiaddrs()[0]!)
     await waitUntil('the holder reserves the only slot', () => hasCircuitAddr(holder), 10_000)
     const conn = await us.dial(relay.getMultiaddrs()[0]!)
-    await waitUntil('identify shows the relay speaks hop', async () => (await us.peerStore.get(relay.peerId).catch(() => undefined))?.protocols.includes(HOP_PROTOCOL) === true, 10_000)
+    await waitUntil('identify shows the relay speaks hop', async () => (await us.peerStore.get(relay.peerId).catch(() => undefined))?.protocols.includes(RELAY_V2_HOP_CODEC) === true, 10_000)
     await waitUntil('the connection passes the grace period', () => Date.now() - conn.timeline.open >= 300, 5_000)
     // The library's own attempt on this connection is refused (the slot is held) and never repeated.
     assert.equal(await keeper.check(), 'retried', 'no reservation after the grace period: the keeper asks again')
