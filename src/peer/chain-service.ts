@@ -241,6 +241,40 @@ export class ChainService {
     })
   }
 
+  /**
+   * Switches to a chain on another genesis (PROTOCOL.md §13: genesis is height 0 of the fork choice). Allowed
+   * only while our reorg window still reaches genesis; the other genesis' release certificate and every block
+   * are verified, and the fork must win `compareForks` (longer; at equal length the lower genesis hash) before
+   * the store is replaced.
+   */
+  async switchGenesis (genesis: Block, blocks: Block[]): Promise<number> {
+    return await this.mutex.run(async () => {
+      const current = this.current
+      if (current === undefined || this.recent[0]?.tip.header.height !== 0) throw new ProtocolError('UNKNOWN_PARENT', { reason: 'genesis is below the reorg window' })
+      const base = await processGenesis(this.init.network, genesis, this.init.verifier)
+      const { states, infos } = blocks.length === 0
+        ? { states: [], infos: [] }
+        : await processBlocks(base, blocks, { verifier: this.init.verifier, now: this.init.clock.now(), keepStates: MAX_REORG_DEPTH + 1 })
+      const ours = this.recent[0].tip
+      const theirs = { tipHeight: blocks.length, firstRound: genesis.header.round, firstHash: base.genesisHash }
+      if (compareForks(theirs, { tipHeight: current.tip.header.height, firstRound: ours.header.round, firstHash: ours.hash }) >= 0) {
+        throw new ProtocolError('STALE', { reason: 'other genesis does not win the fork choice', theirTip: blocks.length, tip: current.tip.header.height })
+      }
+      this.init.log.warn('switching to a chain on another genesis', { from: toHex(current.genesisHash).slice(0, 16), to: toHex(base.genesisHash).slice(0, 16), dropped: current.tip.header.height, newTip: blocks.length })
+      // Three writes: a crash in between leaves an empty or genesis-only store, which re-syncs at the next start.
+      await this.write(async () => { await this.init.store.clearChain() })
+      await this.write(async () => { await this.init.store.putGenesis({ height: 0, hash: base.genesisHash, bytes: encodeBlock(genesis) }) })
+      const items = blocks.map((block, i) => ({ block, info: infos[i]! }))
+      if (items.length > 0) await this.persist(items, this.windowFloor([base], states))
+      this.genesisBlock = genesis
+      this.recent = [base]
+      this.init.events.emit('genesis', { hash: toHex(base.genesisHash), timestamp: genesis.header.timestamp, signers: genesis.cert.map((c) => c.signer) })
+      if (states.length > 0) this.advance(states[states.length - 1]!, items, 'sync', states)
+      else { this.current = base; for (const fn of this.tipListeners) fn(base) }
+      return blocks.length
+    })
+  }
+
   private advance (next: ChainState, items: Array<{ block: Block, info: BlockInfo }>, source: BlockEvent['source'], states: ChainState[] = [next]): void {
     this.remember(states)
     this.current = next
