@@ -42,6 +42,11 @@ export function quorumDigest (info: BlockInfo): string {
 /** Deepest fork the peer will switch away from (blocks of its own chain it would discard). */
 export const MAX_REORG_DEPTH = 16
 
+/** The last MAX_REORG_DEPTH + 1 of consecutive states: the reorg window they make. */
+function lastWindow (states: ChainState[]): ChainState[] {
+  return states.slice(-(MAX_REORG_DEPTH + 1))
+}
+
 export class ChainService {
   private readonly init: ChainServiceInit
   private readonly mutex = new Mutex()
@@ -101,7 +106,7 @@ export class ChainService {
           const blocks = batch.map((b) => decodeBlock(b.bytes))
           const { states } = await processBlocks(state, blocks, { verifier, keepStates: MAX_REORG_DEPTH + 1 })
           state = states[states.length - 1]!
-          window = [...window, ...states].slice(-(MAX_REORG_DEPTH + 1))
+          window = lastWindow([...window, ...states])
           replayed += blocks.length
           h += blocks.length
         }
@@ -185,13 +190,11 @@ export class ChainService {
    * written with those blocks, so that a restart can rebuild the whole window (PROTOCOL.md §3.8).
    */
   private windowFloor (recent: ChainState[], added: ChainState[]): ChainState {
-    const all = [...recent, ...added]
-    return all[Math.max(0, all.length - MAX_REORG_DEPTH - 1)]!
+    return lastWindow([...recent, ...added])[0]!
   }
 
   private remember (states: ChainState[]): void {
-    this.recent.push(...states)
-    if (this.recent.length > MAX_REORG_DEPTH + 1) this.recent = this.recent.slice(this.recent.length - MAX_REORG_DEPTH - 1)
+    this.recent = lastWindow([...this.recent, ...states])
   }
 
   /** Our block hash at `height` if it is within the reorg window. */
@@ -269,8 +272,7 @@ export class ChainService {
       this.genesisBlock = genesis
       this.recent = [base]
       this.init.events.emit('genesis', { hash: toHex(base.genesisHash), timestamp: genesis.header.timestamp, signers: genesis.cert.map((c) => c.signer) })
-      if (states.length > 0) this.advance(states[states.length - 1]!, items, 'sync', states)
-      else { this.current = base; for (const fn of this.tipListeners) fn(base) }
+      this.advance(states.at(-1) ?? base, items, 'sync', states)
       return blocks.length
     })
   }

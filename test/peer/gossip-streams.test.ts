@@ -39,6 +39,18 @@ class Stand {
   push (id: string): void { (this as unknown as { outboundInflightQueue: { push: (x: unknown) => void } }).outboundInflightQueue.push({ peerId: { toString: () => id }, connection: {} }) }
 }
 
+type GossipNode = Awaited<ReturnType<typeof createLibp2p<{ pubsub: GossipSub }>>>
+
+/** A real libp2p node on loopback TCP with gossipsub as the light peers configure it. */
+async function gossipNode (topics: ReturnType<typeof topicsFor>, mesh?: Parameters<typeof gossipOptions>[0]['mesh']): Promise<GossipNode> {
+  return await createLibp2p({
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()],
+    connectionGater: { denyDialMultiaddr: () => false },
+    services: { identify: identify(), pubsub: gossipsub(gossipOptions({ role: 'light', topics, isBootstrap: () => false, local: true, ...(mesh !== undefined ? { mesh } : {}) })) }
+  })
+}
+
 test('a slow peer does not hold up others; one open at a time per peer; at most `concurrency` at once; end() stops it', async () => {
   const s = new Stand()
   assert.equal(concurrentOutboundStreams(s as unknown as GossipSub, { concurrency: 2 }), true)
@@ -80,12 +92,7 @@ test('returns false and changes nothing without the internals', () => {
 
 test('real gossipsub on loopback: the queue is replaced, and outbound streams open and carry subscriptions', async () => {
   const topics = topicsFor(new Uint8Array(32))
-  const mk = async (): Promise<Awaited<ReturnType<typeof createLibp2p<{ pubsub: GossipSub }>>>> => await createLibp2p({
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()],
-    connectionGater: { denyDialMultiaddr: () => false },
-    services: { identify: identify(), pubsub: gossipsub(gossipOptions({ role: 'light', topics, isBootstrap: () => false, local: true })) }
-  })
+  const mk = async (): Promise<GossipNode> => await gossipNode(topics)
   const nodes = [await mk(), await mk(), await mk()]
   try {
     for (const n of nodes) {
@@ -109,12 +116,7 @@ test('real gossipsub on loopback: the queue is replaced, and outbound streams op
 
 test('keeper: when the connection carrying our outbound stream closes and another remains, the stream reopens there and gossip flows', async () => {
   const topics = topicsFor(new Uint8Array(32))
-  const mk = async (): Promise<Awaited<ReturnType<typeof createLibp2p<{ pubsub: GossipSub }>>>> => await createLibp2p({
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()],
-    connectionGater: { denyDialMultiaddr: () => false },
-    services: { identify: identify(), pubsub: gossipsub(gossipOptions({ role: 'light', topics, isBootstrap: () => false, local: true, mesh: { heartbeatMs: 200 } })) }
-  })
+  const mk = async (): Promise<GossipNode> => await gossipNode(topics, { heartbeatMs: 200 })
   const until = async (what: string, cond: () => boolean, ms = 15_000): Promise<void> => {
     const end = Date.now() + ms
     while (!cond()) {
