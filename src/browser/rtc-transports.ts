@@ -35,6 +35,9 @@ export function rtcTransports (cfg?: { local?: boolean, transports?: TransportNa
     if (components === undefined) {
       components = c
       c.events?.addEventListener('connection:open', (e: CustomEvent) => { preferDirect(c, e.detail) })
+      // Again once identify ran on it: at 'connection:open' the other side's simultaneous dial may not have
+      // been open here yet, so the two sides could keep different connections (each one closed at the far end).
+      c.events?.addEventListener('peer:identify', (e: CustomEvent) => { if (e.detail?.connection?.status === 'open') preferDirect(c, e.detail.connection) })
     }
     return f(c)
   }
@@ -76,7 +79,9 @@ const names = (conn: any): string[] => conn.remoteAddr.getComponents().map((x: {
  * one, since gossip runs on limited connections here), and it never moves it: when that connection dies
  * (relay gone, duplicate closed) the peer stays connected but gossip to it stops. Aborting the superseded
  * connections in 'connection:open' of the new one, i.e. before identify on the new connection completes,
- * makes the registrar's onConnect for the new connection open gossipsub's stream there.
+ * makes the registrar's onConnect for the new connection open gossipsub's stream there. The rule runs again
+ * at identify, and where a stream still sat on a connection that closed, the Peer's outbound stream keeper
+ * (src/peer/gossip-streams.ts) opens it again on the connection that remains.
  */
 function preferDirect (components: any, conn: any): void {
   try {

@@ -42,6 +42,11 @@ export function quorumDigest (info: BlockInfo): string {
 /** Deepest fork the peer will switch away from (blocks of its own chain it would discard). */
 export const MAX_REORG_DEPTH = 16
 
+/** The last MAX_REORG_DEPTH + 1 of consecutive states: the reorg window they make. */
+function lastWindow (states: ChainState[]): ChainState[] {
+  return states.slice(-(MAX_REORG_DEPTH + 1))
+}
+
 export class ChainService {
   private readonly init: ChainServiceInit
   private readonly mutex = new Mutex()
@@ -101,7 +106,7 @@ export class ChainService {
           const blocks = batch.map((b) => decodeBlock(b.bytes))
           const { states } = await processBlocks(state, blocks, { verifier, keepStates: MAX_REORG_DEPTH + 1 })
           state = states[states.length - 1]!
-          window = [...window, ...states].slice(-(MAX_REORG_DEPTH + 1))
+          window = lastWindow([...window, ...states])
           replayed += blocks.length
           h += blocks.length
         }
@@ -185,13 +190,11 @@ export class ChainService {
    * written with those blocks, so that a restart can rebuild the whole window (PROTOCOL.md §3.8).
    */
   private windowFloor (recent: ChainState[], added: ChainState[]): ChainState {
-    const all = [...recent, ...added]
-    return all[Math.max(0, all.length - MAX_REORG_DEPTH - 1)]!
+    return lastWindow([...recent, ...added])[0]!
   }
 
   private remember (states: ChainState[]): void {
-    this.recent.push(...states)
-    if (this.recent.length > MAX_REORG_DEPTH + 1) this.recent = this.recent.slice(this.recent.length - MAX_REORG_DEPTH - 1)
+    this.recent = lastWindow([...this.recent, ...states])
   }
 
   /** Our block hash at `height` if it is within the reorg window. */
@@ -237,6 +240,39 @@ export class ChainService {
       await this.persist(items, this.windowFloor(kept, states))
       this.recent = kept
       this.advance(states[states.length - 1]!, items, 'sync', states)
+      return blocks.length
+    })
+  }
+
+  /**
+   * Switches to a chain on another genesis (PROTOCOL.md §13: genesis is height 0 of the fork choice). Allowed
+   * only while our reorg window still reaches genesis; the other genesis' release certificate and every block
+   * are verified, and the fork must win `compareForks` (longer; at equal length the lower genesis hash) before
+   * the store is replaced.
+   */
+  async switchGenesis (genesis: Block, blocks: Block[]): Promise<number> {
+    return await this.mutex.run(async () => {
+      const current = this.current
+      if (current === undefined || this.recent[0]?.tip.header.height !== 0) throw new ProtocolError('UNKNOWN_PARENT', { reason: 'genesis is below the reorg window' })
+      const base = await processGenesis(this.init.network, genesis, this.init.verifier)
+      const { states, infos } = blocks.length === 0
+        ? { states: [], infos: [] }
+        : await processBlocks(base, blocks, { verifier: this.init.verifier, now: this.init.clock.now(), keepStates: MAX_REORG_DEPTH + 1 })
+      const ours = this.recent[0].tip
+      const theirs = { tipHeight: blocks.length, firstRound: genesis.header.round, firstHash: base.genesisHash }
+      if (compareForks(theirs, { tipHeight: current.tip.header.height, firstRound: ours.header.round, firstHash: ours.hash }) >= 0) {
+        throw new ProtocolError('STALE', { reason: 'other genesis does not win the fork choice', theirTip: blocks.length, tip: current.tip.header.height })
+      }
+      this.init.log.warn('switching to a chain on another genesis', { from: toHex(current.genesisHash).slice(0, 16), to: toHex(base.genesisHash).slice(0, 16), dropped: current.tip.header.height, newTip: blocks.length })
+      // Three writes: a crash in between leaves an empty or genesis-only store, which re-syncs at the next start.
+      await this.write(async () => { await this.init.store.clearChain() })
+      await this.write(async () => { await this.init.store.putGenesis({ height: 0, hash: base.genesisHash, bytes: encodeBlock(genesis) }) })
+      const items = blocks.map((block, i) => ({ block, info: infos[i]! }))
+      if (items.length > 0) await this.persist(items, this.windowFloor([base], states))
+      this.genesisBlock = genesis
+      this.recent = [base]
+      this.init.events.emit('genesis', { hash: toHex(base.genesisHash), timestamp: genesis.header.timestamp, signers: genesis.cert.map((c) => c.signer) })
+      this.advance(states.at(-1) ?? base, items, 'sync', states)
       return blocks.length
     })
   }

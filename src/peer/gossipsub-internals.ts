@@ -3,7 +3,8 @@
  *
  * gossipsub has no public hook for these (checked against its options in 17.1.1: `doPX`, `prunePeers`,
  * `maxOutboundStreams`, `metricsRegister`… choose none of them): PX entries from a history of earlier peers
- * and PX on arrival (px-history.ts), opening outbound streams to many peers at once (gossip-streams.ts), and
+ * and PX on arrival (px-history.ts), opening outbound streams to many peers at once and reopening one whose
+ * connection closed (gossip-streams.ts), and
  * PRUNE/PX counters (gossip-counters.ts). The dependency is pinned to the exact version these were tested
  * on; test/peer/gossipsub-internals.test.ts fails if an upgrade removes or retypes one.
  */
@@ -16,9 +17,10 @@ export const TESTED_GOSSIPSUB_VERSION = '17.1.1'
 export const GOSSIPSUB_INTERNALS: ReadonlyArray<{ member: string, kind: 'function' | 'map' | 'queue', usedBy: string }> = [
   { member: 'makePrune', kind: 'function', usedBy: 'PX history and PX on arrival (bootstraps)' },
   { member: 'sendRpc', kind: 'function', usedBy: 'PX on arrival (bootstraps), PRUNE/PX counters' },
-  { member: 'streamsOutbound', kind: 'map', usedBy: 'PX on arrival (bootstraps)' },
+  { member: 'streamsOutbound', kind: 'map', usedBy: 'PX on arrival (bootstraps), outbound stream keeper' },
+  { member: 'peers', kind: 'map', usedBy: 'outbound stream keeper' },
   { member: 'handlePrune', kind: 'function', usedBy: 'PRUNE/PX counters (metrics)' },
-  { member: 'outboundInflightQueue', kind: 'queue', usedBy: 'concurrent outbound streams' },
+  { member: 'outboundInflightQueue', kind: 'queue', usedBy: 'concurrent outbound streams, outbound stream keeper' },
   { member: 'createOutboundStream', kind: 'function', usedBy: 'concurrent outbound streams' }
 ]
 

@@ -16,7 +16,8 @@ import type { HostileMode } from './round-service.ts'
 import { ReleaseService } from './release-service.ts'
 import { SyncService } from './sync-service.ts'
 import { Dialer } from './dialer.ts'
-import { concurrentOutboundStreams } from './gossip-streams.ts'
+import { concurrentOutboundStreams, keepOutboundStreams } from './gossip-streams.ts'
+import type { OutboundStreamKeeper } from './gossip-streams.ts'
 import type { SyncBudgetLimits } from './sync-budget.ts'
 import { IgnorePenalty } from './gossip-penalty.ts'
 import { Mempool } from './mempool.ts'
@@ -122,6 +123,8 @@ export class Peer {
   private readonly clock: Clock
   private readonly random: (n: number) => Uint8Array
   private syncTimer?: unknown
+  /** Reopens gossipsub's outbound stream to a peer when the connection carrying it closed and another remains. */
+  streamKeeper?: OutboundStreamKeeper
   private unsubscribers: Array<() => void> = []
   private started = false
   private lastRegisterAt = -Infinity
@@ -181,6 +184,8 @@ export class Peer {
     if (libp2p.status !== 'started') await libp2p.start()
     const ps = this.pubsub
     if (!concurrentOutboundStreams(ps)) this.log.warn('gossipsub outbound streams stay sequential: this gossipsub version has no queue to replace', {})
+    this.streamKeeper = keepOutboundStreams(ps, libp2p as unknown as Libp2p, this.clock)
+    this.unsubscribers.push(() => { this.streamKeeper?.stop() })
     const validators: Array<[string, (bytes: Uint8Array, from: string) => Promise<void>]> = [
       [this.topics.blocks, async (b, from) => { await this.onGossipBlock(b, from) }],
       [this.topics.rounds, async (b) => {

@@ -225,6 +225,11 @@ export class SyncService {
         if (genesis === undefined) return 0
         await chain.acceptGenesis(genesis)
       }
+      // Another genesis: height 0 of the fork choice (§13), switchable while our window still reaches it.
+      if (!equals(st.genesisHash, chain.state!.genesisHash)) {
+        gained += await this.resolveGenesis(peer, st)
+        if (!equals(st.genesisHash, chain.state!.genesisHash)) return gained
+      }
       const start = chain.height
       // Same height, another tip: an equal-length fork, settled by the fork choice (lower round, then lower hash).
       if (st.tipHeight === chain.height && !equals(st.tipHash, chain.state!.tip.hash)) {
@@ -313,6 +318,35 @@ export class SyncService {
     }
     this.init.log.warn('peer is on a different fork that wins the fork choice', { peer: peer.toString().slice(-8), ancestor, ourTip, theirTip: peerTip })
     return await chain.reorg(ancestor, fork)
+  }
+
+  /**
+   * The peer's chain starts from another genesis (release messages from more than M signers at once can make
+   * two): switch if its chain wins the fork choice with genesis as the first differing height (longer; at
+   * equal length the lower genesis hash, both geneses being round 0) and our reorg window still reaches
+   * genesis; otherwise it is a fork deeper than the window (FORK_TOO_DEEP, once per peer).
+   */
+  private async resolveGenesis (peer: PeerId, st: PeerStatus): Promise<number> {
+    const chain = this.init.chain
+    const ourTip = chain.height
+    if (chain.reorgFloor > 0) {
+      this.reportDeepFork(peer, 0, ourTip, st.tipHeight)
+      return 0
+    }
+    if (st.tipHeight < ourTip) return 0
+    const [genesis] = await this.blocks(peer, 0, 1)
+    if (genesis === undefined) return 0
+    const hash = computeBlockHash(genesis.header)
+    if (!equals(hash, st.genesisHash)) throw new ProtocolError('GENESIS_MISMATCH', { reason: 'served genesis differs from its status', status: toHex(st.genesisHash).slice(0, 16), served: toHex(hash).slice(0, 16) })
+    if (st.tipHeight === ourTip) {
+      const ours = chain.recentTip(0)!
+      if (compareForks({ tipHeight: st.tipHeight, firstRound: genesis.header.round, firstHash: hash }, { tipHeight: ourTip, firstRound: ours.header.round, firstHash: ours.hash }) >= 0) {
+        this.init.log.debug('peer is on another genesis that loses the tie-break; keeping ours', { peer: peer.toString().slice(-8), height: ourTip })
+        return 0
+      }
+    }
+    const blocks = st.tipHeight === 0 ? [] : await this.blocks(peer, 1, Math.min(MAX_SYNC_BATCH, st.tipHeight))
+    return await chain.switchGenesis(genesis, blocks)
   }
 
   private reportDeepFork (peer: PeerId, floor: number, ourTip: number, theirTip: number): void {

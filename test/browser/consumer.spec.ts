@@ -124,6 +124,7 @@ test('npx lightpulse devnet from the installed package serves its page, which re
 })
 
 test('a page built with Vite from the installed package: its own worker copy, a verified head, coded errors', async ({ page }) => {
+  test.setTimeout(180_000) // openConsumer's bounded wait (120 s) and the checks after it
   const worker = basename(await viteWorkerFile(project!.viteOut))
   const { workers, ui, status } = await openConsumer(page, project!.viteOut, 'consumer-vite')
   try {
@@ -143,6 +144,7 @@ test('a page built with Vite from the installed package: its own worker copy, a 
 })
 
 test('a page built with esbuild, passing its own Worker (lightpulse/worker), reaches a verified head', async ({ page }) => {
+  test.setTimeout(180_000) // openConsumer's bounded wait (120 s) and the checks after it
   expect(existsSync(join(project!.esbuildOut, 'worker.js'))).toBe(true)
   const { workers, ui, status } = await openConsumer(page, project!.esbuildOut, 'consumer-esbuild')
   try {

@@ -29,7 +29,7 @@ const forkOf = async (first: BuildOptions, length = 3, from = prefix): Promise<{
 }
 const topics = topicsFor(computeNetworkId(net.config))
 
-async function startPeer (clock: ManualClock, blocks: Block[] = [], store = createMemoryStore()): Promise<Peer> {
+async function startPeer (clock: ManualClock, blocks: Block[] = [], store = createMemoryStore(), genesisBlock = genesis.block): Promise<Peer> {
   const libp2p = await createNodeLibp2p({
     role: 'light', privateKey: await generateKeyPair('Ed25519'), topics, listen: ['/ip4/127.0.0.1/tcp/0'],
     bootstrapIds: new Set(), blocklist: new Set(), local: true
@@ -38,7 +38,7 @@ async function startPeer (clock: ManualClock, blocks: Block[] = [], store = crea
   // Load the (empty) store first, then add the chain, so the reorg window holds the last 17 states as after a sync.
   await peer.chain.load()
   if (blocks.length > 0) {
-    await peer.chain.acceptGenesis(genesis.block)
+    await peer.chain.acceptGenesis(genesisBlock)
     await peer.chain.acceptBatch(blocks)
   }
   await peer.start()
@@ -49,12 +49,17 @@ async function connect (a: Peer, b: Peer): Promise<void> {
   await a.libp2p.dial(b.libp2p.getMultiaddrs()[0]!)
 }
 
-/** Polls `cond` until it holds (sync runs on libp2p events, not on the manual clock). */
-async function until (what: string, cond: () => boolean, timeoutMs = 20_000): Promise<void> {
+/**
+ * Polls `cond` until it holds. Sync starts on libp2p's identify events; with `clock`, the peers' manual clock
+ * also moves 1 s every 250 ms, so their sync polls (every 3 s of it) retry an attempt that failed on a
+ * loaded machine, as a real clock would.
+ */
+async function until (what: string, cond: () => boolean, timeoutMs = 20_000, clock?: ManualClock): Promise<void> {
   const end = Date.now() + timeoutMs
-  while (!cond()) {
+  for (let i = 1; !cond(); i++) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 25))
+    if (clock !== undefined && i % 10 === 0) clock.advance(1_000)
   }
 }
 
@@ -91,7 +96,7 @@ for (const [name, firstA, firstB] of [
       await until('y on fork B', () => tipOf(y) === b.tip)
       await connect(x, holderB)
       await connect(y, holderA)
-      await until('every peer on the winning fork', () => peers.every((p) => tipOf(p) === winner))
+      await until('every peer on the winning fork', () => peers.every((p) => tipOf(p) === winner), 40_000, clock)
       for (const p of peers) assert.equal(p.chain.height, a.blocks.length)
     } finally {
       await Promise.all(peers.map(async (p) => { await p.stop() }))
@@ -176,5 +181,71 @@ test('a fork that splits below what the store kept of the window is reported as 
     assert.equal(tipOf(restarted), lost.tip)
   } finally {
     await Promise.all([restarted, holder].map(async (p) => { await p.stop() }))
+  }
+})
+
+// Release messages from more than M signers at once can make two geneses (peers whose settle timers fired
+// with different message sets): genesis is height 0 of the fork choice, so they converge the same way.
+const other = await buildGenesis(net, 1_700_000_000_500)
+const chainOn = async (g: typeof genesis, length: number): Promise<{ blocks: Block[], tip: string }> => {
+  if (length === 0) return { blocks: [], tip: toHex(g.state.tip.hash) }
+  const c = await buildChain(net, g.state, length, () => fast)
+  return { blocks: c.blocks, tip: toHex(c.state.tip.hash) }
+}
+const genesisOf = (p: Peer): string => toHex(p.chain.state!.genesisHash)
+
+for (const [name, mine, theirs] of [
+  ['the longer chain wins, whichever genesis it has', 3, 5],
+  ['at equal length the lower genesis hash wins', 4, 4],
+  ['at height 0 (no block yet) the lower genesis hash wins', 0, 0]
+] as Array<[string, number, number]>) {
+  test(`two geneses converge: ${name}`, { timeout: 60_000 }, async () => {
+    const a = await chainOn(genesis, mine)
+    const b = await chainOn(other, theirs)
+    const lastTs = Math.max(a.blocks.at(-1)?.header.timestamp ?? 0, b.blocks.at(-1)?.header.timestamp ?? 0, other.block.header.timestamp)
+    const clock = new ManualClock(lastTs + 1_000)
+    const holderA = await startPeer(clock, a.blocks, createMemoryStore(), genesis.block)
+    const holderB = await startPeer(clock, b.blocks, createMemoryStore(), other.block)
+    if (mine === 0) await holderA.chain.acceptGenesis(genesis.block)
+    if (theirs === 0) await holderB.chain.acceptGenesis(other.block)
+    const gA = toHex(genesis.state.genesisHash)
+    const gB = toHex(other.state.genesisHash)
+    const winner = mine !== theirs ? (mine > theirs ? a : b) : (gA < gB ? a : b)
+    const winnerGenesis = winner === a ? gA : gB
+    const x = await startPeer(clock)
+    const peers = [holderA, holderB, x]
+    try {
+      assert.notEqual(gA, gB)
+      await connect(x, holderA)
+      await until('x on genesis A', () => x.chain.state !== undefined && genesisOf(x) === gA && tipOf(x) === a.tip, 20_000, clock)
+      await connect(holderA, holderB)
+      await connect(x, holderB)
+      await until('every peer on the winning genesis and tip', () => peers.every((p) => genesisOf(p) === winnerGenesis && tipOf(p) === winner.tip), 40_000, clock)
+      for (const p of peers) {
+        assert.equal(p.chain.height, Math.max(mine, theirs))
+        assert.equal(toHex(computeBlockHash(p.chain.genesis!.header)), winnerGenesis, 'the genesis block it serves is the one it follows')
+        assert.equal((await p.chain.readBlocks(0, 64)).length, Math.max(mine, theirs) + 1, 'its store holds the winning chain, nothing of the other')
+      }
+    } finally {
+      await Promise.all(peers.map(async (p) => { await p.stop() }))
+    }
+  })
+}
+
+test(`a chain on another genesis is not switched to once genesis is below the window (${MAX_REORG_DEPTH}): FORK_TOO_DEEP`, { timeout: 60_000 }, async () => {
+  const a = await chainOn(genesis, MAX_REORG_DEPTH + 2)
+  const b = await chainOn(other, MAX_REORG_DEPTH + 4)
+  const clock = new ManualClock(Math.max(a.blocks.at(-1)!.header.timestamp, b.blocks.at(-1)!.header.timestamp) + 1_000)
+  const holderA = await startPeer(clock, a.blocks)
+  const holderB = await startPeer(clock, b.blocks, createMemoryStore(), other.block)
+  const reported: PeerErrorEvent[] = []
+  holderA.events.on('error', (e) => { reported.push(e) })
+  try {
+    await connect(holderA, holderB)
+    await until('FORK_TOO_DEEP', () => reported.some((e) => e.code === 'FORK_TOO_DEEP'))
+    assert.equal(tipOf(holderA), a.tip, 'A keeps its chain although the other is longer')
+    assert.equal(tipOf(holderB), b.tip)
+  } finally {
+    await Promise.all([holderA, holderB].map(async (p) => { await p.stop() }))
   }
 })

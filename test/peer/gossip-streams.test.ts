@@ -12,7 +12,8 @@ import { yamux } from '@libp2p/yamux'
 import { identify } from '@libp2p/identify'
 import { gossipsub } from '@libp2p/gossipsub'
 import type { GossipSub } from '@libp2p/gossipsub'
-import { concurrentOutboundStreams } from '../../src/peer/gossip-streams.ts'
+import { concurrentOutboundStreams, keepOutboundStreams } from '../../src/peer/gossip-streams.ts'
+import { systemClock } from '../../src/peer/clock.ts'
 import { gossipOptions } from '../../src/peer/gossip-config.ts'
 import { topicsFor } from '../../src/peer/topics.ts'
 
@@ -36,6 +37,18 @@ class Stand {
   }
 
   push (id: string): void { (this as unknown as { outboundInflightQueue: { push: (x: unknown) => void } }).outboundInflightQueue.push({ peerId: { toString: () => id }, connection: {} }) }
+}
+
+type GossipNode = Awaited<ReturnType<typeof createLibp2p<{ pubsub: GossipSub }>>>
+
+/** A real libp2p node on loopback TCP with gossipsub as the light peers configure it. */
+async function gossipNode (topics: ReturnType<typeof topicsFor>, mesh?: Parameters<typeof gossipOptions>[0]['mesh']): Promise<GossipNode> {
+  return await createLibp2p({
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()],
+    connectionGater: { denyDialMultiaddr: () => false },
+    services: { identify: identify(), pubsub: gossipsub(gossipOptions({ role: 'light', topics, isBootstrap: () => false, local: true, ...(mesh !== undefined ? { mesh } : {}) })) }
+  })
 }
 
 test('a slow peer does not hold up others; one open at a time per peer; at most `concurrency` at once; end() stops it', async () => {
@@ -79,12 +92,7 @@ test('returns false and changes nothing without the internals', () => {
 
 test('real gossipsub on loopback: the queue is replaced, and outbound streams open and carry subscriptions', async () => {
   const topics = topicsFor(new Uint8Array(32))
-  const mk = async (): Promise<Awaited<ReturnType<typeof createLibp2p<{ pubsub: GossipSub }>>>> => await createLibp2p({
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()],
-    connectionGater: { denyDialMultiaddr: () => false },
-    services: { identify: identify(), pubsub: gossipsub(gossipOptions({ role: 'light', topics, isBootstrap: () => false, local: true })) }
-  })
+  const mk = async (): Promise<GossipNode> => await gossipNode(topics)
   const nodes = [await mk(), await mk(), await mk()]
   try {
     for (const n of nodes) {
@@ -103,5 +111,54 @@ test('real gossipsub on loopback: the queue is replaced, and outbound streams op
     assert.equal(out.size, 2, 'one outbound stream per peer, no duplicates')
   } finally {
     await Promise.all(nodes.map(async (n) => { await n.stop() }))
+  }
+})
+
+test('keeper: when the connection carrying our outbound stream closes and another remains, the stream reopens there and gossip flows', async () => {
+  const topics = topicsFor(new Uint8Array(32))
+  const mk = async (): Promise<GossipNode> => await gossipNode(topics, { heartbeatMs: 200 })
+  const until = async (what: string, cond: () => boolean, ms = 15_000): Promise<void> => {
+    const end = Date.now() + ms
+    while (!cond()) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
+  const outboundMeshsub = (n: Awaited<ReturnType<typeof mk>>, peer: string): Array<ReturnType<typeof n.getConnections>[number]> =>
+    n.getConnections().filter((c) => c.remotePeer.toString() === peer && c.status === 'open' &&
+      c.streams.some((s) => s.direction === 'outbound' && s.protocol?.startsWith('/meshsub') === true))
+  // Without the keeper, gossipsub reopens the stream only if some later identify event happens to name the
+  // remaining connection (an identify push, say): in a browser nothing does, and gossip to that peer stops.
+  {
+    const [a, b] = [await mk(), await mk()]
+    // a long interval: the reopen comes from the connection close, not the periodic check
+    const keeper = keepOutboundStreams(a.services.pubsub, a, systemClock, { intervalMs: 600_000 })
+    try {
+      for (const n of [a, b]) n.services.pubsub.subscribe(topics.txs)
+      const bid = b.peerId.toString()
+      let identified = 0
+      a.addEventListener('peer:identify', (e) => { if (e.detail.peerId.equals(b.peerId)) identified++ })
+      await a.dial(b.getMultiaddrs()[0]!)
+      await until('a has an outbound stream to b', () => outboundMeshsub(a, bid).length === 1)
+      await a.dial(b.getMultiaddrs()[0]!, { force: true })
+      await until('two connections a→b', () => a.getConnections(b.peerId).filter((c) => c.status === 'open').length === 2)
+      // Identify on the second connection has run: that is when the registrar tells gossipsub about it (and
+      // gossipsub skips it, having a stream). A close before that would let gossipsub open one there itself.
+      await until('identify on both connections', () => identified >= 2)
+      const carrying = outboundMeshsub(a, bid)[0]!
+      await carrying.close()
+      await until('the carrying connection closed', () => a.getConnections(b.peerId).every((c) => c.id !== carrying.id))
+      assert.equal(a.getConnections(b.peerId).length, 1, 'a is still connected to b')
+      await until('the stream reopened on the remaining connection', () => outboundMeshsub(a, bid).length === 1)
+      assert.ok(keeper.repairs >= 1, 'the keeper queued it')
+      const got: Uint8Array[] = []
+      b.services.pubsub.addEventListener('message', (e) => { got.push(e.detail.data) })
+      await until('b sees a as a txs subscriber', () => b.services.pubsub.getSubscribers(topics.txs).some((p) => p.equals(a.peerId)))
+      await a.services.pubsub.publish(topics.txs, new Uint8Array([1, 2, 3]))
+      await until('b received a\'s message', () => got.length > 0)
+    } finally {
+      keeper.stop()
+      await Promise.all([a, b].map(async (n) => { await n.stop() }))
+    }
   }
 })
