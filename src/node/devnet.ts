@@ -1,12 +1,15 @@
 /**
- * A whole network on loopback, each node its own OS process (so nodes can be killed with SIGKILL and
- * restarted like real ones): bootstraps, validators and release signers, driven through the public CLI.
- * Used by `lightpulse devnet`, `npm start`, the integration tests and the benchmarks.
+ * A whole network on loopback: bootstraps, validators and release signers, driven through the public CLI.
+ * Each bootstrap and release signer is its own OS process; validators run `validatorsPerProcess` to a
+ * process (`lightpulse host`, default 8) to keep memory down, or one per process (`validatorsPerProcess:
+ * 1`, what `--stagger` and the crash tests use) so each can be killed with SIGKILL and restarted like a
+ * real one. Used by `lightpulse devnet`, `npm start`, the integration tests and the benchmarks.
  */
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises'
+import { writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { sha256 } from '../protocol/hash.ts'
@@ -41,6 +44,13 @@ export interface DevnetOptions {
    * 18+ node processes share two cores and every duplicate forward costs CPU (see docs/LIMITS.md).
    */
   meshArgs?: string[]
+  /**
+   * Validators per OS process (default 8). 1 gives each validator its own process, so a single one can be
+   * killed; `stagger` always uses 1. With more, `killValidator` refuses (it would kill the whole group).
+   */
+  validatorsPerProcess?: number
+  /** Extra Node.js flags for the bootstrap and validator processes (the benchmark's `--cpu-prof`). */
+  nodeArgs?: string[]
 }
 
 /** With --stagger: blocks a restarted validator runs for before the devnet stops (time to resync, re-register and sign). */
@@ -104,6 +114,8 @@ export interface DevnetSummary {
   validators: Array<{ index: number, key: string, running: boolean, height: number, restarts: number, startHeight: number, signedAfterStart: number, dutiesAfterStart: number, registrations: number }>
   bootstraps: string[]
   network: string
+  /** OS processes the running bootstraps and validators are in (release signers exit after genesis). */
+  processes: number
   error?: string
 }
 
@@ -139,7 +151,7 @@ function seedFor (base: string, label: string, i: number): Uint8Array {
 }
 
 export class Devnet {
-  readonly opts: Required<Omit<DevnetOptions, 'holdReleaseMs' | 'dataDir' | 'log' | 'seed' | 'validatorArgs' | 'meshArgs' | 'hostile'>> & DevnetOptions
+  readonly opts: Required<Omit<DevnetOptions, 'holdReleaseMs' | 'dataDir' | 'log' | 'seed' | 'validatorArgs' | 'meshArgs' | 'hostile' | 'validatorsPerProcess' | 'nodeArgs'>> & DevnetOptions
   dataDir = ''
   networkFile = ''
   network!: NetworkConfig
@@ -241,22 +253,46 @@ export class Devnet {
     })
   }
 
+  /** Validators per process: 1 with --stagger (it kills single validators), else the option (default 8). */
+  get validatorsPerProcess (): number {
+    return this.opts.stagger ? 1 : Math.max(1, this.opts.validatorsPerProcess ?? 8)
+  }
+
   private spawnNode (view: NodeView, args: string[]): void {
-    const proc = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', CLI, ...args, '--events'], { stdio: ['ignore', 'pipe', 'pipe'] })
-    view.proc = proc
-    view.running = true
-    view.startedAt = Date.now()
-    view.startHeight = view.height
-    view.signedAfterStart = 0
-    view.dutiesAfterStart = 0
-    view.registrations = 0
+    this.spawnProcess([view], [...args, '--events'], false)
+  }
+
+  /**
+   * Runs `views` in one process: with `tagged`, a `lightpulse host` whose event lines name their node;
+   * else the node's own command. A process that exits takes every node it ran down with it.
+   */
+  private spawnProcess (views: NodeView[], args: string[], tagged: boolean): void {
+    const nodeArgs = views[0]!.role === 'release' ? [] : (this.opts.nodeArgs ?? [])
+    const proc = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', ...nodeArgs, CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const byName = new Map(views.map((v) => [v.name, v]))
+    for (const view of views) {
+      view.proc = proc
+      view.running = true
+      view.startedAt = Date.now()
+      view.startHeight = view.height
+      view.signedAfterStart = 0
+      view.dutiesAfterStart = 0
+      view.registrations = 0
+    }
+    const label = views.length === 1 ? views[0]!.name : `${views[0]!.name}..${views[views.length - 1]!.name}`
     const rl = createInterface({ input: proc.stdout })
-    rl.on('line', (line) => { this.onLine(view, line) })
+    rl.on('line', (line) => {
+      if (!tagged) { this.onLine(views[0]!, line); return }
+      const m = /^\{"node":"([^"]+)",/.exec(line)
+      const view = m === null ? undefined : byName.get(m[1]!)
+      if (view === undefined) this.log(`[${label}] ${line}`)
+      else this.onLine(view, line)
+    })
     const err = createInterface({ input: proc.stderr })
-    err.on('line', (line) => { this.log(`[${view.name}] ${line}`) })
+    err.on('line', (line) => { this.log(`[${label}] ${line}`) })
     proc.on('exit', (code, signal) => {
-      if (view.proc === proc) view.running = false
-      if (!this.stopping && view.role !== 'release') this.log(`[${view.name}] exited (${signal ?? code})`)
+      for (const view of views) if (view.proc === proc) view.running = false
+      if (!this.stopping && views[0]!.role !== 'release') this.log(`[${label}] exited (${signal ?? code})`)
       this.notify()
     })
   }
@@ -322,32 +358,57 @@ export class Devnet {
   /** Fixed base port per bootstrap (tcp N, ws N+1, webrtc-direct udp N+2), so a restarted bootstrap keeps its addresses. */
   private readonly bootstrapPorts: number[] = []
 
+  /**
+   * Starts the bootstraps: all in one process when validators share processes too (validatorsPerProcess
+   * > 1), else one process each. `killBootstraps` takes them all down either way.
+   */
   async startBootstraps (): Promise<void> {
-    const views: NodeView[] = []
-    for (let i = 0; i < this.opts.bootstraps; i++) {
-      this.bootstrapPorts[i] = await findFreePorts()
-      views.push(this.startBootstrap(i))
+    for (let i = 0; i < this.opts.bootstraps; i++) this.bootstrapPorts[i] = await findFreePorts()
+    const views = Array.from({ length: this.opts.bootstraps }, (_, i) => this.bootstrapView(i))
+    if (this.validatorsPerProcess > 1 && views.length > 1) {
+      const specFile = join(this.dataDir, 'host-bootstraps.json')
+      writeFileSync(specFile, JSON.stringify(views.map((v) => ({ name: v.name, command: 'bootstrap', args: this.bootstrapArgs(v.index).slice(1) }))), { mode: 0o600 })
+      this.spawnProcess(views, ['host', '--spec', specFile], true)
+    } else {
+      for (const v of views) this.spawnNode(v, this.bootstrapArgs(v.index))
     }
     await this.waitFor('bootstraps to listen', () => views.every((v) => v.addrs.length > 0), 30_000)
   }
 
-  /** Starts (or restarts, same identity and addresses) bootstrap `i`. */
-  startBootstrap (i: number): NodeView {
+  private bootstrapView (i: number): NodeView {
     const name = `bootstrap-${i}`
-    const v = this.nodes.get(name) ?? this.newView(name, 'bootstrap', i)
+    return this.nodes.get(name) ?? this.newView(name, 'bootstrap', i)
+  }
+
+  private bootstrapArgs (i: number): string[] {
+    return ['bootstrap', '--network', this.networkFile, '--data', join(this.dataDir, `bootstrap-${i}`), '--port', String(this.bootstrapPorts[i]),
+      ...(this.opts.meshArgs ?? LOCAL_MESH_ARGS)]
+  }
+
+  /** Starts (or restarts, same identity and addresses) bootstrap `i`, in a process of its own. */
+  startBootstrap (i: number): NodeView {
+    const v = this.bootstrapView(i)
     if (v.running) return v
     if (v.startedAt !== 0) v.restarts++
-    this.spawnNode(v, ['bootstrap', '--network', this.networkFile, '--data', join(this.dataDir, name), '--port', String(this.bootstrapPorts[i]),
-      ...(this.opts.meshArgs ?? LOCAL_MESH_ARGS)])
+    this.spawnNode(v, this.bootstrapArgs(i))
     return v
   }
 
-  /** SIGKILL a bootstrap. */
+  /** SIGKILL a bootstrap (one that has its process to itself: see `killBootstraps`). */
   killBootstrap (i: number): void { this.kill(`bootstrap-${i}`) }
 
-  /** SIGKILL: no shutdown, exactly like a crash. */
+  /** SIGKILL every bootstrap, whether they share a process or not. */
+  killBootstraps (): void {
+    const views = [...this.nodes.values()].filter((n) => n.role === 'bootstrap' && n.running)
+    for (const p of new Set(views.map((v) => v.proc!))) p.kill('SIGKILL')
+    for (const v of views) v.running = false
+  }
+
+  /** SIGKILL: no shutdown, exactly like a crash. Only for a node that has its process to itself. */
   private kill (name: string): void {
     const v = this.nodes.get(name)
+    const shared = [...this.nodes.values()].filter((n) => n !== v && n.running && n.proc !== undefined && n.proc === v?.proc)
+    if (shared.length > 0) throw new Error(`${name} shares its process with ${shared.map((n) => n.name).join(', ')}: run the devnet with validatorsPerProcess 1 (--process-per-node) to kill it alone`)
     if (v?.proc !== undefined && v.running) {
       v.proc.kill('SIGKILL')
       v.running = false
@@ -362,12 +423,29 @@ export class Devnet {
   }
 
   startValidator (i: number): NodeView {
-    const name = `validator-${i}`
-    const v = this.nodes.get(name) ?? this.newView(name, 'validator', i, toHex(createNodeSigner(this.validatorSeeds[i]!).publicKey))
-    if (v.running) return v
-    if (v.startedAt !== 0) v.restarts++
-    this.spawnNode(v, this.validatorArgs(i))
-    return v
+    return this.startValidators([i])[0]!
+  }
+
+  /**
+   * Starts validators `indices` (those not running), `validatorsPerProcess` to a process. A group's
+   * process runs `lightpulse host` with a spec file holding each validator's own command line.
+   */
+  startValidators (indices: number[]): NodeView[] {
+    const views = indices.map((i) => {
+      const name = `validator-${i}`
+      return this.nodes.get(name) ?? this.newView(name, 'validator', i, toHex(createNodeSigner(this.validatorSeeds[i]!).publicKey))
+    })
+    const toStart = views.filter((v) => !v.running)
+    for (const v of toStart) if (v.startedAt !== 0) v.restarts++
+    const per = this.validatorsPerProcess
+    for (let k = 0; k < toStart.length; k += per) {
+      const group = toStart.slice(k, k + per)
+      if (group.length === 1) { this.spawnNode(group[0]!, this.validatorArgs(group[0]!.index)); continue }
+      const specFile = join(this.dataDir, `host-${group[0]!.name}.json`)
+      writeFileSync(specFile, JSON.stringify(group.map((v) => ({ name: v.name, command: 'validator', args: this.validatorArgs(v.index).slice(1) }))), { mode: 0o600 })
+      this.spawnProcess(group, ['host', '--spec', specFile], true)
+    }
+    return views
   }
 
   /** SIGKILL a validator, like a crash. */
@@ -385,7 +463,7 @@ export class Devnet {
     await this.startBootstraps()
     const offline = this.offlineIndices()
     const initial = this.opts.stagger ? 12 : this.opts.validators
-    for (let i = 0; i < this.opts.validators; i++) if (!offline.has(i) && i < initial) this.startValidator(i)
+    this.startValidators(Array.from({ length: initial }, (_, i) => i).filter((i) => !offline.has(i)))
     await this.waitFor('validators to start', () => this.validatorViews.every((v) => v.peerId !== undefined), 60_000)
     const m = this.opts.threshold
     if (this.opts.holdReleaseMs !== undefined) {
@@ -480,6 +558,7 @@ export class Devnet {
       validators: this.validatorViews.map((v) => ({ index: v.index, key: v.key ?? '', running: v.running, height: v.height, restarts: v.restarts, startHeight: v.startHeight, signedAfterStart: v.signedAfterStart, dutiesAfterStart: v.dutiesAfterStart, registrations: v.registrations })),
       bootstraps: this.bootstrapAddrs,
       network: this.networkFile,
+      processes: new Set([...this.nodes.values()].filter((n) => n.running && n.role !== 'release').map((n) => n.proc)).size,
       ...(error !== undefined ? { error } : {})
     }
   }
@@ -487,7 +566,7 @@ export class Devnet {
   async stop (): Promise<void> {
     this.stopping = true
     this.notify()
-    const procs = [...this.nodes.values()].filter((n) => n.running && n.proc !== undefined).map((n) => n.proc!)
+    const procs = [...new Set([...this.nodes.values()].filter((n) => n.running && n.proc !== undefined).map((n) => n.proc!))]
     await Promise.all(procs.map(async (p) => await new Promise<void>((resolve) => {
       if (p.exitCode !== null || p.signalCode !== null) { resolve(); return }
       const t = setTimeout(() => { p.kill('SIGKILL') }, 3_000)

@@ -185,7 +185,7 @@ if (!insideNetns()) {
     test.setTimeout(120_000) // the sum of its bounded waits (2 × 30 s, 2 s, 20 s) and the diagnostics
     const [a, b] = peers as [PeerPage, PeerPage]
     for (const p of peers) await waitForStatus(p.page, `${p.name} past genesis`, (st) => st.genesis, 30_000)
-    for (let i = 0; i < devnet.opts.bootstraps; i++) devnet.killBootstrap(i)
+    devnet.killBootstraps()
     mark('bootstraps SIGKILLed')
     await a.page.waitForTimeout(2_000)
     expect(rtcConns(await peerStatus(a.page), b.peerId).length, 'a–b webrtc survives the bootstraps').toBeGreaterThan(0)

@@ -1,9 +1,13 @@
 /**
- * The network on real libp2p over loopback: every node is its own process, started by the real CLI.
+ * The network on real libp2p over loopback, started by the real CLI: by default 8 validators to a process
+ * (`lightpulse host`), with --stagger every node its own process.
  * Each scenario runs `lightpulse devnet ... --json` and checks the summary it prints.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { runCli, lastJson } from './helpers.ts'
 import type { DevnetSummary } from '../../src/node/devnet.ts'
 
@@ -12,7 +16,7 @@ function explain (s: DevnetSummary, stderr: string): string {
   return `summary: ${JSON.stringify({ ...s, validators: undefined })}\nvalidators: ${nodes ?? '-'}\nstderr tail:\n${stderr.split('\n').slice(-15).join('\n')}`
 }
 
-test('16 validators and 2 bootstraps reach height 30; every node computes the same quorums', async () => {
+test('16 validators and 2 bootstraps reach height 30 in 3 processes (8 validators to a process); every node computes the same quorums', async () => {
   const r = await runCli(['devnet', '--validators', '16', '--bootstraps', '2', '--until-height', '30', '--json', '--stall-seconds', '45'])
   const s = lastJson<DevnetSummary>(r.stdout)
   assert.equal(r.code, 0, explain(s, r.stderr))
@@ -25,6 +29,7 @@ test('16 validators and 2 bootstraps reach height 30; every node computes the sa
   assert.deepEqual(s.rejected, {}, 'honest nodes reject nothing from each other')
   assert.ok(s.validators.every((v) => v.height >= 30), 'every validator verified the chain to the height')
   assert.ok(s.validators.filter((v) => v.signedAfterStart > 0).length >= 11, 'signing duty rotates through the validator set')
+  assert.equal(s.processes, 3, 'by default validators run 8 to a process and the bootstraps share one (lightpulse host)')
 })
 
 test('with 4 validators down blocks still come, and backup rounds make the blocks whose round-0 producer is down', async () => {
@@ -48,6 +53,7 @@ test('validators that start late or are killed with SIGKILL resync to the head; 
   assert.equal(s.agreed, true)
   const restarted = s.validators.filter((v) => v.restarts > 0)
   assert.ok(restarted.length >= 2, `two validators were killed and restarted (${JSON.stringify(s.validators)})`)
+  assert.equal(s.processes, 18, '--stagger runs each node in its own process (so one can be killed alone)')
   for (const v of restarted) {
     assert.ok(v.running && v.height >= 36, `validator-${v.index} resynced to the head after its restart`)
     assert.ok(v.startHeight > 0, `validator-${v.index} restarted from its store at height ${v.startHeight}`)
@@ -88,4 +94,19 @@ test('CLI: --help lists the commands; bad flags fail with a clear message and ex
   const mesh = await runCli(['bootstrap', '--network', '/nonexistent.json', '--mesh-d', '2', '--mesh-dlo', '5'], 30_000)
   assert.equal(mesh.code, 2)
   assert.match(mesh.stderr, /Dlo <= D <= Dhi/)
+  // lightpulse host: a spec that is missing, not JSON, or names a release signer is refused, with exit 2.
+  const noSpec = await runCli(['host'], 30_000)
+  assert.equal(noSpec.code, 2)
+  assert.match(noSpec.stderr, /--spec FILE is required/)
+  const dir = await mkdtemp(join(tmpdir(), 'lightpulse-host-spec-'))
+  try {
+    await writeFile(join(dir, 'bad.json'), '[{"name": "x"')
+    const notJson = await runCli(['host', '--spec', join(dir, 'bad.json')], 30_000)
+    assert.equal(notJson.code, 2)
+    assert.match(notJson.stderr, /the host spec is not JSON/)
+    await writeFile(join(dir, 'release.json'), JSON.stringify([{ name: 'r', command: 'release', args: [] }]))
+    const release = await runCli(['host', '--spec', join(dir, 'release.json')], 30_000)
+    assert.equal(release.code, 2)
+    assert.match(release.stderr, /'command' must be bootstrap or validator/)
+  } finally { await rm(dir, { recursive: true, force: true }) }
 })
