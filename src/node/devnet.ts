@@ -452,9 +452,21 @@ export class Devnet {
   killValidator (i: number): void { this.kill(`validator-${i}`) }
 
   async startReleaseSigner (i: number): Promise<void> {
-    const v = this.newView(`release-${i}`, 'release', i)
-    this.spawnNode(v, ['release', '--local', '--network', this.networkFile, '--key', toHex(this.releaseSeeds[i]!), '--index', String(i),
-      '--data', join(this.dataDir, v.name), ...this.bootstrapAddrs.flatMap((a) => ['--bootstrap', a])])
+    this.startReleaseSigners([i])
+  }
+
+  /** Starts release signers `indices`: in one process when nodes share processes (each exits after genesis). */
+  startReleaseSigners (indices: number[]): void {
+    const views = indices.map((i) => this.newView(`release-${i}`, 'release', i))
+    const args = (v: NodeView): string[] => ['release', '--local', '--network', this.networkFile, '--key', toHex(this.releaseSeeds[v.index]!), '--index', String(v.index),
+      '--data', join(this.dataDir, v.name), ...this.bootstrapAddrs.flatMap((a) => ['--bootstrap', a])]
+    if (this.validatorsPerProcess > 1 && views.length > 1) {
+      const specFile = join(this.dataDir, `host-${views[0]!.name}.json`)
+      writeFileSync(specFile, JSON.stringify(views.map((v) => ({ name: v.name, command: 'release', args: args(v).slice(1) }))), { mode: 0o600 })
+      this.spawnProcess(views, ['host', '--spec', specFile], true)
+    } else {
+      for (const v of views) this.spawnNode(v, args(v))
+    }
   }
 
   /** Starts validators (all, or with --stagger the first 12), then the release signers. */
@@ -467,7 +479,7 @@ export class Devnet {
     await this.waitFor('validators to start', () => this.validatorViews.every((v) => v.peerId !== undefined), 60_000)
     const m = this.opts.threshold
     if (this.opts.holdReleaseMs !== undefined) {
-      for (let i = 0; i < m - 1; i++) await this.startReleaseSigner(i)
+      this.startReleaseSigners(Array.from({ length: m - 1 }, (_, i) => i))
       this.log(`holding the release: ${m - 1} of ${m} release messages published; checking for ${this.opts.holdReleaseMs} ms that no block appears`)
       await new Promise((resolve) => setTimeout(resolve, this.opts.holdReleaseMs))
       this.log(`blocks before release quorum: ${this.blocksBeforeRelease}, genesis seen by ${this.genesisSeen.size} nodes`)
@@ -475,7 +487,7 @@ export class Devnet {
       await this.startReleaseSigner(m - 1)
     } else {
       this.releaseStartedAt = Date.now()
-      for (let i = 0; i < m; i++) await this.startReleaseSigner(i)
+      this.startReleaseSigners(Array.from({ length: m }, (_, i) => i))
     }
     await this.waitFor('genesis on every validator', () => this.validatorViews.filter((v) => v.running).every((v) => this.genesisSeen.has(v.name) || v.height >= 0), 60_000)
   }

@@ -18,11 +18,11 @@ import { whenOrphaned } from './paths.ts'
 
 export interface HostedNodeSpec {
   name: string
-  command: 'bootstrap' | 'validator'
+  command: 'bootstrap' | 'validator' | 'release'
   args: string[]
 }
 
-/** Checks a spec file's contents: a non-empty list of named bootstrap or validator commands. */
+/** Checks a spec file's contents: a non-empty list of named bootstrap, validator or release commands. */
 export function parseHostSpec (text: string): HostedNodeSpec[] {
   let raw: unknown
   try { raw = JSON.parse(text) } catch (err) { throw new Error(`the host spec is not JSON: ${(err as Error).message}`) }
@@ -31,7 +31,7 @@ export function parseHostSpec (text: string): HostedNodeSpec[] {
   return raw.map((e: unknown, i) => {
     const n = e as Partial<HostedNodeSpec>
     if (typeof n?.name !== 'string' || n.name === '' || names.has(n.name)) throw new Error(`host spec entry ${i}: 'name' must be a unique non-empty string`)
-    if (n.command !== 'bootstrap' && n.command !== 'validator') throw new Error(`host spec entry ${i}: 'command' must be bootstrap or validator`)
+    if (n.command !== 'bootstrap' && n.command !== 'validator' && n.command !== 'release') throw new Error(`host spec entry ${i}: 'command' must be bootstrap, validator or release`)
     if (!Array.isArray(n.args) || !n.args.every((a) => typeof a === 'string')) throw new Error(`host spec entry ${i}: 'args' must be a list of strings`)
     names.add(n.name)
     return { name: n.name, command: n.command, args: n.args }
@@ -57,15 +57,26 @@ export async function runHost (args: string[]): Promise<void> {
   whenOrphaned(() => { shutdown('SIGTERM') })
   process.stdout.on('error', () => { shutdown('SIGTERM') })
   process.on('SIGUSR2', () => { for (const r of running) r.emit(statsEvent(r.node)) })
-  for (const spec of specs) {
-    if (stopping) break
+  let worst = 0
+  let started = 0
+  const finished = (node: RunningNode, code: number): void => {
+    worst = Math.max(worst, code)
+    const i = running.findIndex((r) => r.node === node)
+    if (i >= 0) running.splice(i, 1)
+    if (running.length === 0 && started === specs.length && !stopping) process.exit(worst)
+  }
+  // All at once: a release signer's command returns only once it has published.
+  await Promise.all(specs.map(async (spec) => {
     const emit: Emit = (obj) => { process.stdout.write(JSON.stringify({ node: spec.name, ...obj }) + '\n') }
     await runNodeCommand(spec.command, spec.args, {
       add: (node, extra) => {
+        started++
         running.push({ emit, node })
         forwardEvents(node.peer, emit)
         emit(readyEvent(node, extra))
-      }
+      },
+      finished,
+      emit
     })
-  }
+  }))
 }

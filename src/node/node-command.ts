@@ -63,6 +63,10 @@ export function statsEvent (node: RunningNode): Record<string, unknown> {
  */
 export interface NodeHost {
   add: (node: RunningNode, ready: Record<string, unknown>) => void
+  /** A release signer whose job is done (or failed with `code` ≠ 0) and that has stopped. */
+  finished: (node: RunningNode, code: number) => void
+  /** The node's events (a release signer's own 'released' / 'resumed'), tagged like the rest. */
+  emit: Emit
 }
 
 /**
@@ -100,7 +104,6 @@ function attach (node: RunningNode, events: boolean, extra: Record<string, unkno
  * handed to that host instead of owning the process.
  */
 export async function runNodeCommand (command: 'bootstrap' | 'validator' | 'release', args: string[], host?: NodeHost): Promise<void> {
-  if (host !== undefined && command === 'release') throw new Error('a release signer runs in its own process')
   const { values } = parseArgs({
     args,
     options: {
@@ -202,7 +205,16 @@ export async function runNodeCommand (command: 'bootstrap' | 'validator' | 'rele
     local: values.local === true,
     logSink: stderrSink(quiet, `release-${index}`)
   })
-  attach(node, events, { index })
+  hand(node, { index })
+  // A release signer ends when its job is done: in its own process that is the process's exit code; in a host,
+  // only this node stops.
+  let ended = false
+  const end = (code: number): void => {
+    if (ended) return
+    ended = true
+    void node.stop().catch(() => {}).finally(() => { if (host !== undefined) host.finished(node, code); else process.exit(code) })
+  }
+  const out = (obj: Record<string, unknown>): void => { if (host !== undefined) host.emit(obj); else emitLine(events, obj) }
   const timeoutS = values.timeout !== undefined ? parseIntArg('--timeout', values.timeout, 1, 86_400) : 120
   const deadline = Date.now() + timeoutS * 1000
   const signer = createNodeSigner(seed)
@@ -214,20 +226,19 @@ export async function runNodeCommand (command: 'bootstrap' | 'validator' | 'rele
     // Resume a stalled chain: sync to the tip, wait until it is stalled, sign a resume for that tip.
     const stalled = async (): Promise<boolean> => node.peer.chain.state !== undefined && node.peer.rounds.stalledSince !== undefined
     while (Date.now() < deadline && !await stalled()) await new Promise<void>((resolve) => { const off = node.peer.events.on('stalled', () => { off(); resolve() }); setTimeout(() => { off(); resolve() }, 1_000) })
-    if (!await stalled()) { process.stderr.write('lightpulse: the chain is not stalled (no 255 failed rounds on the tip); nothing to resume\n'); await node.stop(); process.exit(3) }
+    if (!await stalled()) { process.stderr.write('lightpulse: the chain is not stalled (no 255 failed rounds on the tip); nothing to resume\n'); end(3); return }
     const m = await node.peer.release.publishResume(index, signer)
-    emitLine(events, { ev: 'resumed', index, height: node.peer.chain.height, timestamp: m?.timestamp })
+    out({ ev: 'resumed', index, height: node.peer.chain.height, timestamp: m?.timestamp })
     if (!events) process.stderr.write(`resume message ${index} published for height ${node.peer.chain.height}\n`)
-    const off = node.peer.events.on('block', () => { off(); void node.stop().finally(() => process.exit(0)) })
+    const off = node.peer.events.on('block', () => { off(); end(0) })
     return
   }
   const msg = await node.peer.release.publishRelease(index, signer)
-  emitLine(events, { ev: 'released', index, timestamp: msg.timestamp })
+  out({ ev: 'released', index, timestamp: msg.timestamp })
   if (!events) process.stderr.write(`release message ${index} published\n`)
-  const done = (code: number): void => { void node.stop().finally(() => process.exit(code)) }
-  if (node.peer.chain.state !== undefined) { done(0); return }
-  node.peer.events.on('genesis', () => { done(0) })
-  setTimeout(() => { process.stderr.write('lightpulse: no genesis before --timeout; the release quorum is not complete yet\n'); done(3) }, Math.max(0, deadline - Date.now())).unref()
+  if (node.peer.chain.state !== undefined) { end(0); return }
+  node.peer.events.on('genesis', () => { end(0) })
+  setTimeout(() => { process.stderr.write('lightpulse: no genesis before --timeout; the release quorum is not complete yet\n'); end(3) }, Math.max(0, deadline - Date.now())).unref()
 }
 
 /** Watermarks and metrics port for the 'ready' event. */

@@ -94,7 +94,7 @@ test('CLI: --help lists the commands; bad flags fail with a clear message and ex
   const mesh = await runCli(['bootstrap', '--network', '/nonexistent.json', '--mesh-d', '2', '--mesh-dlo', '5'], 30_000)
   assert.equal(mesh.code, 2)
   assert.match(mesh.stderr, /Dlo <= D <= Dhi/)
-  // lightpulse host: a spec that is missing, not JSON, or names a release signer is refused, with exit 2.
+  // lightpulse host: a spec that is missing, not JSON, or names a command it cannot host is refused, with exit 2.
   const noSpec = await runCli(['host'], 30_000)
   assert.equal(noSpec.code, 2)
   assert.match(noSpec.stderr, /--spec FILE is required/)
@@ -104,9 +104,9 @@ test('CLI: --help lists the commands; bad flags fail with a clear message and ex
     const notJson = await runCli(['host', '--spec', join(dir, 'bad.json')], 30_000)
     assert.equal(notJson.code, 2)
     assert.match(notJson.stderr, /the host spec is not JSON/)
-    await writeFile(join(dir, 'release.json'), JSON.stringify([{ name: 'r', command: 'release', args: [] }]))
-    const release = await runCli(['host', '--spec', join(dir, 'release.json')], 30_000)
-    assert.equal(release.code, 2)
-    assert.match(release.stderr, /'command' must be bootstrap or validator/)
+    await writeFile(join(dir, 'keygen.json'), JSON.stringify([{ name: 'k', command: 'keygen', args: [] }]))
+    const keygen = await runCli(['host', '--spec', join(dir, 'keygen.json')], 30_000)
+    assert.equal(keygen.code, 2)
+    assert.match(keygen.stderr, /'command' must be bootstrap, validator or release/)
   } finally { await rm(dir, { recursive: true, force: true }) }
 })
