@@ -11,7 +11,8 @@ import { BENCH_DIR } from './common.ts'
 import type { BenchOptions, Entry, Metric } from './common.ts'
 import { runBlockVerify } from './block-verify.ts'
 import { runSyncCatchup } from './sync-catchup.ts'
-import { runRoundLatency } from './round-latency.ts'
+import { runRoundLatency, runSilentCommitter } from './round-latency.ts'
+import { runDevnetMemory } from './devnet-memory.ts'
 import { runPackageBench } from './package.ts'
 import { runBrowserBench, writeBrowserResults } from './browser.ts'
 import { runLaunchBench, writeLaunchResults } from './launch.ts'
@@ -20,6 +21,8 @@ const BENCHMARKS: Record<string, (o: BenchOptions) => Promise<Entry[]>> = {
   'block-verify': runBlockVerify,
   'sync-catchup': runSyncCatchup,
   'round-latency': runRoundLatency,
+  'devnet-memory': runDevnetMemory,
+  'silent-committer': runSilentCommitter,
   package: runPackageBench
 }
 
