@@ -124,7 +124,7 @@ async function workerBundle (log: (l: string) => void): Promise<Entry> {
 
 /** Cold tab and reload to the verified head against a loopback devnet. */
 async function devnetRuns (browser: Browser, runs: number, log: (l: string) => void): Promise<Entry[]> {
-  const devnet = new Devnet({ validators: 13, bootstraps: 1, log: process.env.DEBUG_DEVNET === '1' ? (l) => { log(`  devnet: ${l}`) } : undefined })
+  const devnet = new Devnet({ validators: 13, bootstraps: 1, validatorsPerProcess: 1, log: process.env.DEBUG_DEVNET === '1' ? (l) => { log(`  devnet: ${l}`) } : undefined })
   let ui: UiServer | undefined
   const cold: number[] = []
   const reload: number[] = []

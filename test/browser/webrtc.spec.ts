@@ -80,7 +80,7 @@ if (!insideNetns()) {
   test.beforeAll(async ({ browser }) => {
     browserRef = browser
     test.setTimeout(240_000)
-    devnet = new Devnet({ validators: 13, bootstraps: 1, log: (l) => { if (process.env.DEBUG_DEVNET === '1') process.stderr.write(`devnet: ${l}\n`) } })
+    devnet = new Devnet({ validators: 13, bootstraps: 1, validatorsPerProcess: 1, log: (l) => { if (process.env.DEBUG_DEVNET === '1') process.stderr.write(`devnet: ${l}\n`) } })
     await devnet.start()
     mark('devnet at genesis')
     const webrtcDirect = [...devnet.nodes.values()].filter((n) => n.role === 'bootstrap').flatMap((n) => n.addrs.filter((a) => a.includes('/webrtc-direct/')))
