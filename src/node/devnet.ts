@@ -266,6 +266,17 @@ export class Devnet {
   }
 
   /**
+   * Runs `views` in one `lightpulse host` process. `commandLine(v)` is the node's own command line (command
+   * first); the spec file holds keys, so it is written 0600 in the devnet's directory.
+   */
+  private spawnHost (views: NodeView[], commandLine: (v: NodeView) => string[]): void {
+    const specFile = join(this.dataDir, `host-${views[0]!.name}.json`)
+    const spec = views.map((v) => { const [command, ...args] = commandLine(v); return { name: v.name, command, args } })
+    writeFileSync(specFile, JSON.stringify(spec), { mode: 0o600 })
+    this.spawnProcess(views, ['host', '--spec', specFile], true)
+  }
+
+  /**
    * Runs `views` in one process: with `tagged`, a `lightpulse host` whose event lines name their node;
    * else the node's own command. A process that exits takes every node it ran down with it.
    */
@@ -369,9 +380,7 @@ export class Devnet {
     for (let i = 0; i < this.opts.bootstraps; i++) this.bootstrapPorts[i] = await findFreePorts()
     const views = Array.from({ length: this.opts.bootstraps }, (_, i) => this.bootstrapView(i))
     if (this.validatorsPerProcess > 1 && views.length > 1) {
-      const specFile = join(this.dataDir, 'host-bootstraps.json')
-      writeFileSync(specFile, JSON.stringify(views.map((v) => ({ name: v.name, command: 'bootstrap', args: this.bootstrapArgs(v.index).slice(1) }))), { mode: 0o600 })
-      this.spawnProcess(views, ['host', '--spec', specFile], true)
+      this.spawnHost(views, (v) => this.bootstrapArgs(v.index))
     } else {
       for (const v of views) this.spawnNode(v, this.bootstrapArgs(v.index))
     }
@@ -444,9 +453,7 @@ export class Devnet {
     for (let k = 0; k < toStart.length; k += per) {
       const group = toStart.slice(k, k + per)
       if (group.length === 1) { this.spawnNode(group[0]!, this.validatorArgs(group[0]!.index)); continue }
-      const specFile = join(this.dataDir, `host-${group[0]!.name}.json`)
-      writeFileSync(specFile, JSON.stringify(group.map((v) => ({ name: v.name, command: 'validator', args: this.validatorArgs(v.index).slice(1) }))), { mode: 0o600 })
-      this.spawnProcess(group, ['host', '--spec', specFile], true)
+      this.spawnHost(group, (v) => this.validatorArgs(v.index))
     }
     return views
   }
@@ -468,9 +475,7 @@ export class Devnet {
     const args = (v: NodeView): string[] => ['release', '--local', '--network', this.networkFile, '--key', toHex(this.releaseSeeds[v.index]!), '--index', String(v.index),
       '--data', join(this.dataDir, v.name), ...this.bootstrapAddrs.flatMap((a) => ['--bootstrap', a])]
     if (SHARED_RELEASE_PROCESS && views.length > 1) {
-      const specFile = join(this.dataDir, `host-${views[0]!.name}.json`)
-      writeFileSync(specFile, JSON.stringify(views.map((v) => ({ name: v.name, command: 'release', args: args(v).slice(1) }))), { mode: 0o600 })
-      this.spawnProcess(views, ['host', '--spec', specFile], true)
+      this.spawnHost(views, args)
     } else {
       for (const v of views) this.spawnNode(v, args(v))
     }
