@@ -59,9 +59,6 @@ const AFTER_RESTART_BLOCKS = 20
 /** How long the devnet waits, once at its target height, for a fork at the tip to settle. */
 const SETTLE_MS = 20_000
 
-/** Off until a release signer waits for its genesis to reach a peer outside its process (see startReleaseSigners). */
-const SHARED_RELEASE_PROCESS = false
-
 export const LOCAL_MESH_ARGS = ['--local', '--mesh-d', '4', '--mesh-dlo', '3', '--mesh-dhi', '6', '--heartbeat-ms', '1000']
 
 export interface NodeView {
@@ -466,15 +463,15 @@ export class Devnet {
   }
 
   /**
-   * Starts release signers `indices`, one process each. (Sharing one process let them form genesis among
-   * themselves and exit before their messages reached anyone else: in one fresh run no validator or
-   * bootstrap ever held genesis. docs/LIMITS.md.)
+   * Starts release signers `indices`: in one process when validators share processes, else one process each.
+   * A release signer stops only once a bootstrap reports its genesis (node-command.ts), so signers that hear
+   * each other first cannot form genesis among themselves and leave before anyone else holds it.
    */
   startReleaseSigners (indices: number[]): void {
     const views = indices.map((i) => this.newView(`release-${i}`, 'release', i))
     const args = (v: NodeView): string[] => ['release', '--local', '--network', this.networkFile, '--key', toHex(this.releaseSeeds[v.index]!), '--index', String(v.index),
       '--data', join(this.dataDir, v.name), ...this.bootstrapAddrs.flatMap((a) => ['--bootstrap', a])]
-    if (SHARED_RELEASE_PROCESS && views.length > 1) {
+    if (this.validatorsPerProcess > 1 && views.length > 1) {
       this.spawnHost(views, args)
     } else {
       for (const v of views) this.spawnNode(v, args(v))

@@ -85,6 +85,7 @@ memory down; a kill -9 of the process takes down all of its nodes.
                         publish a resume message for its tip (M of them restart block production)
   --timeout S           give up after S seconds without genesis (or without a stall, with --resume) [default: 120]
   --events              print one JSON object per line on stdout
+  Exits 0 once a bootstrap reports the genesis (not merely once this signer holds it), 3 on --timeout.
 `,
   devnet: `lightpulse devnet [options]
   --validators N        validators in the genesis set (>= 12) [default: 16]

@@ -236,9 +236,39 @@ export async function runNodeCommand (command: 'bootstrap' | 'validator' | 'rele
   const msg = await node.peer.release.publishRelease(index, signer)
   out({ ev: 'released', index, timestamp: msg.timestamp })
   if (!events) process.stderr.write(`release message ${index} published\n`)
-  if (node.peer.chain.state !== undefined) { end(0); return }
-  node.peer.events.on('genesis', () => { end(0) })
-  setTimeout(() => { process.stderr.write('lightpulse: no genesis before --timeout; the release quorum is not complete yet\n'); end(3) }, Math.max(0, deadline - Date.now())).unref()
+  // The job is done once the genesis is held by a bootstrap, not merely by this signer: signers that hear each
+  // other first (several in one host process) would otherwise form genesis and leave before their release
+  // messages reached anyone else, and nobody else could then form or sync it.
+  const whenSpread = (): void => {
+    void genesisHeldByBootstrap(node, deadline).then((held) => {
+      if (!held) process.stderr.write('lightpulse: genesis formed, but no bootstrap reported it before --timeout\n')
+      end(held ? 0 : 3)
+    })
+  }
+  if (node.peer.chain.state !== undefined) { whenSpread(); return }
+  node.peer.events.on('genesis', whenSpread)
+  setTimeout(() => { if (node.peer.chain.state === undefined) { process.stderr.write('lightpulse: no genesis before --timeout; the release quorum is not complete yet\n'); end(3) } }, Math.max(0, deadline - Date.now())).unref()
+}
+
+/**
+ * Polls the connected bootstraps' sync STATUS (every 250 ms, until `deadline`) until one reports the genesis
+ * this node holds. With no bootstraps configured, any connected peer counts. True once one does.
+ */
+async function genesisHeldByBootstrap (node: RunningNode, deadline: number): Promise<boolean> {
+  const p = node.peer
+  const ours = p.chain.state?.genesisHash
+  if (ours === undefined) return false
+  const want = toHex(ours)
+  while (Date.now() < deadline) {
+    const peers = p.libp2p.getConnections().map((c) => c.remotePeer)
+    const asked = p.dialer.bootstrapIds.size > 0 ? peers.filter((id) => p.dialer.bootstrapIds.has(id.toString())) : peers
+    for (const id of asked) {
+      const st = await p.sync.status(id).catch(() => undefined)
+      if (st?.hasGenesis === true && toHex(st.genesisHash) === want) return true
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250))
+  }
+  return false
 }
 
 /** Watermarks and metrics port for the 'ready' event. */
