@@ -1,7 +1,8 @@
 /**
  * round-latency: a loopback devnet (src/node/devnet.ts, default options: 16 validators 8 to a process,
  * the 2 bootstraps in one process, 5 release signers / threshold 3) runs to height ~25. Reference in the
- * same run: one devnet with a process per node. One more run, profiled (`node --cpu-prof`), gives the
+ * same run: the devnet with round messages by gossip only (`--gossip-rounds`, interleaved), and one with a
+ * process per node. One more run, profiled (`node --cpu-prof`), gives the
  * CPU per block by cause (bench/cpu-causes.ts).
  * Reported: Devnet.summary().roundLatencyMs (round start = block timestamp -> block accepted on every
  * node), the block interval, and the producer's stage times relative to round start from roundEvents:
@@ -119,6 +120,7 @@ async function devnetOnce (o: BenchOptions, run: number, extra: DevnetOptions = 
 export async function runRoundLatency (o: BenchOptions): Promise<Entry[]> {
   const runs = o.quick ? 2 : 3
   const results: RunResult[] = []
+  const gossipOnly: RunResult[] = []
   const failures: string[] = []
   // A devnet run can fail to start or stall on an overloaded machine: record it, try once more per failure.
   for (let i = 0; results.length < runs && i < runs + 2; i++) {
@@ -128,6 +130,12 @@ export async function runRoundLatency (o: BenchOptions): Promise<Entry[]> {
     o.log(`  run ${i + 1}/${runs}: round latency p50 ${r.p50} ms, p99 ${r.p99} ms; block interval p50 ${r.intervalP50} ms; ` +
       `height ${r.height}, rounds ${JSON.stringify(r.rounds)}, forks ${r.forks}; ` +
       `node processes used ${r.cpuMsPerBlock.toFixed(0)} ms CPU per ${r.wallMsPerBlock.toFixed(0)} ms wall per block`)
+    // Interleaved reference: the same devnet with round messages by gossip only (--gossip-rounds).
+    try {
+      const g = await devnetOnce(o, i, { validatorArgs: ['--gossip-rounds'] })
+      gossipOnly.push(g)
+      o.log(`  reference (gossip only) ${i + 1}: p50 ${g.p50} ms, rounds ${JSON.stringify(g.rounds)}, ${g.cpuMsPerBlock.toFixed(0)} ms CPU per block`)
+    } catch (err) { failures.push(`gossip-only reference: ${String(err)}`) }
   }
   // Reference: a process per node (what every devnet ran before), and one profiled run for CPU by cause.
   const reference: RunResult[] = []
@@ -163,6 +171,13 @@ export async function runRoundLatency (o: BenchOptions): Promise<Entry[]> {
     // All node processes' CPU per block vs wall time per block: ~cpus x wall means the devnet is CPU-bound.
     devnetCpuPerBlock: metric(results.map((r) => r.cpuMsPerBlock), 'ms CPU/block (all nodes)', 0),
     devnetWallPerBlock: metric(results.map((r) => r.wallMsPerBlock), 'ms wall/block', 0),
+    ...(gossipOnly.length > 0
+      ? {
+          referenceGossipOnlyP50: metric(gossipOnly.map((r) => r.p50), 'ms (p50, round messages by gossip only)', 0),
+          referenceGossipOnlyCpuPerBlock: metric(gossipOnly.map((r) => r.cpuMsPerBlock), 'ms CPU/block (gossip only)', 0),
+          referenceGossipOnlyRoundsPerBlock: metric(gossipOnly.map((r) => r.roundsPerBlock), 'rounds per block (gossip only)', 2)
+        }
+      : {}),
     ...(reference.length > 0
       ? {
           referenceProcessPerNodeP50: metric(reference.map((r) => r.p50), 'ms (p50, a process per node)', 0),

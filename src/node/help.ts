@@ -69,6 +69,8 @@ memory down; a kill -9 of the process takes down all of its nodes.
   --grace-period-ms N   connections younger than this are never trimmed [default: 60000]
   --metrics-port N      serve Prometheus metrics at http://127.0.0.1:N/metrics (0 = any free port)
                         (validator defaults: low 48, high 64)
+  --gossip-rounds       send round messages by gossip only, not straight to the round's producer and
+                        members (PROTOCOL.md §3.10); for comparison and debugging
   --hostile MODE        TEST ONLY: misbehave on purpose. silent-reveal = commit, then never reveal
   --sync-rps N          sync requests per second one peer may make (burst 2N) [default: 20]
   --sync-streams N      sync streams one peer may have open at once [default: 4]

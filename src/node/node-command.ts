@@ -54,7 +54,7 @@ export function readyEvent (node: RunningNode, extra: Record<string, unknown>): 
 /** Stats for the 'stats' event (on shutdown and on SIGUSR2). */
 export function statsEvent (node: RunningNode): Record<string, unknown> {
   const p = node.peer
-  return { ev: 'stats', stats: p.stats, height: p.chain.height, mesh: p.meshPeers(), connections: p.connections().length }
+  return { ev: 'stats', stats: p.stats, height: p.chain.height, mesh: p.meshPeers(), connections: p.connections().length, quorum: { ...p.relay.stats, bound: p.relay.boundPeers() } }
 }
 
 /**
@@ -132,6 +132,7 @@ export async function runNodeCommand (command: 'bootstrap' | 'validator' | 'rele
       'px-history': { type: 'string' },
       'px-history-size': { type: 'string' },
       hostile: { type: 'string' },
+      'gossip-rounds': { type: 'boolean' },
       'sync-rps': { type: 'string' },
       'sync-streams': { type: 'string' },
       'sync-bytes-per-s': { type: 'string' },
@@ -187,6 +188,7 @@ export async function runNodeCommand (command: 'bootstrap' | 'validator' | 'rele
       local: values.local === true,
       ...(values.hostile !== undefined ? { hostile: 'silent-reveal' as const } : {}),
       keepRegistered: values['no-register'] !== true,
+      gossipRounds: values['gossip-rounds'] === true,
       logSink: stderrSink(quiet, `validator-${toHex(publicKey).slice(0, 6)}`)
     })
     hand(node, { key: toHex(publicKey), ...opsReady(node) })

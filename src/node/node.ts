@@ -49,6 +49,8 @@ export interface NodeOptions {
   pxHistory?: PxHistoryParams
   /** TEST ONLY (validators): deliberate misbehaviour in rounds, e.g. 'silent-reveal'; default honest. */
   hostile?: HostileMode
+  /** Validators: round messages by gossip only, no direct quorum streams (default false; PeerInit.directRounds). */
+  gossipRounds?: boolean
   /** Validators: register the key again whenever the live chain lacks it (default true; see PeerInit). */
   keepRegistered?: boolean
   /** Per-peer sync server budgets (src/peer/sync-budget.ts). */
@@ -138,6 +140,7 @@ export async function startNode (o: NodeOptions): Promise<RunningNode> {
     blocklist,
     ...(o.hostile !== undefined ? { hostile: o.hostile } : {}),
     keepRegistered: o.keepRegistered,
+    ...(o.gossipRounds === true ? { directRounds: false } : {}),
     ignorePenalty,
     ...(o.syncBudget !== undefined ? { syncBudget: o.syncBudget } : {})
   })

@@ -27,7 +27,9 @@ import { systemClock } from './clock.ts'
 import type { Clock } from './clock.ts'
 import { silentLogger } from './logger.ts'
 import type { Logger } from './logger.ts'
-import { syncProtocolFor, topicsFor } from './topics.ts'
+import { quorumProtocolFor, syncProtocolFor, topicsFor } from './topics.ts'
+import { QuorumRelay } from './quorum-relay.ts'
+import { MAX_GOSSIP_BYTES } from './gossip-config.ts'
 import type { Topics } from './topics.ts'
 
 export type PeerRole = 'bootstrap' | 'validator' | 'light'
@@ -78,6 +80,11 @@ export interface PeerInit {
    * validator is back on duty `activationDelay` blocks later. Default true.
    */
   keepRegistered?: boolean
+  /**
+   * Round messages straight between a round's producer and its members (quorum-relay.ts, PROTOCOL.md
+   * §3.10), gossip only where a recipient is not reachable so. false: gossip only. Default true.
+   */
+  directRounds?: boolean
 }
 
 /** A tip is live (the node has caught up) when its block is at most this many slowest block times old. */
@@ -110,6 +117,8 @@ export class Peer {
   readonly release: ReleaseService
   readonly sync: SyncService
   readonly dialer: Dialer
+  /** Direct round messages between a round's producer and its members (PROTOCOL.md §3.10). */
+  readonly relay: QuorumRelay
   readonly mempool = new Mempool()
   readonly topics: Topics
   readonly networkId: Uint8Array
@@ -149,7 +158,19 @@ export class Peer {
       signer: init.signer,
       ...(init.hostile !== undefined ? { hostile: init.hostile } : {}),
       publishRound: async (b) => { await this.publish(this.topics.rounds, b) },
+      ...(init.directRounds !== false ? { sendDirect: async (keys: Uint8Array[], b: Uint8Array) => await this.relay.send(keys, b) } : {}),
       publishBlock: async (b) => { await this.publish(this.topics.blocks, b) }
+    })
+    this.relay = new QuorumRelay({
+      protocol: quorumProtocolFor(this.networkId),
+      networkId: this.networkId,
+      verifier: init.verifier,
+      log: this.log.forComponent('quorum'),
+      signer: () => this.init.signer,
+      deliver: async (b) => { await this.rounds.handleMessage(b) },
+      onVerdict: (peer, err, bytes) => { this.recordVerdict(this.relayTopic, peer, err, bytes) },
+      maxFrame: MAX_GOSSIP_BYTES,
+      isBlocked: (peer) => this.blocklist.has(peer)
     })
     this.release = new ReleaseService({ ...common, network: init.network, chain: this.chain, log: this.log.forComponent('release'), publish: async (b) => { await this.publish(this.topics.release, b) } })
     this.release.onResumeReady = () => {
@@ -203,6 +224,7 @@ export class Peer {
       ps.subscribe(topic)
     }
     await this.sync.start(libp2p as unknown as Libp2p)
+    if (this.init.signer !== undefined && this.init.directRounds !== false) await this.startRelay()
     const onIdentify = (e: CustomEvent<{ peerId: PeerId, protocols: string[] }>): void => {
       if (e.detail.protocols.includes(syncProtocolFor(this.networkId))) void this.sync.syncFrom(e.detail.peerId)
     }
@@ -225,6 +247,7 @@ export class Peer {
     for (const u of this.unsubscribers) u()
     this.unsubscribers = []
     await this.sync.stop().catch(() => {})
+    if (this.relayStarted) await this.relay.stop().catch(() => {})
     await this.init.libp2p.stop()
   }
 
@@ -340,6 +363,20 @@ export class Peer {
   setSigner (signer: Signer): void {
     this.init.signer = signer
     this.rounds.setSigner(signer)
+    if (this.started && this.init.directRounds !== false) void this.startRelay().catch((err: unknown) => { this.log.warn('quorum streams not started', { err: String(err) }) })
+  }
+
+  private relayStarted = false
+  /** The direct protocol's name, as the 'topic' its verdicts are counted under. */
+  private get relayTopic (): string { return quorumProtocolFor(this.networkId) }
+
+  /** A validator speaks the direct round protocol: handle it, and open our stream to each connected peer. */
+  private async startRelay (): Promise<void> {
+    if (!this.relayStarted) {
+      this.relayStarted = true
+      await this.relay.start(this.init.libp2p as unknown as Libp2p)
+    }
+    this.relay.openAll()
   }
 
   /** Signs and publishes a registration transaction for this peer's validator key. */

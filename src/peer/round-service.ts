@@ -8,7 +8,7 @@
 import {
   PRODUCER_POSITION, QUORUM_SIZE, SIGNATURES_REQUIRED, ProtocolError, addRoundMessage, allSigned, assembleBlock,
   blockSigningMessage, buildFinal, buildTemplate, computeCommitment, computeNextRound0Start, computeNextStallTime, computeRoundAt,
-  countPresent, createRoundState, decodeRoundMessage, encodeBlock, encodeRoundMessage, equals, isProtocolError, missingReveals,
+  countPresent, createRoundState, decodeRoundMessage, directRecipients, encodeBlock, encodeRoundMessage, equals, isProtocolError, missingReveals,
   popcount, positionOf, roundMessageSigningMessage, toHex, validateRoundMessage
 } from '../protocol/index.ts'
 import type { CertEntry, ChainState, RoundMessage, RoundState, Ed25519Verifier } from '../protocol/index.ts'
@@ -29,6 +29,11 @@ export interface RoundServiceInit {
   mempool: Mempool
   signer?: Signer
   publishRound: (bytes: Uint8Array) => Promise<void>
+  /**
+   * Writes one of our round messages straight to the peers bound to `keys` (quorum-relay.ts); true when all
+   * got it, else the message is also published by gossip. Absent: gossip only.
+   */
+  sendDirect?: (keys: Uint8Array[], bytes: Uint8Array) => Promise<boolean>
   publishBlock: (bytes: Uint8Array) => Promise<void>
   /**
    * TEST ONLY: misbehave on purpose, to test that the network survives it (default: honest).
@@ -238,7 +243,10 @@ export class RoundService {
       this.init.log.warn('own round message not added', { err: String(err) })
       return
     }
-    await this.init.publishRound(encodeRoundMessage(msg))
+    // Straight to those who need it (PROTOCOL.md §3.10); by gossip too when one of them is not reachable so.
+    const bytes = encodeRoundMessage(msg)
+    const direct = this.init.sendDirect !== undefined && await this.init.sendDirect(directRecipients(rs, msg), bytes)
+    if (!direct) await this.init.publishRound(bytes)
     this.drive(rs)
   }
 

@@ -20,3 +20,8 @@ export function topicsFor (networkId: Uint8Array): Topics {
 export function syncProtocolFor (networkId: Uint8Array): string {
   return `/lightpulse/${networkTag(networkId)}/sync/1.0.0`
 }
+
+/** The direct round-message protocol between a round's producer and its members (PROTOCOL.md §3.10). */
+export function quorumProtocolFor (networkId: Uint8Array): string {
+  return `/lightpulse/${networkTag(networkId)}/quorum/1.0.0`
+}

@@ -116,5 +116,6 @@ export const TAG = {
   commit: 'lightpulse/v1/commit',
   random: 'lightpulse/v1/random',
   roundMsg: 'lightpulse/v1/round-message',
+  quorumHello: 'lightpulse/v1/quorum-hello',
   prng: 'lightpulse/v1/prng'
 } as const

@@ -55,6 +55,22 @@ export function roundMessageSigningMessage (networkId: Uint8Array, m: RoundMessa
 }
 
 /**
+ * What a validator signs to bind its key to its libp2p peer id on the direct round-message protocol
+ * (PROTOCOL.md §3.10): the peer id's multihash bytes, so the hello is worth nothing on another connection.
+ */
+export function quorumHelloSigningMessage (networkId: Uint8Array, peerIdBytes: Uint8Array): Uint8Array {
+  return signingMessage(TAG.quorumHello, networkId, peerIdBytes)
+}
+
+/**
+ * Who needs a round message directly (PROTOCOL.md §3.10): a member's commit, reveal and signature go to
+ * the round's producer; the producer's template and final message go to the 11 members. Keys, raw.
+ */
+export function directRecipients (rs: RoundState, m: RoundMessage): Uint8Array[] {
+  return m.position === PRODUCER_POSITION ? rs.quorum.validators : [rs.quorum.producer]
+}
+
+/**
  * A round on top of `chain`. After a stall, `cert` is the resume certificate: the block will carry it,
  * and `round0Start` must then be the certificate time.
  */

@@ -54,7 +54,10 @@ test('a hostile peer is rejected, attributed, and disconnected; the chain goes o
     lines.push(line)
     if (DEBUG) process.stderr.write(line + '\n')
   }
-  const devnet = new Devnet({ validators: 14, bootstraps: 1, log: (l) => { if (DEBUG) process.stderr.write(`devnet: ${l}\n`) } })
+  // Round messages by gossip (--gossip-rounds): the attacks below need the templates that, by default, go
+  // only to the quorum (PROTOCOL.md §3.10), and gossip is the path every node validates. Attacks on the
+  // direct path (bad hellos, junk frames) are in test/peer/quorum-relay.test.ts.
+  const devnet = new Devnet({ validators: 14, bootstraps: 1, validatorArgs: ['--gossip-rounds'], log: (l) => { if (DEBUG) process.stderr.write(`devnet: ${l}\n`) } })
   let hostile: Peer | undefined
   try {
     await devnet.start()
