@@ -82,7 +82,10 @@ function render (s: StatusSnapshot): void {
   if (s.round !== undefined) {
     $('round-hr').textContent = `${s.round.height} / ${s.round.round}`
     $('round-stage').textContent = s.round.stalled ? 'stalled: waiting for a release-quorum resume' : s.round.stage
-    $('round-counts').textContent = `${s.round.commits} · ${s.round.reveals} · ${s.round.signatures}`
+    // Round messages go straight between the quorum's members (PROTOCOL.md §3.10): a tab outside the quorum
+    // sees them only when a sender fell back to gossip, so its zeros would say nothing.
+    const seen = s.round.commits + s.round.reveals + s.round.signatures > 0
+    $('round-counts').textContent = s.round.position < 0 && !seen ? '— (sent to the quorum only)' : `${s.round.commits} · ${s.round.reveals} · ${s.round.signatures}`
     $('round-role').textContent = s.round.position === 11 ? 'producer' : s.round.position >= 0 ? `validator #${s.round.position}` : 'observer'
   }
   $('bootstraps').textContent = `${s.bootstraps.connected} of ${s.bootstraps.configured} connected`
