@@ -10,6 +10,7 @@ import type { Endpoint, Remote } from 'comlink'
 import { LightpulseError, fromWireError, isReply } from './errors.ts'
 import type { Reply } from './errors.ts'
 import { attachRtcBridge, canBridgeRtc } from './rtc-bridge.ts'
+import { canShareAcrossTabs, createTabSharedClient } from './tabs.ts'
 import type { RtcBridge, RtcBridgeOptions } from './rtc-bridge.ts'
 import type { ClientConfig, ClientEvent, StatusSnapshot, WireApi } from './types.ts'
 
@@ -39,6 +40,12 @@ export interface ClientOptions {
   port?: Endpoint
   /** The WebRTC bridge (default on where the page has RTCPeerConnection); `{ forwardOnly: true }` for the fallback path. */
   rtc?: boolean | RtcBridgeOptions
+  /**
+   * One peer per origin and store (default true where the browser has Web Locks and BroadcastChannel): the
+   * first tab runs the peer, later tabs are its clients, and one of them takes over when it closes
+   * (src/client/tabs.ts). Applies to the bundled worker only: with `worker` or `port` this client is alone.
+   */
+  shareAcrossTabs?: boolean
   /** After a worker `error` event: how long a liveness probe may take before pending calls fail with WORKER_CRASHED. Default 3,000 ms. */
   probeTimeoutMs?: number
 }
@@ -104,8 +111,18 @@ function bundledWorker (): Worker {
   return new Worker(new URL('../../worker/peer.worker.ts', import.meta.url), { type: 'module', name: 'lightpulse-peer' })
 }
 
-/** Starts the peer worker (the bundled one, or `opts.worker`), or connects to `opts.port`. */
+/**
+ * Starts the peer worker (the bundled one, or `opts.worker`), or connects to `opts.port`. With the bundled
+ * worker, tabs of one origin share one peer (`shareAcrossTabs`).
+ */
 export function createLightpulseClient (opts: ClientOptions = {}): LightpulseClient {
+  if (opts.port === undefined && opts.worker === undefined && opts.shareAcrossTabs !== false && canShareAcrossTabs()) {
+    return createTabSharedClient(ownClient(opts))
+  }
+  return ownClient(opts)
+}
+
+function ownClient (opts: ClientOptions): LightpulseClient {
   if (opts.port !== undefined) {
     const c = connectWorker(opts.port)
     return publicView(c)

@@ -23,6 +23,8 @@ export type ClientErrorCode =
   | 'PROTOCOL_MISMATCH'
   /** No bootstrap is reachable (an `error` event, not a thrown error). */
   | 'NO_BOOTSTRAP'
+  /** This tab is a client of the peer another tab runs, and that tab did not answer in time. */
+  | 'LEADER_UNREACHABLE'
   /** An unexpected failure inside the worker; `details` and the message say more. */
   | 'INTERNAL'
 

@@ -44,6 +44,11 @@ export interface StatusSnapshot {
   crypto: 'webcrypto' | 'noble'
   lastError?: { code: string, message: string }
   stats: { rejected: Record<string, number>, accepted: Record<string, number> }
+  /**
+   * With the peer shared between tabs (the default): 'leader' when this tab runs the peer, 'follower' when
+   * another tab of the site does and this one is its client. Absent when this client owns its worker alone.
+   */
+  tab?: { role: 'leader' | 'follower' }
 }
 
 export type ClientEvent =

@@ -91,6 +91,7 @@ function render (s: StatusSnapshot): void {
   $('bootstraps').textContent = `${s.bootstraps.connected} of ${s.bootstraps.configured} connected`
   $('transports').textContent = s.transports.join(', ')
   $('mesh').textContent = Object.entries(s.mesh).map(([t, n]) => `${t} ${n}`).join(' · ') || '—'
+  $('tab-role').textContent = s.tab === undefined ? 'runs its own peer' : s.tab.role === 'leader' ? 'runs the peer (one per site: other tabs show this one)' : 'shows the peer that another tab of this site runs'
   const peers = $('peers')
   peers.replaceChildren(...s.connections.map((c) => {
     const li = document.createElement('li')
@@ -144,14 +145,22 @@ async function main (): Promise<void> {
   }
   await client.on(onEvent)
   try {
-    render(await client.start(config))
-    log(`peer started in a worker; ${config.bootstraps.length} bootstrap(s) configured`)
+    const first = await client.start(config)
+    render(first)
+    log(first.tab?.role === 'follower' ? 'another tab of this site runs the peer: this tab shows it, and takes over if that tab closes' : `peer started in a worker; ${config.bootstraps.length} bootstrap(s) configured`)
   } catch (err) {
     const e = err as Error & { code?: string }
     banner(`The peer could not start (${e.code ?? 'ERROR'}): ${e.message}`)
     return
   }
-  const tick = async (): Promise<void> => { render(await client.status()) }
+  const tick = async (): Promise<void> => {
+    try {
+      render(await client.status())
+    } catch (err) {
+      const e = err as Error & { code?: string }
+      banner(`${e.code ?? 'ERROR'}: ${e.message}`, 'warn')
+    }
+  }
   setInterval(() => { void tick() }, 500)
   document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') void tick() })
   void last
