@@ -161,7 +161,7 @@ export class Devnet {
   readonly blocks = new Map<number, BlockRecord>()
   readonly rejected: Record<string, number> = {}
   readonly roundEvents: Array<RoundEvent & { node: string }> = []
-  readonly rejectEvents: Array<{ node: string, code: string, from?: string, topic?: string }> = []
+  readonly rejectEvents: Array<{ node: string, code: string, from?: string, topic?: string, weight?: number }> = []
   private readonly startedAt = Date.now()
   private releaseStartedAt = 0
   genesisAt = 0
@@ -353,7 +353,7 @@ export class Devnet {
       case 'rejected': {
         const code = ev.code as string
         this.rejected[code] = (this.rejected[code] ?? 0) + 1
-        this.rejectEvents.push({ node: view.name, code, from: ev.from as string | undefined, topic: ev.topic as string | undefined })
+        this.rejectEvents.push({ node: view.name, code, from: ev.from as string | undefined, topic: ev.topic as string | undefined, ...(typeof ev.weight === 'number' ? { weight: ev.weight } : {}) })
         break
       }
     }

@@ -33,7 +33,8 @@ export interface RoundEvent {
   at: number
 }
 
-export interface RejectEvent { code: string, topic: string, from?: string, action: 'reject' | 'ignore', details?: Record<string, unknown> }
+/** `weight`: the rejects this one counts toward blocking its sender (1, or more for large junk: PROTOCOL.md §15). */
+export interface RejectEvent { code: string, topic: string, from?: string, action: 'reject' | 'ignore', details?: Record<string, unknown>, weight?: number }
 export interface SyncEvent { from: number, to: number, target: number, peer: string, done: boolean }
 export interface GenesisEvent { hash: string, timestamp: number, signers: number[] }
 export interface ReleaseEvent { signer: number, seen: number, threshold: number }

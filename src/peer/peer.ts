@@ -337,11 +337,12 @@ export class Peer {
       return
     }
     this.stats.rejected[err.code] = (this.stats.rejected[err.code] ?? 0) + 1
-    this.events.emit('rejected', { code: err.code, topic, from, action: 'reject', details: sanitize(err.details) })
-    this.log.warn('rejected message', { code: err.code, topic: topic.split('/')[3], from: from.slice(-8) })
     // Junk costs the sender by its size: every started REJECT_WEIGHT_BYTES count as one reject, so a
     // maximum-size invalid message (300 KiB) blocks its sender at once.
-    const n = (this.rejectsByPeer.get(from) ?? 0) + Math.max(1, Math.ceil(bytes / REJECT_WEIGHT_BYTES))
+    const weight = Math.max(1, Math.ceil(bytes / REJECT_WEIGHT_BYTES))
+    this.events.emit('rejected', { code: err.code, topic, from, action: 'reject', details: sanitize(err.details), weight })
+    this.log.warn('rejected message', { code: err.code, topic: topic.split('/')[3], from: from.slice(-8) })
+    const n = (this.rejectsByPeer.get(from) ?? 0) + weight
     this.rejectsByPeer.set(from, n)
     if (n >= (this.init.maxRejectsPerPeer ?? 10) && !this.blocklist.has(from) && !this.dialer.bootstrapIds.has(from)) {
       this.blocklist.add(from)

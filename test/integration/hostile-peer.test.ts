@@ -299,7 +299,8 @@ test('a hostile peer is rejected, attributed, and disconnected; the chain goes o
     say(`attacks done at final height ${heightAfterAttacks}`)
 
     // ---- penalty: keep sending invalid messages until honest nodes block the hostile peer ----
-    const rejectCount = (node: string): number => devnet.rejectEvents.filter((e) => e.node === node && e.from === hostileId).length
+    // Weighted as the node counts them toward its block (large junk counts more: REJECT_WEIGHT_BYTES).
+    const rejectCount = (node: string): number => devnet.rejectEvents.filter((e) => e.node === node && e.from === hostileId).reduce((n, e) => n + (e.weight ?? 1), 0)
     const nodeByPeerId = new Map([...devnet.nodes.values()].filter((n) => n.peerId !== undefined).map((n) => [n.peerId!, n.name]))
     const connectedTo = (peerId: string): boolean => libp2p.getConnections().some((c) => c.remotePeer.toString() === peerId && c.status === 'open')
     /** Honest validators that counted >= 10 rejects from us and are no longer connected to us. */
