@@ -24,6 +24,16 @@ import { RelayKeeper } from '../peer/relay-keeper.ts'
 import { systemClock } from '../peer/clock.ts'
 import type { Identify } from '@libp2p/identify'
 
+/** The head counts as stale once this many of the preset's longest block times passed without a newer block. */
+export const STALE_AFTER_BLOCKS = 3
+
+/** `staleSince` for the status: when the verified head became stale, if it is now. */
+function staleness (state: Peer['chain']['state'], head: StatusSnapshot['head']): { staleSince?: number } {
+  if (state === undefined || head === undefined) return {}
+  const since = head.timestamp + STALE_AFTER_BLOCKS * state.preset.timing.maxBlockMs
+  return Date.now() >= since ? { staleSince: since } : {}
+}
+
 const VALIDATOR_KEY = 'validator'
 const PEER_KEY = 'peer-key'
 
@@ -80,6 +90,7 @@ export function createWorkerApi (opts: WorkerApiOptions = {}): WorkerApi & { rea
       mesh: p?.meshPeers() ?? {},
       bootstraps: { configured: config?.bootstraps.length ?? 0, connected: p?.dialer.connectedBootstraps() ?? 0, failedAttempts: p?.dialer.failedAttempts ?? 0 },
       transports,
+      ...staleness(state, head),
       validator: id === undefined
         ? undefined
         : { publicKey: id, registered: rec !== undefined, active: rec !== undefined && state !== undefined && rec.activeFrom <= state.tip.header.height + 1, signed, lastDuty },
@@ -200,6 +211,7 @@ export function createWorkerApi (opts: WorkerApiOptions = {}): WorkerApi & { rea
       await p.register()
       return { publicKey: toHex(signer.publicKey) }
     },
-    ping: async () => 'pong'
+    ping: async () => 'pong',
+    resume: async () => { peer?.wake('the page resumed') }
   }
 }

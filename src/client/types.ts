@@ -39,6 +39,12 @@ export interface StatusSnapshot {
   /** `failedAttempts`: dial rounds that reached no bootstrap since the last that reached one (0 while the first is in flight). */
   bootstraps: { configured: number, connected: number, failedAttempts: number }
   transports: TransportName[]
+  /**
+   * Set while the verified head is stale: no newer block verified although STALE_AFTER_BLOCKS of the
+   * preset's longest block times have passed since its timestamp. The moment it became stale (ms since the
+   * epoch), so a UI can say "behind since …" instead of showing an old head as current.
+   */
+  staleSince?: number
   validator?: { publicKey: string, registered: boolean, active: boolean, signed: number, lastDuty?: { height: number, round: number, stage: Stage } }
   store: { kind: string, error?: string, loadedHeight?: number, discarded?: string }
   crypto: 'webcrypto' | 'noble'
@@ -77,10 +83,12 @@ export interface WorkerApi {
   enroll: () => Promise<{ publicKey: string }>
   /** Answers at once: the client's liveness probe after a worker error. */
   ping: () => Promise<'pong'>
+  /** The page resumed (or became visible): catch up now rather than at the next poll. */
+  resume: () => Promise<void>
 }
 
 /** The methods the worker exposes, in this order (the wire contract between client and worker). */
-export const WORKER_METHODS = ['start', 'stop', 'status', 'subscribe', 'unsubscribe', 'enroll', 'ping'] as const satisfies ReadonlyArray<keyof WorkerApi>
+export const WORKER_METHODS = ['start', 'stop', 'status', 'subscribe', 'unsubscribe', 'enroll', 'ping', 'resume'] as const satisfies ReadonlyArray<keyof WorkerApi>
 
 /** The worker's side of the wire: every method answers a Reply instead of throwing. */
 export type WireApi = { [K in keyof WorkerApi]: (...args: Parameters<WorkerApi[K]>) => Promise<Reply<Awaited<ReturnType<WorkerApi[K]>>>> }

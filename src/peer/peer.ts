@@ -29,6 +29,7 @@ import { silentLogger } from './logger.ts'
 import type { Logger } from './logger.ts'
 import { quorumProtocolFor, syncProtocolFor, topicsFor } from './topics.ts'
 import { QuorumRelay } from './quorum-relay.ts'
+import { WakeWatch } from './wake-watch.ts'
 import { MAX_GOSSIP_BYTES } from './gossip-config.ts'
 import type { Topics } from './topics.ts'
 
@@ -234,6 +235,9 @@ export class Peer {
     this.unsubscribers.push(() => { libp2p.removeEventListener('peer:identify', onIdentify as never); libp2p.removeEventListener('peer:disconnect', onDisconnect) })
     this.dialer.start()
     this.scheduleSyncPoll()
+    const watch = new WakeWatch({ clock: this.clock, onWake: (ms) => { this.wake(`timers paused for ${Math.round(ms / 1000)} s`) } })
+    watch.start()
+    this.unsubscribers.push(() => { watch.stop() })
     this.log.info('peer started', { peerId: libp2p.peerId.toString(), height: this.chain.height, validator: this.init.signer !== undefined ? toHex(this.init.signer.publicKey).slice(0, 16) : undefined })
   }
 
@@ -282,6 +286,20 @@ export class Peer {
       if (pick !== undefined) void this.sync.syncFrom(pick.remotePeer)
       this.scheduleSyncPoll()
     }, ms)
+  }
+
+  /**
+   * Catches up now, after a pause (a frozen tab, a stopped process) or when the page says it resumed: asks up
+   * to 3 connected peers (bootstraps first) for their chain and lets the dialer redial what died meanwhile.
+   */
+  wake (reason: string): void {
+    if (!this.started) return
+    this.log.info('catching up after a pause', { reason })
+    void this.dialer.check()
+    const conns = this.init.libp2p.getConnections().filter((c) => c.status === 'open' && !this.sync.isBanned(c.remotePeer.toString()))
+    conns.sort((a, b) => Number(this.dialer.bootstrapIds.has(b.remotePeer.toString())) - Number(this.dialer.bootstrapIds.has(a.remotePeer.toString())))
+    const peers = [...new Map(conns.map((c) => [c.remotePeer.toString(), c.remotePeer])).values()]
+    for (const p of peers.slice(0, 3)) void this.sync.syncFrom(p).catch(() => {})
   }
 
   private connectedPeer (id: string): PeerId | undefined {

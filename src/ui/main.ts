@@ -49,12 +49,16 @@ function render (s: StatusSnapshot): void {
   const connecting = s.running && s.connections.length === 0 && !offline
   const locked = !s.genesis && (s.lockReported || (s.release?.seen ?? 0) > 0)
   const headShown = s.head !== undefined
+  // "behind": the verified head is old (staleSince), e.g. after the tab was frozen or asleep, until a newer
+  // block is verified; an old head is never shown as current.
+  const behind = s.staleSince !== undefined && s.genesis && headShown
   const [text, kind] = !s.running
     ? ['stopped', '']
     : offline ? ['offline', 'bad']
       : connecting ? ['connecting', '']
         : locked ? ['stasis lock', 'warn']
-          : !s.genesis || s.sync.syncing || !headShown || !s.sync.compared ? ['syncing', 'warn'] : ['verified', 'ok']
+          : !s.genesis || s.sync.syncing || !headShown || !s.sync.compared ? ['syncing', 'warn']
+              : behind ? ['behind', 'warn'] : ['verified', 'ok']
   pill.textContent = text
   pill.className = kind === '' ? 'pill' : `pill ${kind}`
   if (offline) {
@@ -64,6 +68,9 @@ function render (s: StatusSnapshot): void {
     banner(`No bootstrap peer is reachable (${s.bootstraps.configured} configured). Still connected to ${n} other peer${n === 1 ? '' : 's'}, so the chain is still followed through ${n === 1 ? 'it' : 'them'}; the peer keeps retrying the bootstraps by itself.`, 'warn')
   } else if (s.store.error !== undefined) {
     banner(`Storage: ${s.store.error}`, 'warn')
+  } else if (behind && s.running) {
+    const since = new Date(s.staleSince!).toLocaleTimeString()
+    banner(`Behind since ${since}: no newer block verified for ${Math.round((Date.now() - s.head!.timestamp) / 1000)} s (this tab was asleep, the connection is slow, or the chain has paused). Catching up from ${s.connections.length} peer${s.connections.length === 1 ? '' : 's'}…`, 'warn')
   } else if (locked && s.running) {
     banner(`The network is in its stasis lock: waiting for ${s.release?.threshold ?? '?'} release signers (${s.release?.seen ?? 0} seen).`, 'warn')
   } else banner(undefined)

@@ -322,3 +322,45 @@ test('all bootstraps down: the UI says so plainly; one comes back and the peer r
     for (let i = 0; i < bootstraps; i++) net.devnet.startBootstrap(i)
   }
 })
+
+test('a tab stopped for 30 s (its renderer SIGSTOPped, as a suspended phone) never shows its old head as current, and catches up by itself', async ({ page, net, browser }) => {
+  test.setTimeout(180_000) // the sum of its bounded waits (60 s to the head, the 30 s stop, 60 s to catch up) and the load
+  await recordPill(page)
+  await openPeer(page, net, 'freeze')
+  await caughtUp(page, net, 60_000)
+  await expect(page.locator('#pill')).toHaveText('verified')
+  // The Page Lifecycle events, so the client's handlers run. (CDP's Page.setWebLifecycleState fires neither
+  // 'freeze' nor 'resume' in headless Chromium 156, tried on a plain page, and would freeze the page only,
+  // not its worker; so the events are dispatched, and the stop below is a signal to the whole renderer.)
+  await page.evaluate(() => { document.dispatchEvent(new Event('freeze')); document.dispatchEvent(new Event('resume')) })
+  // Stop the renderer process, page and worker together, as a phone suspends a background tab.
+  const browserCdp = await browser.newBrowserCDPSession()
+  const { processInfo } = await browserCdp.send('SystemInfo.getProcessInfo') as { processInfo: Array<{ type: string, id: number }> }
+  const renderers = processInfo.filter((p) => p.type === 'renderer').map((p) => p.id)
+  expect(renderers.length, 'the page has a renderer process').toBeGreaterThan(0)
+  const pill = async (): Promise<Array<{ pill: string, head: string, banner: string }>> => await page.evaluate(() => (window as unknown as { __pill: Array<{ pill: string, head: string, banner: string }> }).__pill)
+  const mark = (await pill()).length
+  const tipBefore = net.devnet.tipHeight
+  for (const pid of renderers) process.kill(pid, 'SIGSTOP')
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 30_000)) // the stop itself (the scenario), not a wait for an event
+  } finally {
+    for (const pid of renderers) process.kill(pid, 'SIGCONT')
+  }
+  const resumedAt = Date.now()
+  const tipAtResume = net.devnet.tipHeight
+  expect(tipAtResume, 'the chain went on while the tab was stopped').toBeGreaterThan(tipBefore + 5)
+  const head = await honestHead(page, net, tipAtResume, 60_000)
+  const took = Date.now() - resumedAt
+  const after = (await pill()).slice(mark)
+  note('resume-to-head', `${took} ms from SIGCONT to a verified head at the devnet's tip at resume (${tipAtResume}; head was ${tipBefore} when stopped, now ${head.height}); pill after resume: ${after.map((e) => e.pill).filter((p, i, a) => a[i - 1] !== p).join(' -> ')}`)
+  // Until the head caught up, the page said so: nothing older than the tip at resume was called verified.
+  const stale = after.filter((e) => e.pill === 'verified' && Number(e.head) < tipAtResume - 1)
+  expect(stale, `old head shown as verified after the resume: ${JSON.stringify(after.map((e) => `${e.pill}|${e.head}`))}`).toEqual([])
+  expect(after.some((e) => e.pill === 'behind' || e.pill === 'syncing'), 'the page said it was behind (or syncing) after the resume').toBe(true)
+  await expect(page.locator('#pill')).toHaveText('verified', { timeout: 30_000 })
+  const ev = await events(page)
+  const wakes = ev.filter((e) => e.type === 'log' && /catching up after a pause/.test(e.message)).map((e) => String((e as { details?: { reason?: unknown } }).details?.reason))
+  expect(wakes.some((r) => /^the page resumed/.test(r)), `the page's resume event reached the peer (${wakes.join('; ')})`).toBe(true)
+  expect(wakes.some((r) => /^timers paused for \d+ s/.test(r)), `the worker noticed the stop by itself (${wakes.join('; ')})`).toBe(true)
+})
