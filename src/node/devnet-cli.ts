@@ -99,7 +99,7 @@ export async function runDevnetCli (args: string[]): Promise<void> {
         port: int('port', values.port, 5173, 0, 65_535),
         config: () => ({ network: networkToFile(devnet.network), bootstraps: devnet.bootstrapWsAddrs, local: true })
       })
-      say(`\n  browser peer: ${web.url}\n  (open it in a browser; each tab runs a complete peer in a Web Worker)\n`)
+      say(`\n  browser peer: ${web.url}\n  (open it in a browser: the page runs a complete peer in a Web Worker, one per browser profile however many tabs are open)\n`)
     }
     let last = -1
     setInterval(() => {
