@@ -86,6 +86,11 @@ export interface PeerInit {
    * §3.10), gossip only where a recipient is not reachable so. false: gossip only. Default true.
    */
   directRounds?: boolean
+  /**
+   * Subscribe to the `rounds` topic. Default: every peer except a light one without a validator key (an
+   * observer needs only blocks: round messages go to the quorum, §3.10); enrolling subscribes it.
+   */
+  followRounds?: boolean
 }
 
 /** A tip is live (the node has caught up) when its block is at most this many slowest block times old. */
@@ -222,7 +227,7 @@ export class Peer {
     ]
     for (const [topic, fn] of validators) {
       ps.topicValidators.set(topic, async (from: PeerId, msg) => await this.verdict(topic, from.toString(), msg.data.length, async () => { await fn(msg.data, from.toString()) }))
-      ps.subscribe(topic)
+      if (topic !== this.topics.rounds || this.followsRounds) ps.subscribe(topic)
     }
     await this.sync.start(libp2p as unknown as Libp2p)
     if (this.init.signer !== undefined && this.init.directRounds !== false) await this.startRelay()
@@ -382,8 +387,11 @@ export class Peer {
   setSigner (signer: Signer): void {
     this.init.signer = signer
     this.rounds.setSigner(signer)
+    if (this.started) this.pubsub.subscribe(this.topics.rounds)
     if (this.started && this.init.directRounds !== false) void this.startRelay().catch((err: unknown) => { this.log.warn('quorum streams not started', { err: String(err) }) })
   }
+
+  private get followsRounds (): boolean { return this.init.followRounds ?? (this.init.role !== 'light' || this.init.signer !== undefined) }
 
   private relayStarted = false
   /** The direct protocol's name, as the 'topic' its verdicts are counted under. */

@@ -78,7 +78,7 @@ test('a hostile peer is rejected, attributed, and disconnected; the chain goes o
       blocklist: new Set(),
       local: true
     })
-    hostile = new Peer({ network: devnet.network, libp2p, store: createMemoryStore(), verifier: createNodeVerifier(), role: 'light', bootstraps: [bootAddr] })
+    hostile = new Peer({ network: devnet.network, libp2p, store: createMemoryStore(), verifier: createNodeVerifier(), role: 'light', bootstraps: [bootAddr], followRounds: true })
     const peer = hostile
     const hostileId = libp2p.peerId.toString()
     const ps = libp2p.services.pubsub

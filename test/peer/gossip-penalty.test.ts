@@ -64,7 +64,7 @@ test('a flood of stale round messages (Ignore) graylists its sender; an honest p
     role: 'validator', privateKey: await generateKeyPair('Ed25519'), topics, listen: ['/ip4/127.0.0.1/tcp/0'],
     bootstrapIds: new Set(), blocklist, local: true, penalty: (id) => penalty.penalty(id)
   })
-  const peer = new Peer({ network: net.config, libp2p, store: createMemoryStore(), verifier: createNodeVerifier(), role: 'light', bootstraps: [], blocklist, ignorePenalty: penalty })
+  const peer = new Peer({ network: net.config, libp2p, store: createMemoryStore(), verifier: createNodeVerifier(), role: 'light', bootstraps: [], blocklist, ignorePenalty: penalty, followRounds: true })
   await peer.chain.acceptGenesis(g.block)
   await peer.chain.acceptBatch(chain.blocks)
   await peer.start()

@@ -126,3 +126,23 @@ test('a wrong or replayed hello, and junk frames, are coded rejects toward the s
     await attacker.stop(); await v.peer.stop(); await keyless.peer.stop()
   }
 })
+
+test('an observer (a light peer without a key) does not subscribe to round messages until it has a key', async () => {
+  const net = createTestNetwork({ label: 'quorum-relay-observer' })
+  const g = await buildGenesis(net, Date.now())
+  const libp2p = await createNodeLibp2p({
+    role: 'light', privateKey: await generateKeyPair('Ed25519'), topics: topicsFor(net.networkId), listen: ['/ip4/127.0.0.1/tcp/0'],
+    bootstrapIds: new Set(), blocklist: new Set(), local: true
+  })
+  const peer = new Peer({ network: net.config, libp2p, store: createMemoryStore(), verifier: createNodeVerifier(), role: 'light', bootstraps: [] })
+  await peer.chain.acceptGenesis(g.block)
+  await peer.start()
+  try {
+    const topics = topicsFor(net.networkId)
+    assert.deepEqual([...peer.pubsub.getTopics()].sort(), [topics.blocks, topics.release, topics.txs].sort(), 'blocks, txs and release only')
+    peer.setSigner(net.validators[2]!)
+    assert.ok(peer.pubsub.getTopics().includes(topics.rounds), 'enrolled: it follows the rounds')
+  } finally {
+    await peer.stop()
+  }
+})
