@@ -131,11 +131,7 @@ function ownClient (opts: ClientOptions): LightpulseClient {
   const ownsWorker = opts.worker === undefined
   // The WebRTC bridge port must reach the worker before comlink's `start` (same port, so in order).
   const rtc = opts.rtc !== false && canBridgeRtc() ? attachRtcBridge(worker, typeof opts.rtc === 'object' ? opts.rtc : {}) : undefined
-  // A page that resumes after a freeze, or comes back to the foreground, tells its peer to catch up now (the
-  // worker also notices a freeze by itself from its timers: src/peer/wake-watch.ts).
-  const wake = (): void => { if (document.visibilityState !== 'hidden') void c.wire.resume().catch(() => {}) }
   const onPage = typeof document !== 'undefined'
-  if (onPage) { document.addEventListener('resume', wake); document.addEventListener('visibilitychange', wake) }
   const c = connectWorker(worker, {
     terminate: () => {
       if (onPage) { document.removeEventListener('resume', wake); document.removeEventListener('visibilitychange', wake) }
@@ -144,6 +140,10 @@ function ownClient (opts: ClientOptions): LightpulseClient {
     },
     ...(rtc !== undefined ? { rtc } : {})
   })
+  // A page that resumes after a freeze, or comes back to the foreground, tells its peer to catch up now (the
+  // worker also notices a freeze by itself from its timers: src/peer/wake-watch.ts).
+  function wake (): void { if (document.visibilityState !== 'hidden') void c.wire.resume().catch(() => {}) }
+  if (onPage) { document.addEventListener('resume', wake); document.addEventListener('visibilitychange', wake) }
   const probeMs = opts.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS
   let probing = false
   // A worker `error` event is a script that failed to load, or an uncaught exception: the worker may or may

@@ -57,7 +57,7 @@ export function createTabSharedClient (local: LightpulseClient): LightpulseClien
   const pending = new Map<string, Pending>()
   const emit = (e: ClientEvent): void => { for (const l of listeners) { try { l(e) } catch { /* a listener's own failure */ } } }
   const post = (m: Msg): void => { channel?.postMessage(m) }
-  const annotate = (s: StatusSnapshot): StatusSnapshot => ({ ...s, tab: { role: role === 'leader' ? 'leader' : 'follower' } })
+  const withRole = (s: StatusSnapshot, r: 'leader' | 'follower'): StatusSnapshot => ({ ...s, tab: { role: r } })
 
   /** A call answered by the leader's peer (or by our own, once we lead). */
   const call = async <T>(method: Method): Promise<T> => {
@@ -78,7 +78,7 @@ export function createTabSharedClient (local: LightpulseClient): LightpulseClien
     if (role === 'leader' && m.kind === 'call') {
       const reply = (value: unknown): void => { post({ kind: 'reply', id: m.id, reply: { ok: true, value } }) }
       const fail = (err: unknown): void => { post({ kind: 'reply', id: m.id, reply: { ok: false, error: toWireError(err) } }) }
-      local[m.method]().then((v) => { reply(m.method === 'status' ? annotateFor(v as StatusSnapshot) : v) }, fail)
+      local[m.method]().then((v) => { reply(m.method === 'status' ? withRole(v as StatusSnapshot, 'follower') : v) }, fail)
     } else if (role === 'follower' && m.kind === 'reply') {
       const p = pending.get(m.id)
       if (p === undefined) return
@@ -94,9 +94,6 @@ export function createTabSharedClient (local: LightpulseClient): LightpulseClien
       for (const [id, p] of pending) post({ kind: 'call', id, method: p.method })
     }
   }
-  /** Status as seen from a follower tab. */
-  const annotateFor = (s: StatusSnapshot): StatusSnapshot => ({ ...s, tab: { role: 'follower' } })
-
   /** Holds the lock until stop()/terminate() (or until the tab goes away, when the browser releases it). */
   const hold = async (): Promise<void> => { if (closed) return; await new Promise<void>((resolve) => { releaseLock = resolve }) }
 
@@ -114,7 +111,7 @@ export function createTabSharedClient (local: LightpulseClient): LightpulseClien
       clearTimeout(p.timer)
       local[p.method]().then(p.resolve, (err: unknown) => { p.reject(err instanceof LightpulseError ? err : new LightpulseError('INTERNAL', String(err))) })
     }
-    return annotate(s)
+    return withRole(s, 'leader')
   }
 
   const start = async (c: ClientConfig): Promise<StatusSnapshot> => {
@@ -141,7 +138,7 @@ export function createTabSharedClient (local: LightpulseClient): LightpulseClien
       await lead().catch((err: unknown) => { emit({ type: 'log', level: 'error', component: 'tabs', message: `taking over the peer failed: ${String(err)}` }) })
       await hold()
     }).catch(() => { /* aborted by stop() or terminate() */ })
-    return annotateFor(await call<StatusSnapshot>('status'))
+    return withRole(await call<StatusSnapshot>('status'), 'follower')
   }
 
   const close = (): void => {
@@ -166,7 +163,7 @@ export function createTabSharedClient (local: LightpulseClient): LightpulseClien
     },
     status: async () => {
       const s = await call<StatusSnapshot>('status')
-      return role === 'leader' ? annotate(s) : s
+      return role === 'leader' ? withRole(s, 'leader') : s
     },
     on: async (listener) => {
       listeners.add(listener)

@@ -174,7 +174,7 @@ export class Peer {
       log: this.log.forComponent('quorum'),
       signer: () => this.init.signer,
       deliver: async (b) => { await this.rounds.handleMessage(b) },
-      onVerdict: (peer, err, bytes) => { this.recordVerdict(this.relayTopic, peer, err, bytes) },
+      onVerdict: (peer, err, bytes) => { this.recordVerdict(this.relay.protocol, peer, err, bytes) },
       maxFrame: MAX_GOSSIP_BYTES,
       isBlocked: (peer) => this.blocklist.has(peer)
     })
@@ -394,8 +394,6 @@ export class Peer {
   private get followsRounds (): boolean { return this.init.followRounds ?? (this.init.role !== 'light' || this.init.signer !== undefined) }
 
   private relayStarted = false
-  /** The direct protocol's name, as the 'topic' its verdicts are counted under. */
-  private get relayTopic (): string { return quorumProtocolFor(this.networkId) }
 
   /** A validator speaks the direct round protocol: handle it, and open our stream to each connected peer. */
   private async startRelay (): Promise<void> {

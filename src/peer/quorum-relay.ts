@@ -14,6 +14,7 @@ import { ProtocolError, equals, isProtocolError, quorumHelloSigningMessage, toHe
 import type { Ed25519Verifier } from '../protocol/index.ts'
 import type { Signer } from '../crypto/types.ts'
 import type { Logger } from './logger.ts'
+import { isLengthPrefixError } from './sync-service.ts'
 
 /** Hello frame: validator public key (32) || signature (64). */
 export const HELLO_BYTES = 96
@@ -46,6 +47,7 @@ export class QuorumRelay {
   private readonly outbound = new Map<string, Outbound>()
   private readonly opening = new Set<string>()
   private readonly unsubscribers: Array<() => void> = []
+  private hello?: { key: string, bytes: Promise<Uint8Array> }
   /** Messages written to bound recipients, sends that also needed gossip, frames received, hellos refused. */
   readonly stats = { direct: 0, fallback: 0, received: 0, badHello: 0 }
 
@@ -53,9 +55,12 @@ export class QuorumRelay {
     this.init = init
   }
 
+  /** The protocol name (also the 'topic' its verdicts are counted under). */
+  get protocol (): string { return this.init.protocol }
+
   async start (libp2p: Libp2p): Promise<void> {
     this.libp2p = libp2p
-    await libp2p.handle(this.init.protocol, (stream, connection) => { void this.serve(stream, connection.remotePeer.toString()) }, { maxInboundStreams: 2, runOnLimitedConnection: true })
+    await libp2p.handle(this.init.protocol, (stream, connection) => { void this.serve(stream, connection.remotePeer) }, { maxInboundStreams: 2, runOnLimitedConnection: true })
     const onIdentify = (e: CustomEvent<{ peerId: PeerId, protocols: string[] }>): void => {
       if (e.detail.protocols.includes(this.init.protocol)) void this.open(e.detail.peerId)
     }
@@ -122,11 +127,7 @@ export class QuorumRelay {
     try {
       const stream = await libp2p.dialProtocol(peer, this.init.protocol, { signal: AbortSignal.timeout(10_000), runOnLimitedConnection: true })
       const lp = lpStream(stream, { maxDataLength: this.init.maxFrame })
-      const sig = await signer.sign(quorumHelloSigningMessage(this.init.networkId, libp2p.peerId.toMultihash().bytes))
-      const hello = new Uint8Array(HELLO_BYTES)
-      hello.set(signer.publicKey, 0)
-      hello.set(sig, 32)
-      await lp.write(hello, { signal: AbortSignal.timeout(10_000) })
+      await lp.write(await this.helloFor(signer, libp2p), { signal: AbortSignal.timeout(10_000) })
       const out: Outbound = { stream, write: async (b) => { await lp.write(b, { signal: AbortSignal.timeout(5_000) }) }, queue: Promise.resolve(true) }
       this.outbound.set(id, out)
       stream.addEventListener('close', () => { this.dropOutbound(id, out) }, { once: true })
@@ -137,6 +138,23 @@ export class QuorumRelay {
     }
   }
 
+  /** Our hello: the same bytes on every stream, so signed once per key. */
+  private helloFor (signer: Signer, libp2p: Libp2p): Promise<Uint8Array> {
+    const key = toHex(signer.publicKey)
+    if (this.hello?.key !== key) {
+      this.hello = {
+        key,
+        bytes: signer.sign(quorumHelloSigningMessage(this.init.networkId, libp2p.peerId.toMultihash().bytes)).then((sig) => {
+          const hello = new Uint8Array(HELLO_BYTES)
+          hello.set(signer.publicKey, 0)
+          hello.set(sig, 32)
+          return hello
+        }, (err: unknown) => { this.hello = undefined; throw err })
+      }
+    }
+    return this.hello.bytes
+  }
+
   private dropOutbound (id: string, out: Outbound): void {
     if (this.outbound.get(id) === out) this.outbound.delete(id)
   }
@@ -144,21 +162,26 @@ export class QuorumRelay {
   private forget (id: string): void {
     const out = this.outbound.get(id)
     if (out !== undefined) this.dropOutbound(id, out)
+    this.unbind(id)
+  }
+
+  /** Forgets which key peer `id` is bound to (and the key's binding, if it is still this peer's). */
+  private unbind (id: string): void {
     const key = this.keyOfPeer.get(id)
     this.keyOfPeer.delete(id)
     if (key !== undefined && this.peerOfKey.get(key) === id) this.peerOfKey.delete(key)
   }
 
   /** Reads a peer's stream to us: its hello, then round messages, each validated like gossip. */
-  private async serve (stream: Stream, from: string): Promise<void> {
+  private async serve (stream: Stream, remote: PeerId): Promise<void> {
+    const from = remote.toString()
     if (this.init.isBlocked(from)) { stream.abort(new Error('blocked')); return }
     const lp = lpStream(stream, { maxDataLength: this.init.maxFrame })
     let key: string | undefined
     try {
       const hello = (await lp.read()).subarray()
-      const peerIdBytes = this.libp2p!.getConnections().find((c) => c.remotePeer.toString() === from)?.remotePeer.toMultihash().bytes
-      if (hello.length !== HELLO_BYTES || peerIdBytes === undefined ||
-        !await this.init.verifier.verify(hello.subarray(0, 32), quorumHelloSigningMessage(this.init.networkId, peerIdBytes), hello.subarray(32))) {
+      if (hello.length !== HELLO_BYTES ||
+        !await this.init.verifier.verify(hello.subarray(0, 32), quorumHelloSigningMessage(this.init.networkId, remote.toMultihash().bytes), hello.subarray(32))) {
         this.stats.badHello++
         throw new ProtocolError('BAD_SIGNATURE', { what: 'quorum-hello', length: hello.length })
       }
@@ -166,8 +189,7 @@ export class QuorumRelay {
       this.keyOfPeer.set(from, key)
       this.peerOfKey.set(key, from)
       // Answer with our own stream if we have none to it yet (it may have identified us before we could).
-      const peer = this.libp2p!.getConnections().find((c) => c.remotePeer.toString() === from)?.remotePeer
-      if (peer !== undefined) void this.open(peer)
+      void this.open(remote)
       for (;;) {
         const frame = (await lp.read()).subarray()
         this.stats.received++
@@ -182,11 +204,10 @@ export class QuorumRelay {
     } catch (err) {
       if (isProtocolError(err) && err.details.what === 'quorum-hello') this.init.onVerdict(from, err, 0)
       // A length prefix over maxFrame (or malformed) is junk of its claimed size, as on gossip.
-      const name = (err as Error | undefined)?.name ?? ''
-      if (/^Invalid(Message|Data|DataLengthLength)(Length)?Error$/.test(name)) this.init.onVerdict(from, new ProtocolError('TOO_LARGE', { what: 'quorum-frame', reason: (err as Error).message }), this.init.maxFrame)
+      if (isLengthPrefixError(err)) this.init.onVerdict(from, new ProtocolError('TOO_LARGE', { what: 'quorum-frame', reason: (err as Error).message }), this.init.maxFrame)
       stream.abort(err instanceof Error ? err : new Error(String(err)))
     } finally {
-      if (key !== undefined && this.keyOfPeer.get(from) === key) { this.keyOfPeer.delete(from); if (this.peerOfKey.get(key) === from) this.peerOfKey.delete(key) }
+      if (key !== undefined && this.keyOfPeer.get(from) === key) this.unbind(from)
     }
   }
 }

@@ -32,6 +32,11 @@ const KIND_BLOCKS = 2
 const MAX_REQUEST = 16
 const MAX_STATUS = 1 + 8 + 32 + 32 + 1 + 64 * 129
 
+/** A length-prefixed frame whose prefix is malformed or over the reader's maxDataLength (@libp2p/utils errors). */
+export function isLengthPrefixError (err: unknown): boolean {
+  return /^Invalid(Message|Data|DataLengthLength)(Length)?Error$/.test((err as Error | undefined)?.name ?? '')
+}
+
 export interface PeerStatus { hasGenesis: boolean, tipHeight: number, tipHash: Uint8Array, genesisHash: Uint8Array, releases: Uint8Array[] }
 
 export interface SyncServiceInit {
@@ -106,8 +111,7 @@ export class SyncService {
       } catch (err) {
         // A length prefix that is invalid or over 16 bytes is a malformed request; a stream that ends or is
         // reset before a whole frame (a client that gave up, a connection that closed) is not counted.
-        const name = (err as Error | undefined)?.name ?? ''
-        if (!signal.aborted && /^Invalid(Message|Data|DataLengthLength)(Length)?Error$/.test(name)) {
+        if (!signal.aborted && isLengthPrefixError(err)) {
           throw new ProtocolError('TOO_LARGE', { what: 'sync-request', reason: (err as Error).message })
         }
         throw err

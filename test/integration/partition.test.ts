@@ -19,6 +19,7 @@ import type { NetworkConfig } from '../../src/protocol/index.ts'
 import { createNodeSigner } from '../../src/crypto/node.ts'
 import { defaultListen, startNode } from '../../src/node/node.ts'
 import type { RunningNode } from '../../src/node/node.ts'
+import { waitUntil } from '../helpers/wait.ts'
 
 const VALIDATORS = 16
 /** Validators in half A (the rest are half B). With 8 and 8, in one fresh run neither half made a block in 90 s. */
@@ -30,13 +31,7 @@ const idOf = (n: RunningNode): string => n.peer.libp2p.peerId.toString()
 const tipOf = (n: RunningNode): string => n.peer.chain.state === undefined ? '' : toHex(n.peer.chain.state.tip.hash)
 
 /** Bounded poll of `cond` (every 100 ms), for conditions that follow from many nodes' events at once. */
-async function until (what: string, cond: () => boolean, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-}
+const until = async (what: string, cond: () => boolean, timeoutMs: number): Promise<void> => { await waitUntil(what, cond, timeoutMs, 100) }
 
 test('a partition into halves of 9 and 7 validators heals: every node ends on one chain, and blocks go on', { timeout: 600_000 }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'lightpulse-partition-'))

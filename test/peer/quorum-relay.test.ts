@@ -24,14 +24,9 @@ import { encodeRoundMessage, quorumHelloSigningMessage } from '../../src/protoco
 import type { Signer } from '../../src/crypto/types.ts'
 import { buildGenesis, createTestNetwork, signRound } from '../helpers/chain-builder.ts'
 import type { TestNetwork } from '../helpers/chain-builder.ts'
+import { waitUntil as poll } from '../helpers/wait.ts'
 
-async function waitUntil (what: string, cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
+const waitUntil = async (what: string, cond: () => boolean): Promise<void> => { await poll(what, cond, 10_000, 20) }
 
 async function startValidator (net: TestNetwork, signer: Signer | undefined): Promise<{ peer: Peer, addr: string }> {
   const g = await buildGenesis(net, Date.now())

@@ -16,16 +16,9 @@ import { RELAY_V2_HOP_CODEC, circuitRelayServer, circuitRelayTransport } from '@
 import { RelayKeeper } from '../../src/peer/relay-keeper.ts'
 import { systemClock } from '../../src/peer/clock.ts'
 import { silentLogger } from '../../src/peer/logger.ts'
+import { waitUntil } from '../helpers/wait.ts'
 
 const hasCircuitAddr = (n: Libp2p): boolean => n.getMultiaddrs().some((a) => a.toString().includes('/p2p-circuit'))
-
-async function waitUntil (what: string, pred: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!await pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50)) // poll interval
-  }
-}
 
 async function client (): Promise<Libp2p<{ identify: Identify }>> {
   return await createLibp2p({
