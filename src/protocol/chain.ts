@@ -29,10 +29,16 @@ export interface ChainState {
   genesisHash: Uint8Array
   tip: { hash: Uint8Array, header: BlockHeader }
   registry: Registry
-  /** The tip's ancestors (oldest first, tip last), at most ANCESTRY_WINDOW + 1 links. */
-  ancestry: AncestorLink[]
+  /**
+   * The tip's ancestors (oldest first, tip last), at most ANCESTRY_WINDOW + 1 links, each with its full header:
+   * a state encoded from them is bound, header by header, to the tip's hash (checkpoint.ts).
+   */
+  ancestry: StateLink[]
   anchor: ScheduleAnchor
 }
+
+/** An ancestor with the header it was computed from. */
+export interface StateLink extends AncestorLink { header: BlockHeader }
 
 export function computeNetworkId (config: NetworkConfig): Uint8Array {
   return taggedHash(TAG.network, encodeNetworkConfig(config))
@@ -73,8 +79,8 @@ export function validateNetworkConfig (config: NetworkConfig): void {
     { active: config.genesisValidators.length, required: MIN_ACTIVE_VALIDATORS })
 }
 
-function linkOf (hash: Uint8Array, h: BlockHeader): AncestorLink {
-  return { hash, height: h.height, parentHash: h.parentHash, randomValue: h.randomValue, timestamp: h.timestamp }
+export function linkOf (hash: Uint8Array, h: BlockHeader): StateLink {
+  return { hash, height: h.height, parentHash: h.parentHash, randomValue: h.randomValue, timestamp: h.timestamp, header: h }
 }
 
 /** The genesis block for a release certificate (already selected: M lowest signer indices, ascending). */
@@ -93,7 +99,9 @@ export function createGenesisBlock (config: NetworkConfig, cert: CertEntry[]): B
     randomValue: computeGenesisSeed(networkId, cert),
     txRoot: computeTxRoot([]),
     registryRoot: computeRegistryRoot(registry),
-    certRoot: computeCertRoot(cert)
+    certRoot: computeCertRoot(cert),
+    anchorHeight: 0,
+    anchorTimestamp: Math.max(...cert.map((c) => c.timestamp))
   }
   return { header, txs: [], signatures: [], reveals: [], cert }
 }
@@ -119,6 +127,14 @@ export async function processGenesis (config: NetworkConfig, block: Block, verif
     ancestry: [linkOf(hash, block.header)],
     anchor: { height: 0, timestamp: block.header.timestamp }
   }
+}
+
+/**
+ * The schedule anchor after a block at `height` stamped `timestamp` on top of `state`: the block itself if it
+ * carries a resume certificate, else the state's anchor. Every header commits to it (anchorHeight, anchorTimestamp).
+ */
+export function computeNextAnchor (state: ChainState, height: number, timestamp: number, resumes: boolean): ScheduleAnchor {
+  return resumes ? { height, timestamp } : state.anchor
 }
 
 /** Round-0 start of the next block on top of `state` (no resume). */
@@ -303,6 +319,9 @@ export async function processBlockDeferred (state: ChainState, block: Block, opt
   validateTxs(state.registry, block.txs)
   const registry = applyBlockToRegistry(state.registry, state.preset, h.height, quorum, h, block.txs)
   check(equals(h.registryRoot, computeRegistryRoot(registry)), 'REGISTRY_ROOT_MISMATCH', { height: h.height })
+  const anchor = computeNextAnchor(state, h.height, h.timestamp, block.cert.length > 0)
+  check(h.anchorHeight === anchor.height && h.anchorTimestamp === anchor.timestamp, 'ANCHOR_MISMATCH',
+    { height: h.height, anchorHeight: h.anchorHeight, expected: anchor.height })
 
   // Expensive checks last.
   const hash = computeBlockHash(h)
@@ -349,6 +368,6 @@ function applyValidatedBlock (state: ChainState, block: Block, hash: Uint8Array,
     tip: { hash, header: block.header },
     registry,
     ancestry,
-    anchor: block.cert.length > 0 ? { height: block.header.height, timestamp: block.header.timestamp } : state.anchor
+    anchor: { height: block.header.anchorHeight, timestamp: block.header.anchorTimestamp }
   }
 }

@@ -20,8 +20,8 @@ export const ENTROPY_BLOCKS = 12
 export const ANCESTRY_WINDOW = ENTROPY_LAG + ENTROPY_BLOCKS
 
 // Encoding limits (bounded decoding: every length and count is finite).
-export const HEADER_VERSION = 1
-export const HEADER_SIZE = 214
+export const HEADER_VERSION = 2
+export const HEADER_SIZE = 230
 export const MAX_TXS_PER_BLOCK = 256
 export const MAX_TX_SIZE = 1024
 export const MAX_CERT_ENTRIES = 64
@@ -58,6 +58,15 @@ export interface Preset {
   activationDelay: number
   /** Missed duties (net of duties served) after which a validator is removed. */
   maxMissed: number
+  /**
+   * Trusted checkpoints (PROTOCOL.md §3.11). Full peers keep the chain state of every block whose height is a
+   * multiple of checkpointInterval, the newest checkpointRetention of them, so they can serve it; a checkpoint
+   * whose header is older than trustingPeriodMs is refused (CHECKPOINT_EXPIRED). The retention spans more than
+   * the trusting period at the target spacing, so every checkpoint still inside it can be served.
+   */
+  checkpointInterval: number
+  checkpointRetention: number
+  trustingPeriodMs: number
 }
 
 export const PRESETS: Record<Preset['name'], Preset> = {
@@ -76,7 +85,11 @@ export const PRESETS: Record<Preset['name'], Preset> = {
       releaseSettleMs: 30_000
     },
     activationDelay: 20,
-    maxMissed: 16
+    maxMissed: 16,
+    // One a day at the 2-minute target; 15 days kept; trusted for 14 days.
+    checkpointInterval: 720,
+    checkpointRetention: 15,
+    trustingPeriodMs: 14 * 24 * 3600_000
   },
   devnet: {
     name: 'devnet',
@@ -93,7 +106,11 @@ export const PRESETS: Record<Preset['name'], Preset> = {
       releaseSettleMs: 150
     },
     activationDelay: 3,
-    maxMissed: 8
+    maxMissed: 8,
+    // One every 100 s at the 1 s target; 25 minutes kept; trusted for 20 minutes.
+    checkpointInterval: 100,
+    checkpointRetention: 15,
+    trustingPeriodMs: 20 * 60_000
   }
 }
 

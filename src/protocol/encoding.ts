@@ -18,7 +18,7 @@ const BITSET_MASK = (1 << QUORUM_SIZE) - 1
 export function writeHeader (w: Writer, h: BlockHeader): void {
   w.u8(h.version).u64(h.height).fixed(h.parentHash, 32).u64(h.timestamp).u8(h.round)
     .fixed(h.producer, 32).u16(h.bitset).u16(h.revealBitset).fixed(h.randomValue, 32).fixed(h.txRoot, 32)
-    .fixed(h.registryRoot, 32).fixed(h.certRoot, 32)
+    .fixed(h.registryRoot, 32).fixed(h.certRoot, 32).u64(h.anchorHeight).u64(h.anchorTimestamp)
 }
 
 export function encodeHeader (h: BlockHeader): Uint8Array {
@@ -42,7 +42,9 @@ function readHeader (r: Reader): BlockHeader {
     randomValue: r.fixed(32, 'randomValue'),
     txRoot: r.fixed(32, 'txRoot'),
     registryRoot: r.fixed(32, 'registryRoot'),
-    certRoot: r.fixed(32, 'certRoot')
+    certRoot: r.fixed(32, 'certRoot'),
+    anchorHeight: r.u64('anchorHeight'),
+    anchorTimestamp: r.u64('anchorTimestamp')
   }
   if ((h.bitset & ~BITSET_MASK) !== 0) throw new ProtocolError('NON_CANONICAL', { field: 'bitset', bitset: h.bitset })
   if ((h.revealBitset & ~BITSET_MASK) !== 0) throw new ProtocolError('NON_CANONICAL', { field: 'revealBitset', bitset: h.revealBitset })

@@ -37,6 +37,7 @@ export const ErrorCodes = {
   TX_ROOT_MISMATCH: 'reject',
   REGISTRY_ROOT_MISMATCH: 'reject',
   CERT_ROOT_MISMATCH: 'reject',
+  ANCHOR_MISMATCH: 'reject',
   RANDOM_MISMATCH: 'reject',
   TX_INVALID: 'reject',
   TX_DUPLICATE: 'reject',
@@ -53,8 +54,14 @@ export const ErrorCodes = {
   GENESIS_MISMATCH: 'reject',
   LOCKED: 'ignore',
   MEMPOOL_FULL: 'ignore',
-  // stored state
+  // chain states (stored, or served for a trusted checkpoint)
   CHECKPOINT_INVALID: 'reject',
+  /** A served state that is well formed but not the one the trusted checkpoint names. */
+  CHECKPOINT_MISMATCH: 'reject',
+  /** The trusted checkpoint's header is older than the preset's trusting period (not the server's fault). */
+  CHECKPOINT_EXPIRED: 'ignore',
+  /** No connected peer could serve the trusted checkpoint's state. */
+  CHECKPOINT_UNAVAILABLE: 'ignore',
   // peer budgets (a runtime policy, not a chain rule: a request over a documented per-peer budget)
   RATE_LIMITED: 'reject',
 } as const satisfies Record<string, GossipAction>

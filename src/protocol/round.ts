@@ -12,7 +12,7 @@ import { ProtocolError, check } from './errors.ts'
 import { encodeRoundMessageBody } from './encoding.ts'
 import { signingMessage, taggedHash } from './hash.ts'
 import {
-  applyBlockToRegistry, blockSigningMessage, computeBlockHash, computeNextQuorum, computeRandomValue, computeTxRoot, popcount,
+  applyBlockToRegistry, blockSigningMessage, computeBlockHash, computeNextAnchor, computeNextQuorum, computeRandomValue, computeTxRoot, popcount,
   validateRevealBitset, validateTxs
 } from './chain.ts'
 import type { ChainState } from './chain.ts'
@@ -255,6 +255,7 @@ function tryFinalizeHeader (chain: ChainState, rs: RoundState): void {
   const f = rs.final
   const participation = { bitset: t.bitset, revealBitset: f.revealBitset }
   const registry = applyBlockToRegistry(chain.registry, chain.preset, rs.height, rs.quorum, participation, t.txs)
+  const anchor = computeNextAnchor(chain, rs.height, rs.timestamp, rs.cert.length > 0)
   rs.header = {
     version: HEADER_VERSION,
     height: rs.height,
@@ -267,7 +268,9 @@ function tryFinalizeHeader (chain: ChainState, rs: RoundState): void {
     randomValue: computeRandomValue(f.reveals),
     txRoot: computeTxRoot(t.txs),
     registryRoot: computeRegistryRoot(registry),
-    certRoot: rs.cert.length > 0 ? computeCertRoot(rs.cert) : ZERO32
+    certRoot: rs.cert.length > 0 ? computeCertRoot(rs.cert) : ZERO32,
+    anchorHeight: anchor.height,
+    anchorTimestamp: anchor.timestamp
   }
   rs.blockHash = computeBlockHash(rs.header)
   rs.pendingSignatures.forEach((p, position) => {

@@ -26,6 +26,12 @@ export interface BlockHeader {
   registryRoot: Bytes
   /** Commitment to the release/resume certificate carried by this block (zero if none). */
   certRoot: Bytes
+  /**
+   * The schedule anchor after this block (genesis, or the last block that resumed a stalled chain): its
+   * height and timestamp. Committed so that a chain state taken from one header is fully bound by its hash.
+   */
+  anchorHeight: number
+  anchorTimestamp: number
 }
 
 export interface RegisterTx {

@@ -158,7 +158,7 @@ export function signerFor (net: TestNetwork, publicKey: Uint8Array): Signer {
 }
 
 /**
- * Recomputes the header fields derived from the block body (randomValue, txRoot, registryRoot, certRoot) on
+ * Recomputes the header fields derived from the block body (randomValue, txRoot, registryRoot, certRoot, anchor) on
  * top of `state`, for tests that tamper with a block and want only the rule under test to fail.
  */
 export function recomputeRoots (state: ChainState, block: Block): Block {
@@ -172,7 +172,9 @@ export function recomputeRoots (state: ChainState, block: Block): Block {
       randomValue: computeRandomValue(block.reveals),
       txRoot: computeTxRoot(block.txs),
       registryRoot: computeRegistryRoot(registry),
-      certRoot: block.cert.length > 0 ? computeCertRoot(block.cert) : ZERO32
+      certRoot: block.cert.length > 0 ? computeCertRoot(block.cert) : ZERO32,
+      anchorHeight: block.cert.length > 0 ? h.height : state.anchor.height,
+      anchorTimestamp: block.cert.length > 0 ? h.timestamp : state.anchor.timestamp
     }
   }
 }

@@ -11,10 +11,11 @@ import {
   computeNextQuorum, computeNextRound0Start, computeNextStallTime, computeQueueHead, computeRandomValue, computeRound0Start, computeRoundAt, computeRoundStart,
   computeStallTime, concat, createGenesisBlock, createRoundState, decodeBlock, decodeChainState, encodeBlock, encodeChainState,
   equals, missingReveals, processBlock, processGenesis, quorumSigningMessage, registerSigningMessage, selectCertificate, sha256, toHex, utf8,
-  validateCertificate, validateNetworkConfig, validateQuorumMessage, validateRoundMessage, HEADER_SIZE
+  validateCertificate, validateNetworkConfig, validateQuorumMessage, validateRoundMessage, HEADER_SIZE, verifyTrustedState, parseCheckpoint,
+  formatCheckpoint
 } from '../../src/protocol/index.ts'
 import type {
-  Block, CertEntry, ChainState, ErrorCode, GossipAction, QuorumMessage, ReleaseMessage, RoundMessage, RoundState
+  Block, CertEntry, ChainState, ErrorCode, GossipAction, QuorumMessage, ReleaseMessage, RoundMessage, RoundState, TrustedCheckpoint
 } from '../../src/protocol/index.ts'
 import type { Signer } from '../../src/crypto/types.ts'
 import {
@@ -32,7 +33,7 @@ import { flip, rejectsCode, throwsCode } from '../helpers/assert.ts'
  */
 const IGNORED: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'UNKNOWN_PARENT', 'STALE', 'FUTURE', 'WRONG_HEIGHT', 'DUPLICATE', 'CHAIN_STALLED', 'NOT_ENOUGH_VALIDATORS',
-  'ALREADY_REGISTERED', 'LOCKED', 'MEMPOOL_FULL'
+  'ALREADY_REGISTERED', 'LOCKED', 'MEMPOOL_FULL', 'CHECKPOINT_EXPIRED', 'CHECKPOINT_UNAVAILABLE'
 ])
 const intended = (code: ErrorCode): GossipAction => IGNORED.has(code) ? 'ignore' : 'reject'
 
@@ -290,6 +291,17 @@ describe('block rules', () => {
     await rejects(run(await tamper((b) => { b.header.certRoot = sha256(utf8('x')) })), 'CERT_ROOT_MISMATCH')
   })
 
+  test('a header whose schedule anchor is not the chain\'s: ANCHOR_MISMATCH', async () => {
+    assert.deepEqual([good.header.anchorHeight, good.header.anchorTimestamp], [S.anchor.height, S.anchor.timestamp])
+    await rejects(run(await tamper((b) => { b.header.anchorHeight = 1 })), 'ANCHOR_MISMATCH')
+    await rejects(run(await tamper((b) => { b.header.anchorTimestamp += 1 })), 'ANCHOR_MISMATCH')
+    // A resume block anchors the schedule at itself; one that keeps the old anchor is refused.
+    const stall = computeNextStallTime(S)
+    const resume = await buildBlock(net, S, { cert: asCert(await Promise.all([0, 1, 2].map(async (i) => await signResume(net, i, S.tip.hash, stall + i)))) })
+    assert.deepEqual([resume.header.anchorHeight, resume.header.anchorTimestamp], [resume.header.height, resume.header.timestamp])
+    await rejects(run(await tamper((b) => { b.header.anchorHeight = S.anchor.height; b.header.anchorTimestamp = S.anchor.timestamp }, { from: resume })), 'ANCHOR_MISMATCH')
+  })
+
   test('the same registration twice in a block: TX_DUPLICATE; an already registered key: ALREADY_REGISTERED', async () => {
     const late = testSigners('rules/late', 2)
     const tx = await registerTx(net, late[0]!)
@@ -329,8 +341,8 @@ describe('block rules', () => {
     await run(good, S, ts + 10 * timing.roundMs)
   })
 
-  test('header version other than 1: BAD_VERSION', async () => {
-    await rejects(run(await tamper((b) => { b.header.version = 2 })), 'BAD_VERSION')
+  test('header version other than 2: BAD_VERSION', async () => {
+    await rejects(run(await tamper((b) => { b.header.version = 1 })), 'BAD_VERSION')
   })
 })
 
@@ -1033,17 +1045,25 @@ describe('resume after a stall', () => {
 })
 
 // ---- checkpoints ----
+/** A chain past the entropy window (23 ancestors in its state). */
+const deep = (await buildChain(net, S, 25, () => ({ unsignedRoundMessages: true, signers: 7 }))).state
+
 describe('checkpoints', () => {
-  const REGISTRY_AT = 1 + 32 + 32 + HEADER_SIZE + 4
+  const ANCESTRY_AT = 1 + 32 + 32 + 1
+  const registryAt = (state: ChainState): number => ANCESTRY_AT + state.ancestry.length * HEADER_SIZE + 4
   const RECORD = 67
+  const trusted = (state: ChainState): TrustedCheckpoint => ({ height: state.tip.header.height, hash: state.tip.hash })
+  const verifyAt = async (state: ChainState, bytes: Uint8Array, now = state.tip.header.timestamp): Promise<ChainState> =>
+    await verifyTrustedState(net.config, trusted(state), genesis.block, bytes, { verifier: net.verifier, now })
 
   test('encodeChainState / decodeChainState round trip; the decoded state processes the next block identically', async () => {
     const resumed = await run(await buildBlock(net, S, { cert: asCert(await Promise.all([0, 1, 2].map(async (i) =>
       await signResume(net, i, S.tip.hash, computeNextStallTime(S) + i)))) }))
-    for (const state of [genesis.state, S, resumed]) {
+    for (const state of [genesis.state, S, resumed, deep]) {
       const bytes = encodeChainState(state)
       const decoded = decodeChainState(net.config, bytes)
       assert.ok(equals(encodeChainState(decoded), bytes))
+      assert.deepEqual(decoded.anchor, state.anchor)
       const block = await buildBlock(net, state)
       const a = await run(block, state)
       const b = await run(block, decoded)
@@ -1053,35 +1073,84 @@ describe('checkpoints', () => {
 
   test('any corrupted registry byte: CHECKPOINT_INVALID', () => {
     const bytes = encodeChainState(S)
-    const end = REGISTRY_AT + S.registry.size * RECORD
-    assert.equal(bytes[end], S.ancestry.length, 'layout: the ancestry count follows the registry')
-    for (let at = REGISTRY_AT; at < end; at++) {
+    const at = registryAt(S)
+    assert.equal(bytes.length, at + S.registry.size * RECORD, 'layout: the registry closes the state')
+    for (let i = at; i < bytes.length; i++) {
       const bad = bytes.slice()
-      flip(bad, at, 0x04)
+      flip(bad, i, 0x04)
       const err = throws(() => decodeChainState(net.config, bad), 'CHECKPOINT_INVALID')
       assert.ok(err.details.reason !== undefined)
     }
   })
 
-  test('corrupted tip header, ancestry links or sizes: CHECKPOINT_INVALID', () => {
-    const bytes = encodeChainState(S)
-    const tipAt = 1 + 32 + 32
-    const ancestryAt = REGISTRY_AT + S.registry.size * RECORD + 1
-    const LINK = 32 + 8 + 32 + 32 + 8
-    const cases: number[] = [tipAt + 5, tipAt + 60, tipAt + 100, ancestryAt + 3, ancestryAt + LINK + 40, ancestryAt + (S.ancestry.length - 1) * LINK]
-    for (const at of cases) {
+  test('any corrupted byte of an ancestor header breaks the hash links: CHECKPOINT_INVALID', () => {
+    const bytes = encodeChainState(deep)
+    const n = deep.ancestry.length
+    assert.equal(n, 23)
+    // Every header but the tip's is bound by its child's parentHash (the version byte fails to decode instead).
+    for (let i = ANCESTRY_AT; i < ANCESTRY_AT + (n - 1) * HEADER_SIZE; i += 7) {
       const bad = bytes.slice()
-      flip(bad, at, 0x01)
+      flip(bad, i, 0x01)
       throws(() => decodeChainState(net.config, bad), 'CHECKPOINT_INVALID')
     }
     const badCount = bytes.slice()
-    badCount[REGISTRY_AT - 1] = badCount[REGISTRY_AT - 1]! + 1
+    badCount[ANCESTRY_AT - 1] = n - 1
     throws(() => decodeChainState(net.config, badCount), 'CHECKPOINT_INVALID')
     throws(() => decodeChainState(net.config, concat(bytes, new Uint8Array(1))), 'CHECKPOINT_INVALID')
   })
 
+  test('a trusted checkpoint binds every byte: the tip header to its hash, the rest through it', async () => {
+    const bytes = encodeChainState(deep)
+    assert.ok(equals(encodeChainState(await verifyAt(deep, bytes)), bytes))
+    const seen = new Set<string>()
+    for (let i = 0; i < bytes.length; i += 3) {
+      const bad = bytes.slice()
+      flip(bad, i, 0x02)
+      const err = await verifyAt(deep, bad).then(() => undefined, (e: unknown) => e)
+      assert.ok(err instanceof ProtocolError && ['CHECKPOINT_INVALID', 'CHECKPOINT_MISMATCH'].includes(err.code), `byte ${i}: ${String(err)}`)
+      assert.equal(err.action, 'reject')
+      seen.add(err.code)
+    }
+    assert.deepEqual([...seen].sort(), ['CHECKPOINT_INVALID', 'CHECKPOINT_MISMATCH'])
+    // A valid state of another block (the tip's parent) is a mismatch.
+    const parent = decodeChainState(net.config, encodeChainState(S))
+    await rejects(verifyAt(deep, encodeChainState(parent)), 'CHECKPOINT_MISMATCH')
+    // The same state under a trusted hash of another block.
+    await rejects(verifyTrustedState(net.config, { height: deep.tip.header.height, hash: S.tip.hash }, genesis.block, bytes,
+      { verifier: net.verifier, now: deep.tip.header.timestamp }), 'CHECKPOINT_MISMATCH')
+  })
+
+  test('a tampered ancestor with the chain above it re-linked changes the tip hash: CHECKPOINT_MISMATCH', async () => {
+    // Depth 12 feeds the entropy: tampering it would select other quorums.
+    const i = deep.ancestry.length - 1 - 12
+    const ancestry = deep.ancestry.slice()
+    for (let k = i; k < ancestry.length; k++) {
+      const prev = ancestry[k - 1]!
+      const header = { ...ancestry[k]!.header, parentHash: prev.hash, ...(k === i ? { randomValue: sha256(utf8('tampered')) } : {}) }
+      ancestry[k] = { ...ancestry[k]!, ...header, hash: computeBlockHash(header), header }
+    }
+    const relinked: ChainState = { ...deep, ancestry, tip: { hash: ancestry.at(-1)!.hash, header: ancestry.at(-1)!.header } }
+    const bytes = encodeChainState(relinked)
+    assert.notDeepEqual(computeNextQuorum(decodeChainState(net.config, bytes), 0).validators, computeNextQuorum(deep, 0).validators)
+    await rejects(verifyAt(deep, bytes), 'CHECKPOINT_MISMATCH')
+  })
+
+  test('a checkpoint older than the trusting period: CHECKPOINT_EXPIRED; another genesis: CHECKPOINT_INVALID', async () => {
+    const bytes = encodeChainState(deep)
+    const period = PRESETS.devnet.trustingPeriodMs
+    await verifyAt(deep, bytes, deep.tip.header.timestamp + period)
+    const err = await rejects(verifyAt(deep, bytes, deep.tip.header.timestamp + period + 1), 'CHECKPOINT_EXPIRED')
+    assert.equal(err.details.trustingPeriodMs, period)
+    const other = await buildGenesis(createTestNetwork({ label: 'rules-other-genesis' }))
+    // Another network's genesis: its release certificate was signed for that network.
+    await rejects(verifyTrustedState(net.config, trusted(deep), other.block, bytes, { verifier: net.verifier, now: deep.tip.header.timestamp }), 'RELEASE_INVALID')
+    // A valid genesis of the same network (released at another time) that the state does not descend from.
+    const later = await buildGenesis(net, 1_700_000_000_500)
+    assert.ok(!equals(later.state.genesisHash, genesis.state.genesisHash))
+    await rejects(verifyTrustedState(net.config, trusted(deep), later.block, bytes, { verifier: net.verifier, now: deep.tip.header.timestamp }), 'CHECKPOINT_INVALID')
+  })
+
   test('a checkpoint whose ancestry is shorter than the chain needs: CHECKPOINT_INVALID (it would select other quorums)', async () => {
-    const deep = (await buildChain(net, S, 25, () => ({ unsignedRoundMessages: true, signers: 7 }))).state
     for (const keep of [1, 11, 15, 22]) {
       const truncated: ChainState = { ...deep, ancestry: deep.ancestry.slice(deep.ancestry.length - keep) }
       // Why it matters: such a state selects other quorums than the chain (or none at all).
@@ -1090,24 +1159,13 @@ describe('checkpoints', () => {
     }
     const young: ChainState = { ...base.state, ancestry: base.state.ancestry.slice(1) }
     throws(() => decodeChainState(net.config, encodeChainState(young)), 'CHECKPOINT_INVALID')
-    // The last link must be the tip itself.
-    const lastLink = deep.ancestry.at(-1)!
-    const forged: ChainState = { ...deep, ancestry: [...deep.ancestry.slice(0, -1), { ...lastLink, randomValue: sha256(utf8('forged')) }] }
-    throws(() => decodeChainState(net.config, encodeChainState(forged)), 'CHECKPOINT_INVALID')
   })
 
-  test('an older ancestor random value cannot be checked offline, but the next block then fails its quorum check', async () => {
-    const deep = (await buildChain(net, S, 25, () => ({ unsignedRoundMessages: true, signers: 7 }))).state
-    const i = deep.ancestry.length - 1 - 12 // depth 12: inside the entropy window
-    const ancestry = deep.ancestry.map((l, k) => k === i ? { ...l, randomValue: sha256(utf8('tampered')) } : l)
-    const tampered = decodeChainState(net.config, encodeChainState({ ...deep, ancestry }))
-    assert.notDeepEqual(computeNextQuorum(tampered, 0).validators, computeNextQuorum(deep, 0).validators)
-    const block = await buildBlock(net, deep)
-    await run(block, deep)
-    const err = await run(block, tampered).then(() => undefined, (e: unknown) => e)
-    assert.ok(err instanceof ProtocolError, 'the block must be refused on the tampered state')
-    assert.ok(['REGISTRY_ROOT_MISMATCH', 'BAD_SIGNATURE', 'WRONG_PRODUCER'].includes(err.code), err.code)
-    assert.equal(err.action, 'reject')
+  test('parseCheckpoint / formatCheckpoint', () => {
+    const text = formatCheckpoint(trusted(deep))
+    assert.deepEqual(parseCheckpoint(text), trusted(deep))
+    assert.deepEqual(parseCheckpoint(' ' + text.toUpperCase() + ' '), trusted(deep))
+    for (const bad of ['', '12', `12:${'0'.repeat(63)}`, `0:${'0'.repeat(64)}`, `x:${'0'.repeat(64)}`, `-1:${'0'.repeat(64)}`]) throws(() => parseCheckpoint(bad), 'NON_CANONICAL')
   })
 })
 
@@ -1118,7 +1176,8 @@ describe('coverage of the coded rules', () => {
       'QUORUM_INSUFFICIENT', 'SIGNER_ORDER', 'SIGNER_NOT_IN_BITSET', 'BAD_SIGNATURE', 'TX_ROOT_MISMATCH', 'REGISTRY_ROOT_MISMATCH',
       'CERT_ROOT_MISMATCH', 'TX_DUPLICATE', 'ALREADY_REGISTERED', 'TX_INVALID', 'FUTURE', 'BAD_VERSION', 'REVEAL_MISMATCH',
       'EQUIVOCATION', 'DUPLICATE', 'TEMPLATE_MISMATCH', 'NOT_IN_QUORUM', 'CHAIN_STALLED', 'RELEASE_INSUFFICIENT', 'RELEASE_INVALID',
-      'NOT_A_RELEASE_SIGNER', 'CERT_UNEXPECTED', 'GENESIS_MISMATCH', 'NOT_ENOUGH_VALIDATORS', 'CHECKPOINT_INVALID', 'RANDOM_MISMATCH'
+      'NOT_A_RELEASE_SIGNER', 'CERT_UNEXPECTED', 'GENESIS_MISMATCH', 'NOT_ENOUGH_VALIDATORS', 'CHECKPOINT_INVALID', 'RANDOM_MISMATCH',
+      'ANCHOR_MISMATCH', 'CHECKPOINT_MISMATCH', 'CHECKPOINT_EXPIRED'
     ]
     const missing = expected.filter((c) => !seenCodes.has(c))
     assert.deepEqual(missing, [])

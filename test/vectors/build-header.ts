@@ -24,6 +24,8 @@ export interface HeaderJson {
   txRoot: string
   registryRoot: string
   certRoot: string
+  anchorHeight: number
+  anchorTimestamp: number
 }
 
 export interface HeaderCase {
@@ -32,7 +34,7 @@ export interface HeaderCase {
   reveals: string[]
   /** randomValue = taggedHash(random tag, reveals...). */
   header: HeaderJson
-  /** encodeHeader: 214 bytes. */
+  /** encodeHeader: 230 bytes. */
   encoded: string
   /** taggedHash(block tag, encoded). */
   hash: string
@@ -91,7 +93,9 @@ export function computeHeaderCase (name: string, height: number, round: number, 
     randomValue: computeRandomValue(reveals),
     txRoot: sha256(utf8(`${name}/txRoot`)),
     registryRoot: sha256(utf8(`${name}/registryRoot`)),
-    certRoot: ZERO32
+    certRoot: ZERO32,
+    anchorHeight: height - 7,
+    anchorTimestamp: 1_700_000_000_000 + (height - 7) * 1000
   }
   const block: Block = { header, txs: [], signatures: [], reveals, cert: [] }
   return { name, reveals: reveals.map(toHex), header: headerToJson(header), encoded: toHex(encodeHeader(header)), hash: toHex(computeBlockHash(header)), block: toHex(encodeBlock(block)) }
@@ -132,8 +136,8 @@ export function buildHeaderVectors (): HeaderVectors {
   const entropy = sha256(utf8('transition/entropy'))
   const quorum = computeQuorum(registryFromJson(records), ZERO32, height, entropy, 0)
   return {
-    description: 'Block header (214 bytes: version u8, height u64, parentHash 32, timestamp u64, round u8, producer 32, ' +
-      'bitset u16, revealBitset u16, randomValue 32, txRoot 32, registryRoot 32, certRoot 32; big-endian), its hash ' +
+    description: 'Block header (230 bytes: version u8 (= 2), height u64, parentHash 32, timestamp u64, round u8, producer 32, ' +
+      'bitset u16, revealBitset u16, randomValue 32, txRoot 32, registryRoot 32, certRoot 32, anchorHeight u64, anchorTimestamp u64; big-endian), its hash ' +
       'taggedHash(block tag, header), randomValue = taggedHash(random tag, reveals of the revealBitset members in position ' +
       'order), and the block encoding with the reveals last (u8 count, 32 bytes each). "transition": applyBlockToRegistry ' +
       'on the "twenty active" registry at height 500 (devnet, maxMissed 8): a validator in the reveal bitset served ' +

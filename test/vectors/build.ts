@@ -349,7 +349,7 @@ export async function buildBlockVectors (): Promise<BlockVectors> {
     // decoding (§3.3)
     { name: 'last byte missing', rule: '§3.3 decode', block: toHex(goodBytes.slice(0, -1)), expect: 'TRUNCATED' },
     { name: 'one trailing byte', rule: '§3.3 decode', block: toHex(concat(goodBytes, new Uint8Array(1))), expect: 'TRAILING_BYTES' },
-    { name: 'header version 2', rule: '§3.1 decode / §10 step 1', block: toHex(patchBytes(goodBytes, 0, [2])), expect: 'BAD_VERSION' },
+    { name: 'header version 1 (before the anchor fields)', rule: '§3.1 decode / §10 step 1', block: toHex(patchBytes(goodBytes, 0, [1])), expect: 'BAD_VERSION' },
     { name: 'bitset bit 11 set', rule: '§3.1 decode', block: toHex(patchBytes(goodBytes, 82, [0x08, 0x00])), expect: 'NON_CANONICAL' },
     { name: 'height above 2^53-1', rule: '§3.1 decode', block: toHex(patchBytes(goodBytes, 1, [0, 0x20, 0, 0, 0, 0, 0, 0])), expect: 'NON_CANONICAL' },
     { name: 'txCount 257', rule: '§3.3 decode', block: toHex(concat(header, new Writer().u16(257).finish())), expect: 'TOO_LARGE' },

@@ -127,7 +127,7 @@ export function refApply (c: RegistryTransitionCase): RecordJson[] {
 
 /** The header bytes from the documented layout (PROTOCOL.md §3.1), written field by field. */
 export function refHeader (h: HeaderJson): Buffer {
-  const b = Buffer.alloc(214)
+  const b = Buffer.alloc(230)
   b.writeUInt8(h.version, 0)
   b.writeBigUInt64BE(BigInt(h.height), 1)
   Buffer.from(h.parentHash, 'hex').copy(b, 9)
@@ -140,5 +140,7 @@ export function refHeader (h: HeaderJson): Buffer {
   Buffer.from(h.txRoot, 'hex').copy(b, 118)
   Buffer.from(h.registryRoot, 'hex').copy(b, 150)
   Buffer.from(h.certRoot, 'hex').copy(b, 182)
+  b.writeBigUInt64BE(BigInt(h.anchorHeight), 214)
+  b.writeBigUInt64BE(BigInt(h.anchorTimestamp), 222)
   return b
 }
