@@ -2,14 +2,16 @@
  * ChainStore on IndexedDB (browser: page or Web Worker), through the `idb` promise wrapper.
  *
  * Layout (schema version IDB_SCHEMA_VERSION, migrated step by step in `upgrade`):
- *   blocks  keyPath 'height'   blocks 1..tip as { height, hash, bytes } (genesis lives in `chain`)
- *   chain   out-of-line keys   'genesis' -> StoredBlock, 'checkpoint' -> Checkpoint, 'tip' -> number
+ *   blocks  keyPath 'height'   blocks first..tip as { height, hash, bytes } (genesis lives in `chain`)
+ *   chain   out-of-line keys   'genesis' -> StoredBlock, 'checkpoint' -> Checkpoint, 'tip' -> number,
+ *                              'rebase' -> number (the rebase height; absent means 0; no schema change)
  *   meta    out-of-line keys   string -> Uint8Array
  *   keys    out-of-line keys   string -> CryptoKeyPair (non-extractable WebCrypto keys, structured-cloned)
  *
  * Atomicity: every write call is ONE IndexedDB transaction over the stores it touches, and the
  * contiguity checks read the tip inside that same transaction, so concurrent calls (even from another
- * tab) cannot interleave. On any failure the transaction is aborted: nothing is written.
+ * tab) cannot interleave. On any failure the transaction is aborted: nothing is written. Pruning is one
+ * range delete (IDBKeyRange.bound(1, pruneBelow - 1)) in the append's transaction.
  *
  * Bytes are copied on the way in (a subarray is stored as exactly its bytes, never its whole backing
  * buffer, and later caller mutations cannot reach the stored value). Reads need no extra copy: every
@@ -21,7 +23,7 @@
  */
 import { openDB } from 'idb'
 import type { DBSchema, IDBPDatabase, IDBPTransaction, StoreNames } from 'idb'
-import { StorageError } from './types.ts'
+import { StorageError, checkRebase, checkTruncate, planPrune } from './types.ts'
 import type { ChainStore, Checkpoint, StoredBlock } from './types.ts'
 import { blockRange, bytesEqual, checkAppend, checkGenesis } from './checks.ts'
 
@@ -35,7 +37,7 @@ export interface IdbChainStore extends ChainStore {
   estimate: () => Promise<{ usage?: number, quota?: number }>
 }
 
-type ChainKey = 'genesis' | 'checkpoint' | 'tip'
+type ChainKey = 'genesis' | 'checkpoint' | 'tip' | 'rebase'
 
 interface LightpulseIdbSchema extends DBSchema {
   blocks: { key: number, value: StoredBlock }
@@ -95,9 +97,9 @@ function readCheckpoint (value: unknown): Checkpoint | undefined {
   if (typeof c.height !== 'number' || !isBytes(c.state)) throw new StorageError('STORAGE_CORRUPT', { reason: 'malformed checkpoint' })
   return { height: c.height, state: c.state }
 }
-function readTip (value: unknown): number {
-  if (value === undefined) return -1
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new StorageError('STORAGE_CORRUPT', { reason: 'malformed tip' })
+function readHeight (value: unknown, absent: number, what: string): number {
+  if (value === undefined) return absent
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new StorageError('STORAGE_CORRUPT', { reason: `malformed ${what}` })
   return value
 }
 
@@ -178,8 +180,14 @@ export async function openIdbStore (name: string): Promise<IdbChainStore> {
   const chainTx = async <M extends IDBTransactionMode, T>(mode: M, fn: (tx: Tx<['chain', 'blocks'], M>) => Promise<T>): Promise<T> =>
     await inTx(['chain', 'blocks'], mode, fn)
 
-  const getTip = async (tx: Tx<['chain', 'blocks'], IDBTransactionMode>): Promise<number> =>
-    readTip(await tx.objectStore('chain').get('tip'))
+  type ChainTx = Tx<['chain', 'blocks'], IDBTransactionMode>
+  const getTip = async (tx: ChainTx): Promise<number> => readHeight(await tx.objectStore('chain').get('tip'), -1, 'tip')
+  const getRebased = async (tx: ChainTx): Promise<number> => readHeight(await tx.objectStore('chain').get('rebase'), 0, 'rebase height')
+  /** Lowest stored height above genesis (the blocks store holds only those), or tip + 1 when none is stored. */
+  const getFirst = async (tx: ChainTx, tip: number): Promise<number> => {
+    const h = await tx.objectStore('blocks').getKey(IDBKeyRange.lowerBound(1))
+    return h ?? tip + 1
+  }
 
   const getGenesis = async (tx: Tx<['chain', 'blocks'], IDBTransactionMode>): Promise<StoredBlock | undefined> => {
     const g = await tx.objectStore('chain').get('genesis')
@@ -203,6 +211,10 @@ export async function openIdbStore (name: string): Promise<IdbChainStore> {
       })
     },
     getTipHeight: async () => await chainTx('readonly', getTip),
+    getFirstHeight: async () => await chainTx('readonly', async (tx) => {
+      const tip = await getTip(tx)
+      return tip < 0 ? -1 : await getFirst(tx, tip)
+    }),
     getBlock: async (height) => {
       if (!Number.isSafeInteger(height) || height < 0) {
         if (closed) throw new StorageError('STORAGE_CLOSED')
@@ -215,9 +227,13 @@ export async function openIdbStore (name: string): Promise<IdbChainStore> {
       })
     },
     getBlocks: async (from, count) => await chainTx('readonly', async (tx) => {
-      const range = blockRange(await getTip(tx), from, count)
+      const tip = await getTip(tx)
+      const range = blockRange(tip, from, count)
       if (range === undefined) return []
-      const [first, last] = range
+      const [first, upTo] = range
+      const lowest = await getFirst(tx, tip)
+      if (first > 0 && first < lowest) return [] // `from` was pruned (or is at/below the rebase height)
+      const last = first === 0 && lowest !== 1 ? 0 : upTo // from 0 without block 1: just genesis
       const out: StoredBlock[] = []
       if (first === 0) {
         const g = await getGenesis(tx)
@@ -233,19 +249,37 @@ export async function openIdbStore (name: string): Promise<IdbChainStore> {
       return out
     }),
     getCheckpoint: async () => await chainTx('readonly', async (tx) => readCheckpoint(await tx.objectStore('chain').get('checkpoint'))),
-    appendBlocks: async (blocks, checkpoint) => {
+    appendBlocks: async (blocks, checkpoint, opts) => {
       const copies = blocks.map(copyBlock)
       const cp = checkpoint === undefined ? undefined : { height: checkpoint.height, state: copyBytes(checkpoint.state) }
+      const pruneBelow = opts?.pruneBelow
       await chainTx('readwrite', async (tx) => {
         const tip = await getTip(tx)
         checkAppend(tip, copies, cp)
-        if (copies.length === 0 && cp === undefined) return
-        const blockStore = tx.objectStore('blocks')
         const chain = tx.objectStore('chain')
+        const stored = pruneBelow === undefined || cp !== undefined ? undefined : readCheckpoint(await chain.get('checkpoint'))?.height
+        const plan = planPrune({ tip, first: await getFirst(tx, tip), checkpoint: stored }, copies.length, cp, pruneBelow)
+        const blockStore = tx.objectStore('blocks')
         const writes: Array<() => Promise<unknown>> = copies.map((b) => () => blockStore.put(b))
         if (copies.length > 0) writes.push(() => chain.put(tip + copies.length, 'tip'))
         if (cp !== undefined) writes.push(() => chain.put(cp, 'checkpoint'))
+        const { pruneBelow: below, rebaseTo } = plan
+        if (below !== undefined) writes.push(() => blockStore.delete(IDBKeyRange.bound(1, below - 1)))
+        if (rebaseTo !== undefined) writes.push(() => chain.put(rebaseTo, 'rebase'))
         await all(writes)
+      })
+    },
+    rebase: async (checkpoint) => {
+      const cp = { height: checkpoint.height, state: copyBytes(checkpoint.state) }
+      await chainTx('readwrite', async (tx) => {
+        checkRebase(await getTip(tx), cp)
+        const chain = tx.objectStore('chain')
+        await all<unknown>([
+          () => tx.objectStore('blocks').clear(),
+          () => chain.put(cp, 'checkpoint'),
+          () => chain.put(cp.height, 'tip'),
+          () => chain.put(cp.height, 'rebase')
+        ])
       })
     },
     truncateAbove: async (height) => {
@@ -253,12 +287,16 @@ export async function openIdbStore (name: string): Promise<IdbChainStore> {
       const keep = Math.max(0, Math.floor(height))
       await chainTx('readwrite', async (tx) => {
         const tip = await getTip(tx)
+        const rebased = await getRebased(tx)
+        checkTruncate(keep, rebased)
         const chain = tx.objectStore('chain')
         const checkpoint = readCheckpoint(await chain.get('checkpoint'))
         const writes: Array<() => Promise<unknown>> = []
         if (tip > keep) {
+          // Blocks first..keep stay; below the first stored height none do, and the tip is the rebase height.
+          const newTip = keep >= await getFirst(tx, tip) ? keep : rebased
           writes.push(() => tx.objectStore('blocks').delete(IDBKeyRange.lowerBound(keep, true)))
-          writes.push(() => chain.put(keep, 'tip'))
+          writes.push(() => chain.put(newTip, 'tip'))
         }
         if (checkpoint !== undefined && checkpoint.height > keep) writes.push(() => chain.delete('checkpoint'))
         await all(writes)

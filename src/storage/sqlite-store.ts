@@ -5,11 +5,14 @@
  * process (kill -9, crash) never leaves a torn state: after reopening, the store holds exactly the
  * transactions that committed. On power loss / OS crash the last few committed transactions may be lost
  * (NORMAL does not fsync the WAL on every commit), but the database is still never torn.
+ *
+ * Schema (version 2): blocks (genesis and blocks first..tip, by height), checkpoint (one row), rebase (one
+ * row, the rebase height; absent means 0), meta. Pruning is one range delete on the blocks primary key.
  */
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
-import { StorageError } from './types.ts'
+import { StorageError, checkRebase, checkTruncate, planPrune } from './types.ts'
 import type { ChainStore, StoredBlock } from './types.ts'
 import { blockRange, bytesEqual, checkAppend, checkGenesis } from './checks.ts'
 
@@ -27,9 +30,11 @@ const MIGRATIONS: Record<number, (db: DatabaseSync) => void> = {
     CREATE TABLE blocks (height INTEGER PRIMARY KEY, hash BLOB NOT NULL, bytes BLOB NOT NULL) STRICT;
     CREATE TABLE checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), height INTEGER NOT NULL, state BLOB NOT NULL) STRICT;
     CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) STRICT;
-  `)
+  `),
+  // The rebase height (ChainStore.rebase); no row means 0 (a chain built up from genesis).
+  2: (db) => db.exec('CREATE TABLE rebase (id INTEGER PRIMARY KEY CHECK (id = 1), height INTEGER NOT NULL) STRICT')
 }
-const SCHEMA_VERSION = 1
+const SCHEMA_VERSION = 2
 
 /** SQLite primary result codes (the low byte of an extended code). */
 const SQLITE_CORRUPT = 11
@@ -111,6 +116,10 @@ export async function openSqliteStore (dir: string, options: SqliteStoreOptions 
 
   const q = {
     tip: db.prepare('SELECT MAX(height) AS h FROM blocks'),
+    first: db.prepare('SELECT MIN(height) AS h FROM blocks WHERE height >= 1'),
+    rebased: db.prepare('SELECT height FROM rebase WHERE id = 1'),
+    putRebased: db.prepare('INSERT OR REPLACE INTO rebase (id, height) VALUES (1, ?)'),
+    pruneBelow: db.prepare('DELETE FROM blocks WHERE height >= 1 AND height < ?'),
     block: db.prepare('SELECT height, hash, bytes FROM blocks WHERE height = ?'),
     range: db.prepare('SELECT height, hash, bytes FROM blocks WHERE height BETWEEN ? AND ? ORDER BY height'),
     insertBlock: db.prepare('INSERT INTO blocks (height, hash, bytes) VALUES (?, ?, ?)'),
@@ -139,9 +148,19 @@ export async function openSqliteStore (dir: string, options: SqliteStoreOptions 
   const rowToBlock = (row: Record<string, unknown>): StoredBlock => ({
     height: Number(row.height), hash: row.hash as Uint8Array, bytes: row.bytes as Uint8Array
   })
+  const rebased = (): number => Number(q.rebased.get()?.height ?? 0)
   const tip = (): number => {
     const h = q.tip.get()?.h
-    return h === null || h === undefined ? -1 : Number(h)
+    return h === null || h === undefined ? -1 : Math.max(Number(h), rebased())
+  }
+  /** Lowest stored height above genesis, or tip + 1 when none is stored. */
+  const first = (): number => {
+    const h = q.first.get()?.h
+    return h === null || h === undefined ? tip() + 1 : Number(h)
+  }
+  const checkpointHeight = (): number | undefined => {
+    const h = q.checkpoint.get()?.height
+    return h === undefined ? undefined : Number(h)
   }
   const getBlock = (height: number): StoredBlock | undefined => {
     const row = Number.isSafeInteger(height) ? q.block.get(height) : undefined
@@ -162,31 +181,52 @@ export async function openSqliteStore (dir: string, options: SqliteStoreOptions 
       }))
     },
     getTipHeight: async () => await op(tip),
+    getFirstHeight: async () => await op(() => getBlock(0) === undefined ? -1 : first()),
     getBlock: async (height) => await op(() => getBlock(height)),
     getBlocks: async (from, count) => await op(() => {
       const range = blockRange(tip(), from, count)
-      return range === undefined ? [] : q.range.all(range[0], range[1]).map(rowToBlock)
+      if (range === undefined) return []
+      const f = first()
+      if (range[0] > 0 && range[0] < f) return [] // `from` was pruned (or is at/below the rebase height)
+      if (range[0] === 0 && f !== 1) return q.range.all(0, 0).map(rowToBlock) // block 1 is not stored
+      return q.range.all(range[0], range[1]).map(rowToBlock)
     }),
     getCheckpoint: async () => await op(() => {
       const row = q.checkpoint.get()
       return row === undefined ? undefined : { height: Number(row.height), state: row.state as Uint8Array }
     }),
-    appendBlocks: async (blocks, checkpoint) => {
+    appendBlocks: async (blocks, checkpoint, opts) => {
       await op(() => transaction(db, () => {
-        checkAppend(tip(), blocks, checkpoint)
-        for (const b of blocks) q.insertBlock.run(b.height, b.hash, b.bytes)
+        const t = tip()
+        checkAppend(t, blocks, checkpoint)
+        const plan = planPrune({ tip: t, first: first(), checkpoint: checkpointHeight() }, blocks.length, checkpoint, opts?.pruneBelow)
+        // Prune first, so the freed pages can hold this append's blocks (a full disk that pruning relieves);
+        // blocks of this append below pruneBelow are then simply not inserted.
+        const keepFrom = plan.pruneBelow ?? 0
+        if (plan.pruneBelow !== undefined) q.pruneBelow.run(plan.pruneBelow)
+        for (const b of blocks) if (b.height >= keepFrom) q.insertBlock.run(b.height, b.hash, b.bytes)
         if (checkpoint !== undefined) q.putCheckpoint.run(checkpoint.height, checkpoint.state)
+        if (plan.rebaseTo !== undefined) q.putRebased.run(plan.rebaseTo)
+      }))
+    },
+    rebase: async (checkpoint) => {
+      await op(() => transaction(db, () => {
+        checkRebase(tip(), checkpoint)
+        q.deleteAbove.run(0)
+        q.putCheckpoint.run(checkpoint.height, checkpoint.state)
+        q.putRebased.run(checkpoint.height)
       }))
     },
     truncateAbove: async (height) => {
       const keep = Math.max(0, Math.floor(height))
       await op(() => transaction(db, () => {
+        checkTruncate(keep, rebased())
         q.deleteAbove.run(keep)
         q.deleteCheckpointAbove.run(keep)
       }))
     },
     clearChain: async () => {
-      await op(() => transaction(db, () => db.exec('DELETE FROM blocks; DELETE FROM checkpoint;')))
+      await op(() => transaction(db, () => db.exec('DELETE FROM blocks; DELETE FROM checkpoint; DELETE FROM rebase;')))
     },
     getMeta: async (key) => await op(() => q.getMeta.get(key)?.value as Uint8Array | undefined),
     putMeta: async (key, value) => {

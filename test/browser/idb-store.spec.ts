@@ -1,7 +1,7 @@
 /**
  * The IndexedDB ChainStore in real Chromium, on a page and in a module Web Worker (where the peer
- * runs): the shared conformance suite case by case, simulated quota exhaustion, and persistence across
- * a page reload and a browser restart.
+ * runs): the shared conformance suite case by case, simulated quota exhaustion, and persistence (chain,
+ * key pair, and a rebased + pruned chain) across a page reload and a browser restart.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -14,6 +14,9 @@ import { CONFORMANCE_NAME } from './fixtures/store-page/suite.ts'
 import type { CaseResult, OpName, PersistRead, PersistWritten } from './fixtures/store-page/suite.ts'
 
 type Where = 'page' | 'worker'
+
+/** What persistRead reports for the rebased + pruned database persistWrite wrote (see suite.ts). */
+const REBASED = { tip: 150, first: 131, blocksMatch: true, prunedAbsent: true, checkpointMatch: true, truncateBelowRebase: 'STORAGE_CONFLICT' }
 
 /** The conformance case names, enumerated in Node with a harness that only records names. */
 const conformanceNames: string[] = []
@@ -82,7 +85,7 @@ for (const where of ['page', 'worker'] as const) {
       expect(est.quota).toBeGreaterThan(0)
     })
 
-    test('data and a non-extractable key pair survive a page reload', async () => {
+    test('data, a non-extractable key pair, rebase and pruning survive a page reload', async () => {
       const dbName = `lp-persist-${where}`
       const written = await run<PersistWritten>(page, where, 'persistWrite', dbName)
       expect(written.publicKey).toMatch(/^[0-9a-f]{64}$/)
@@ -95,7 +98,8 @@ for (const where of ['page', 'worker'] as const) {
         checkpointMatch: true,
         meta: [4, 5, 6],
         keyPair: { publicKey: written.publicKey, privateExtractable: false, privateType: 'private', algorithm: 'Ed25519', signatureVerifies: true, exportPrivateFails: true },
-        appendAfterReopen: true
+        appendAfterReopen: true,
+        rebased: REBASED
       })
     })
 
@@ -130,6 +134,7 @@ test.describe('IndexedDB store on disk', () => {
       expect(read.keyPair?.publicKey).toBe(written.publicKey)
       expect(read.keyPair?.signatureVerifies).toBe(true)
       expect(read.keyPair?.privateExtractable).toBe(false)
+      expect(read.rebased, 'rebase and pruning survive a browser restart').toEqual(REBASED)
     } finally {
       await rm(profile, { recursive: true, force: true })
     }

@@ -1,6 +1,7 @@
 /**
- * Durability of the SQLite store: a writer process killed with SIGKILL at arbitrary moments never leaves
- * a torn store, and a full disk fails cleanly with STORAGE_FULL.
+ * Durability of the SQLite store: a writer process killed with SIGKILL at arbitrary moments (appending,
+ * or appending with pruning after a rebase) never leaves a torn store, and a full disk fails cleanly with
+ * STORAGE_FULL (pruning nothing).
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -13,14 +14,15 @@ import { openSqliteStore } from '../../src/storage/sqlite-store.ts'
 import { StorageError } from '../../src/storage/types.ts'
 import type { ChainStore } from '../../src/storage/types.ts'
 import { testBlock, testBlocks, testCheckpoint, toHex } from './fixtures/blocks.ts'
+import { PRUNE_REBASE, PRUNE_WINDOW, pruneCheckpoint } from './fixtures/prune-pattern.ts'
 
 const WRITER = join(import.meta.dirname, 'fixtures', 'crash-writer.ts')
 
 interface KillResult { startTip: number, lastCommitted: number, signal: NodeJS.Signals | null }
 
-/** Runs the writer and SIGKILLs it as soon as it reports `killAfter` commits in this run. */
-async function runWriterAndKill (dir: string, killAfter: number): Promise<KillResult> {
-  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', WRITER, dir, '5000'], { stdio: ['ignore', 'pipe', 'pipe'] })
+/** Runs the writer (in `mode`, see crash-writer.ts) and SIGKILLs it as soon as it reports `killAfter` commits in this run. */
+async function runWriterAndKill (dir: string, killAfter: number, mode: 'append' | 'prune' = 'append'): Promise<KillResult> {
+  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', WRITER, dir, '5000', mode], { stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
   child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
   const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('close', (_code, signal) => { resolve(signal) }))
@@ -88,6 +90,57 @@ test('sqlite store survives SIGKILL of the writer at three different moments', a
   }
 })
 
+/**
+ * Asserts what the pruning writer leaves: genesis, then exactly the blocks getFirstHeight()..tip, contiguous
+ * and with the exact bytes, nothing below them, the checkpoint of the last committed batch (<= tip, >= first
+ * height - 1), and the writer's rebase height still in force.
+ */
+async function assertPrunedIntact (store: ChainStore, atLeast: number): Promise<number> {
+  const tip = await store.getTipHeight()
+  const first = await store.getFirstHeight()
+  assert.ok(tip >= atLeast, `tip ${tip} >= last reported commit ${atLeast}`)
+  assert.equal(first, Math.max(PRUNE_REBASE + 1, tip - PRUNE_WINDOW + 1), 'first height of the last committed prune')
+  assert.equal(toHex((await store.getGenesis())?.bytes ?? new Uint8Array()), toHex(testBlock(0).bytes), 'genesis')
+  const blocks = await store.getBlocks(first, tip - first + 10)
+  assert.equal(blocks.length, tip - first + 1, 'blocks first..tip are all present')
+  blocks.forEach((b, i) => {
+    const want = testBlock(first + i)
+    assert.equal(b.height, first + i, 'contiguous')
+    assert.ok(toHex(b.bytes) === toHex(want.bytes) && toHex(b.hash) === toHex(want.hash), `block ${b.height} has the exact bytes`)
+  })
+  assert.equal(await store.getBlock(first - 1), undefined, 'nothing below the first height')
+  assert.deepEqual(await store.getBlocks(0, 5).then((bs) => bs.map((b) => b.height)), [0], 'from genesis: genesis only')
+  const checkpoint = await store.getCheckpoint()
+  assert.ok(checkpoint !== undefined && checkpoint.height <= tip && checkpoint.height >= first - 1, `checkpoint ${checkpoint?.height} within ${first - 1}..${tip}`)
+  assert.equal(checkpoint.height, pruneCheckpoint(tip), 'checkpoint written atomically with its blocks and prune')
+  assert.equal(toHex(checkpoint.state), toHex(testCheckpoint(checkpoint.height).state))
+  await assert.rejects(store.truncateAbove(PRUNE_REBASE - 1), (err) => err instanceof StorageError && err.code === 'STORAGE_CONFLICT', 'rebase height survived')
+  return tip
+}
+
+test('sqlite store survives SIGKILL of a writer that prunes on every append', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lightpulse-crash-prune-'))
+  try {
+    let expectedStart = -1
+    for (const killAfter of [3, 150, 1200]) {
+      const run = await runWriterAndKill(dir, killAfter, 'prune')
+      assert.equal(run.signal, 'SIGKILL', `writer killed mid-run (after ${killAfter} commits)`)
+      assert.ok(run.lastCommitted > run.startTip, 'the writer made progress')
+      if (expectedStart >= 0) assert.equal(run.startTip, expectedStart, 'writer resumed at the recovered tip')
+      else assert.equal(run.startTip, PRUNE_REBASE, 'first run rebased the fresh store')
+      const store = await openSqliteStore(dir)
+      try {
+        expectedStart = await assertPrunedIntact(store, run.lastCommitted)
+      } finally {
+        await store.close()
+      }
+    }
+    assert.ok(expectedStart > PRUNE_REBASE + 2 * PRUNE_WINDOW, `pruned well past one window (tip ${expectedStart})`)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
 test('sqlite store: a full disk fails with STORAGE_FULL and keeps everything stored before', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'lightpulse-full-'))
   try {
@@ -130,6 +183,52 @@ test('sqlite store: a full disk fails with STORAGE_FULL and keeps everything sto
     const reopened = await openSqliteStore(dir)
     try {
       await check(reopened)
+    } finally {
+      await reopened.close()
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('sqlite store: on a full disk an append with pruneBelow fails with STORAGE_FULL and prunes nothing', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lightpulse-full-prune-'))
+  try {
+    const store = await openSqliteStore(dir, { maxPageCount: 64 })
+    await store.putGenesis(testBlock(0))
+    let tip = 0
+    let error: unknown
+    for (let i = 0; i < 1000 && error === undefined; i++) {
+      try {
+        await store.appendBlocks([testBlock(tip + 1, 0, 3000)], testCheckpoint(tip + 1))
+        tip++
+      } catch (err) {
+        error = err
+      }
+    }
+    assert.ok(error instanceof StorageError && error.code === 'STORAGE_FULL', `the disk filled: ${String(error)}`)
+    const check = async (s: ChainStore, first: number, what: string): Promise<void> => {
+      assert.equal(await s.getTipHeight(), tip, `${what}: tip`)
+      assert.equal(await s.getFirstHeight(), first, `${what}: first height`)
+      const blocks = await s.getBlocks(first, tip)
+      assert.equal(blocks.length, tip - first + 1, `${what}: blocks first..tip`)
+      blocks.forEach((b, i) => { assert.equal(toHex(b.bytes), toHex(testBlock(first + i, 0, 3000).bytes)) })
+      assert.equal((await s.getCheckpoint())?.height, tip, `${what}: checkpoint`)
+    }
+    // Ten 3 KiB blocks do not fit in what pruning blocks 1..2 frees: the whole transaction rolls back.
+    const big = testBlocks(tip + 1, tip + 10).map((b) => testBlock(b.height, 0, 3000))
+    await assert.rejects(store.appendBlocks(big, testCheckpoint(tip + 10), { pruneBelow: 3 }), (err) => err instanceof StorageError && err.code === 'STORAGE_FULL')
+    await check(store, 1, 'after the failed prune')
+    assert.equal(toHex((await store.getBlock(1))?.bytes ?? new Uint8Array()), toHex(testBlock(1, 0, 3000).bytes), 'block 1 not pruned')
+    // Pruning enough makes room within the same transaction: a full store keeps going with a bounded window.
+    const first = tip - 5
+    await store.appendBlocks([testBlock(tip + 1, 0, 3000)], testCheckpoint(tip + 1), { pruneBelow: first })
+    tip++
+    await check(store, first, 'after a prune that made room')
+    await store.close()
+    const reopened = await openSqliteStore(dir)
+    try {
+      await check(reopened, first, 'reopened')
     } finally {
       await reopened.close()
     }
