@@ -4,10 +4,10 @@
  * (blocks + checkpoint in one transaction), then publish the new state to listeners.
  */
 import {
-  ProtocolError, compareForks, computeBlockHash, decodeBlock, decodeChainState, encodeBlock, encodeChainState,
-  processBlock, processBlocks, processGenesis, toHex, isProtocolError
+  ProtocolError, compareForks, computeBlockHash, decodeBlock, decodeChainState, encodeBlock, encodeChainState, equals,
+  formatCheckpoint, parseCheckpoint, processBlock, processBlocks, processGenesis, toHex, isProtocolError, utf8, verifyTrustedState
 } from '../protocol/index.ts'
-import type { Block, BlockInfo, ChainState, NetworkConfig, Ed25519Verifier } from '../protocol/index.ts'
+import type { Block, BlockInfo, ChainState, NetworkConfig, Ed25519Verifier, TrustedCheckpoint } from '../protocol/index.ts'
 import type { ChainStore, StoredBlock } from '../storage/types.ts'
 import { StorageError } from '../storage/types.ts'
 import type { Clock } from './clock.ts'
@@ -23,7 +23,19 @@ export interface ChainServiceInit {
   clock: Clock
   log: Logger
   events: Emitter<PeerEvents>
+  /**
+   * Keep only the newest `keepBlocks` blocks (and the checkpoint state): older ones are pruned in the same
+   * transaction that appends new ones. Default: keep every block.
+   */
+  keepBlocks?: number
 }
+
+/** Meta key of the trusted checkpoint the stored chain started from (`height:hash`; empty: from genesis). */
+const META_STARTED_FROM = 'chain/started-from'
+/** Meta key of the chain states kept every checkpointInterval blocks, to serve (u8 n, n x (u32 len, state)). */
+const META_SERVED_STATES = 'chain/served-states'
+/** Fewest blocks a pruned store keeps: the reorg window and the checkpoint below it. */
+export const MIN_KEEP_BLOCKS = 64
 
 /** Serialises async work: state transitions happen strictly one after another. */
 class Mutex {
@@ -56,6 +68,10 @@ export class ChainService {
   private genesisBlock?: Block
   /** Set once the store failed (e.g. full): the peer keeps running in memory and stops writing. */
   storageError?: StorageError
+  /** The trusted checkpoint the chain started from (undefined: from genesis). */
+  startedFrom?: TrustedCheckpoint
+  /** States at multiples of the preset's checkpointInterval (newest checkpointRetention), to serve. */
+  private served: ChainState[] = []
   private tipListeners = new Set<(s: ChainState) => void>()
 
   constructor (init: ChainServiceInit) {
@@ -94,7 +110,12 @@ export class ChainService {
         let state = await processGenesis(network, genesis, verifier)
         this.genesisBlock = genesis
         const cp = await store.getCheckpoint()
-        if (cp !== undefined && cp.height > 0) state = decodeChainState(network, cp.state)
+        if (cp !== undefined && cp.height > 0) {
+          const genesisHash = state.genesisHash
+          state = decodeChainState(network, cp.state)
+          if (!equals(state.genesisHash, genesisHash)) throw new ProtocolError('CHECKPOINT_INVALID', { reason: 'stored state names another genesis' })
+        }
+        await this.loadMeta(state.genesisHash)
         const tip = await store.getTipHeight()
         let replayed = 0
         // The replayed states rebuild the reorg window (the checkpoint is its oldest state), so a peer that
@@ -133,6 +154,69 @@ export class ChainService {
     })
   }
 
+  private async loadMeta (genesisHash: Uint8Array): Promise<void> {
+    const { store, network } = this.init
+    const from = await store.getMeta(META_STARTED_FROM)
+    this.startedFrom = from !== undefined && from.length > 0 ? parseCheckpoint(new TextDecoder().decode(from)) : undefined
+    const served = await store.getMeta(META_SERVED_STATES)
+    this.served = []
+    if (served === undefined) return
+    try {
+      const view = new DataView(served.buffer, served.byteOffset, served.byteLength)
+      let at = 1
+      for (let i = 0; i < served[0]!; i++) {
+        const len = view.getUint32(at)
+        const s = decodeChainState(network, served.subarray(at + 4, at + 4 + len))
+        if (equals(s.genesisHash, genesisHash)) this.served.push(s)
+        at += 4 + len
+      }
+    } catch (err) {
+      // States we wrote ourselves; if they do not read back, they are only not served.
+      this.init.log.warn('stored checkpoint states are unreadable; not serving them', { err: String(err) })
+      this.served = []
+    }
+  }
+
+  /**
+   * Starts the chain from a verified trusted checkpoint (verifyTrustedState): replaces whatever the store held
+   * by the checkpoint's genesis and state (the store's rebase), and verifies forward from there.
+   */
+  async startFromCheckpoint (genesis: Block, state: ChainState, checkpoint: TrustedCheckpoint): Promise<void> {
+    await this.mutex.run(async () => {
+      const { store } = this.init
+      const genesisHash = computeBlockHash(genesis.header)
+      const stored = await store.getGenesis().catch(() => undefined)
+      if (stored !== undefined && !equals(stored.hash, genesisHash)) await this.write(async () => { await store.clearChain() })
+      await this.write(async () => {
+        await store.putGenesis({ height: 0, hash: genesisHash, bytes: encodeBlock(genesis) })
+        await store.rebase({ height: state.tip.header.height, state: encodeChainState(state) })
+        await store.putMeta(META_STARTED_FROM, utf8(formatCheckpoint(checkpoint)))
+      })
+      this.genesisBlock = genesis
+      this.current = state
+      this.recent = [state]
+      this.startedFrom = checkpoint
+      this.init.log.info('started from a trusted checkpoint', { height: checkpoint.height, hash: toHex(checkpoint.hash).slice(0, 16) })
+      for (const fn of this.tipListeners) fn(state)
+    })
+  }
+
+  /** verifyTrustedState with this chain's network and verifier. */
+  async verifyTrusted (cp: TrustedCheckpoint, genesis: Block, bytes: Uint8Array, now: number): Promise<ChainState> {
+    return await verifyTrustedState(this.init.network, cp, genesis, bytes, { verifier: this.init.verifier, now })
+  }
+
+  /** Our block hash at `height`: from the reorg window, else from the store (undefined if not held). */
+  async hashAt (height: number): Promise<Uint8Array | undefined> {
+    return this.recentHash(height) ?? (height === 0 ? this.current?.genesisHash : (await this.init.store.getBlock(height))?.hash)
+  }
+
+  /** The encoded state after block `hash` at `height`, if we hold it (reorg window, tip, or a kept checkpoint state). */
+  stateAt (height: number, hash: Uint8Array): Uint8Array | undefined {
+    const s = [...this.recent, ...this.served].find((x) => x.tip.header.height === height && equals(x.tip.hash, hash))
+    return s === undefined ? undefined : encodeChainState(s)
+  }
+
   /** Accepts a genesis block (verifying its release certificate). Idempotent for the same genesis. */
   async acceptGenesis (block: Block): Promise<ChainState> {
     return await this.mutex.run(async () => {
@@ -143,6 +227,8 @@ export class ChainService {
       }
       const state = await processGenesis(this.init.network, block, this.init.verifier)
       await this.write(async () => { await this.init.store.putGenesis({ height: 0, hash, bytes: encodeBlock(block) }) })
+      if (this.startedFrom !== undefined) await this.write(async () => { await this.init.store.putMeta(META_STARTED_FROM, new Uint8Array(0)) })
+      this.startedFrom = undefined
       this.genesisBlock = block
       this.current = state
       this.recent = [state]
@@ -302,11 +388,36 @@ export class ChainService {
 
   private async persist (items: Array<{ block: Block, info: BlockInfo }>, checkpointState: ChainState): Promise<void> {
     const stored: StoredBlock[] = items.map(({ block, info }) => ({ height: block.header.height, hash: info.hash, bytes: encodeBlock(block) }))
-    const checkpoint = checkpointState.tip.header.height > 0
-      ? { height: checkpointState.tip.header.height, state: encodeChainState(checkpointState) }
-      : undefined
-    await this.write(async () => { await this.init.store.appendBlocks(stored, checkpoint) })
+    const floor = checkpointState.tip.header.height
+    const checkpoint = floor > 0 ? { height: floor, state: encodeChainState(checkpointState) } : undefined
+    const keep = this.init.keepBlocks
+    const tip = stored.at(-1)?.height ?? this.height
+    // Blocks above the checkpoint stay: a restart replays them from it.
+    const opts = keep !== undefined && checkpoint !== undefined ? { pruneBelow: Math.min(tip - Math.max(keep, MIN_KEEP_BLOCKS) + 1, floor + 1) } : undefined
+    await this.write(async () => { await this.init.store.appendBlocks(stored, checkpoint, opts) })
+    await this.keepServedState(checkpointState)
   }
+
+  /**
+   * Keeps the reorg window's floor when its height is a multiple of checkpointInterval (it can no longer be
+   * switched away from): the newest checkpointRetention of them are served to peers that start from them.
+   */
+  private async keepServedState (state: ChainState): Promise<void> {
+    const { checkpointInterval, checkpointRetention } = state.preset
+    const h = state.tip.header.height
+    if (h === 0 || h % checkpointInterval !== 0 || this.served.some((s) => s.tip.header.height === h)) return
+    this.served = [...this.served, state].slice(-checkpointRetention)
+    const parts = this.served.map(encodeChainState)
+    const out = new Uint8Array(1 + parts.reduce((n, p) => n + 4 + p.length, 0))
+    const view = new DataView(out.buffer)
+    out[0] = parts.length
+    let at = 1
+    for (const p of parts) { view.setUint32(at, p.length); out.set(p, at + 4); at += 4 + p.length }
+    await this.write(async () => { await this.init.store.putMeta(META_SERVED_STATES, out) })
+  }
+
+  /** Heights of the checkpoint states this peer serves besides its reorg window. */
+  get servedHeights (): number[] { return this.served.map((s) => s.tip.header.height) }
 
   /** Runs a store write; on failure (full disk, quota) reports once and keeps the peer running in memory. */
   private async write (fn: () => Promise<void>): Promise<void> {

@@ -7,7 +7,7 @@ import type { Libp2p, PeerId } from '@libp2p/interface'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { GossipSub } from '@libp2p/gossipsub'
 import { ProtocolError, computeBlockHash, computeNetworkId, decodeBlock, encodeTx, equals, isProtocolError, registerSigningMessage, toHex } from '../protocol/index.ts'
-import type { ChainState, NetworkConfig, Ed25519Verifier, Transaction } from '../protocol/index.ts'
+import type { ChainState, NetworkConfig, Ed25519Verifier, Transaction, TrustedCheckpoint } from '../protocol/index.ts'
 import type { ChainStore } from '../storage/types.ts'
 import type { Signer } from '../crypto/types.ts'
 import { ChainService } from './chain-service.ts'
@@ -91,6 +91,13 @@ export interface PeerInit {
    * observer needs only blocks: round messages go to the quorum, §3.10); enrolling subscribes it.
    */
   followRounds?: boolean
+  /**
+   * Start from this trusted checkpoint's state (PROTOCOL.md §3.11) instead of syncing from genesis; the stored
+   * chain is kept if it already holds the checkpoint's block. Default: from genesis.
+   */
+  checkpoint?: TrustedCheckpoint
+  /** Keep only the newest `keepBlocks` blocks in the store (at least MIN_KEEP_BLOCKS). Default: every block. */
+  keepBlocks?: number
 }
 
 /** A tip is live (the node has caught up) when its block is at most this many slowest block times old. */
@@ -154,7 +161,10 @@ export class Peer {
     this.topics = topicsFor(this.networkId)
     this.blocklist = init.blocklist ?? new Set()
     const common = { verifier: init.verifier, clock: this.clock, events: this.events }
-    this.chain = new ChainService({ ...common, network: init.network, store: init.store, log: this.log.forComponent('chain') })
+    this.chain = new ChainService({
+      ...common, network: init.network, store: init.store, log: this.log.forComponent('chain'),
+      ...(init.keepBlocks !== undefined ? { keepBlocks: init.keepBlocks } : {})
+    })
     this.rounds = new RoundService({
       ...common,
       chain: this.chain,
@@ -191,6 +201,7 @@ export class Peer {
       events: this.events,
       onRejected: (peer, err) => { this.recordVerdict('sync', peer, err) },
       now: this.clock.now,
+      ...(init.checkpoint !== undefined ? { checkpoint: init.checkpoint } : {}),
       ...(init.syncBudget !== undefined ? { budget: init.syncBudget } : {})
     })
     this.dialer = new Dialer({ libp2p: init.libp2p as unknown as Libp2p, bootstraps: init.bootstraps ?? [], clock: this.clock, log: this.log.forComponent('dialer'), events: this.events, minPeers: init.minPeers, retryMs: init.redialMs, releaseBootstrapsAt: init.releaseBootstrapsAt })

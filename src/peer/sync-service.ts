@@ -4,6 +4,9 @@
  * serves reject-class data is reported and never synced from again.
  *
  *   request  = u8 kind | kind=1 STATUS: nothing | kind=2 BLOCKS: u64 from, u16 count (<= MAX_SYNC_BATCH)
+ *              | kind=3 STATE: u64 height, 32 block hash
+ *   STATE    -> two frames, the encoded genesis block and the encoded chain state after that block (§3.11), or none
+ *               when the server does not hold that state (checkpoint-start.ts verifies them)
  *   STATUS   -> one frame: u8 hasGenesis, u64 tipHeight, 32 tipHash, 32 genesisHash, u8 n, n x (u8 len, release message)
  *   BLOCKS   -> up to min(`count`, MAX_SYNC_BATCH) frames, each one encoded block (height `from` upward, stopping
  *               at our tip; height 0 = genesis); none when count is 0, `from` is above our tip or we have no genesis
@@ -20,6 +23,8 @@ import {
 } from '../protocol/index.ts'
 import type { Block } from '../protocol/index.ts'
 import { SyncBudget } from './sync-budget.ts'
+import { CheckpointStart } from './checkpoint-start.ts'
+import type { TrustedCheckpoint } from '../protocol/index.ts'
 import type { SyncBudgetLimits } from './sync-budget.ts'
 import { MAX_REORG_DEPTH } from './chain-service.ts'
 import type { ChainService } from './chain-service.ts'
@@ -29,7 +34,10 @@ import type { Emitter, PeerEvents } from './events.ts'
 
 const KIND_STATUS = 1
 const KIND_BLOCKS = 2
-const MAX_REQUEST = 16
+const KIND_STATE = 3
+const MAX_REQUEST = 48
+/** Largest chain state a client accepts (about 125,000 validators; PROTOCOL.md §3.11, LIMITS.md). */
+export const MAX_STATE_FRAME = 8 * 1024 * 1024
 const MAX_STATUS = 1 + 8 + 32 + 32 + 1 + 64 * 129
 
 /** A length-prefixed frame whose prefix is malformed or over the reader's maxDataLength (@libp2p/utils errors). */
@@ -49,8 +57,10 @@ export interface SyncServiceInit {
   requestTimeoutMs?: number
   /** Per-peer budgets of the server side (defaults: DEFAULT_SYNC_BUDGET). */
   budget?: Partial<SyncBudgetLimits>
-  /** The runtime clock's `now` (for the budgets' token buckets). */
+  /** The runtime clock's `now` (for the budgets' token buckets and the trusting period). */
   now?: () => number
+  /** Start from this trusted checkpoint's state instead of syncing from genesis (checkpoint-start.ts). */
+  checkpoint?: TrustedCheckpoint
 }
 
 export class SyncService {
@@ -69,9 +79,17 @@ export class SyncService {
   readonly budget: SyncBudget
   /** Server-side rejects by code (malformed requests, over budget, timeouts). */
   readonly serverRejects: Record<string, number> = {}
+  /** Starting from a trusted checkpoint, if one is configured. */
+  readonly checkpoint?: CheckpointStart
 
   constructor (init: SyncServiceInit) {
     this.init = init
+    if (init.checkpoint !== undefined) {
+      this.checkpoint = new CheckpointStart({
+        checkpoint: init.checkpoint, chain: init.chain, events: init.events, log: init.log, now: init.now ?? Date.now,
+        fetch: async (peer, cp) => await this.state(peer, cp)
+      })
+    }
     this.timeoutMs = init.requestTimeoutMs ?? 10_000
     this.budget = new SyncBudget(init.now ?? Date.now, init.budget)
   }
@@ -140,6 +158,20 @@ export class SyncService {
           // valid one, §3.9; the client asks again from where it stopped).
           if (!this.budget.spend(peer, b.length)) break
         }
+      } else if (kind === KIND_STATE) {
+        const height = r.u64('height')
+        const hash = r.fixed(32, 'hash')
+        r.end()
+        const state = this.init.chain.stateAt(height, hash)
+        const genesis = this.init.chain.genesis
+        if (state !== undefined && genesis !== undefined) {
+          const [g] = await this.init.chain.readBlocks(0, 1)
+          if (g !== undefined) {
+            await lp.write(g, { signal })
+            await lp.write(state, { signal })
+            this.budget.spend(peer, g.length + state.length)
+          }
+        }
       } else {
         throw new ProtocolError('UNKNOWN_KIND', { what: 'sync-request', kind })
       }
@@ -205,6 +237,15 @@ export class SyncService {
     return blocks
   }
 
+  /** The genesis block and chain state after block (height, hash), as `peer` serves them (unverified); undefined if it has not. */
+  async state (peer: PeerId, cp: TrustedCheckpoint): Promise<{ genesis: Block, state: Uint8Array } | undefined> {
+    const req = new Writer(41).u8(KIND_STATE).u64(cp.height).fixed(cp.hash, 32).finish()
+    const frames = await this.request(peer, req, MAX_STATE_FRAME, 2)
+    if (frames.length === 0) return undefined
+    if (frames.length !== 2) throw new ProtocolError('TRUNCATED', { what: 'state-response', frames: frames.length })
+    return { genesis: decodeBlock(frames[0]!), state: frames[1]! }
+  }
+
   /**
    * Catches up from `peer` until our tip reaches its tip. Verifies everything; stops at the first
    * invalid block and reports the peer. Safe to call repeatedly: one sync per peer at a time.
@@ -223,6 +264,11 @@ export class SyncService {
           try { await this.init.release.add(decodeQuorumMessage(m)) } catch { /* duplicates and stale ones are fine */ }
         }
         return 0
+      }
+      const cp = this.checkpoint
+      if (cp !== undefined && !cp.done) {
+        // Checkpoint mode: never from genesis; from the trusted state, once a peer serves it.
+        if (!await cp.tryPeer(peer, st.tipHeight)) return 0
       }
       if (chain.state === undefined) {
         const [genesis] = await this.blocks(peer, 0, 1)

@@ -136,7 +136,7 @@ test('an over-long request counts (TOO_LARGE); a client that resets or ends its 
   const s = await startServer()
   const client = await rawNode()
   try {
-    assert.equal(await ask(client, s, new Uint8Array(20)), 'reset')
+    assert.equal(await ask(client, s, new Uint8Array(49)), 'reset')
     assert.equal(s.peer.sync.serverRejects.TOO_LARGE, 1)
     const id = client.peerId.toString()
     assert.equal(s.peer.rejectsByPeer.get(id), 1)
