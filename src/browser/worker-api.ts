@@ -5,7 +5,7 @@
  */
 import { generateKeyPair, privateKeyFromRaw } from '@libp2p/crypto/keys'
 import { peerIdsOf } from '../peer/dialer.ts'
-import { toHex, computeNetworkId } from '../protocol/index.ts'
+import { toHex, computeNetworkId, parseCheckpoint } from '../protocol/index.ts'
 import type { Ed25519Verifier } from '../protocol/index.ts'
 import { Peer } from '../peer/peer.ts'
 import { IgnorePenalty } from '../peer/gossip-penalty.ts'
@@ -18,6 +18,7 @@ import type { Signer } from '../crypto/types.ts'
 import { openIdbStore } from '../storage/idb-store.ts'
 import type { IdbChainStore } from '../storage/idb-store.ts'
 import { LightpulseError } from '../client/errors.ts'
+import { DEFAULT_KEEP_BLOCKS } from '../client/types.ts'
 import type { ClientConfig, ClientEvent, StatusSnapshot, TransportName, WorkerApi } from '../client/types.ts'
 import { availableTransports, createBrowserLibp2p } from './libp2p-browser.ts'
 import { RelayKeeper } from '../peer/relay-keeper.ts'
@@ -63,6 +64,7 @@ export function createWorkerApi (opts: WorkerApiOptions = {}): WorkerApi & { rea
   let loaded: { height: number, discarded?: string } | undefined
   let starting: Promise<StatusSnapshot> | undefined
   let keeper: RelayKeeper | undefined
+  let firstHeight: number | undefined
 
   const emit = (e: ClientEvent): void => {
     for (const fn of listeners.values()) {
@@ -94,7 +96,9 @@ export function createWorkerApi (opts: WorkerApiOptions = {}): WorkerApi & { rea
       validator: id === undefined
         ? undefined
         : { publicKey: id, registered: rec !== undefined, active: rec !== undefined && state !== undefined && rec.activeFrom <= state.tip.header.height + 1, signed, lastDuty },
-      store: { kind: store?.kind ?? 'none', error: p?.chain.storageError?.message, loadedHeight: loaded?.height, discarded: loaded?.discarded },
+      store: { kind: store?.kind ?? 'none', error: p?.chain.storageError?.message, loadedHeight: loaded?.height, discarded: loaded?.discarded, firstHeight, keepBlocks: config?.keepBlocks ?? DEFAULT_KEEP_BLOCKS },
+      ...(state === undefined ? {} : { startedFrom: p?.chain.startedFrom === undefined ? { kind: 'genesis' as const } : { kind: 'checkpoint' as const, height: p.chain.startedFrom.height, hash: toHex(p.chain.startedFrom.hash) } }),
+      ...(p?.sync.checkpoint !== undefined ? { checkpoint: { ...p.sync.checkpoint.status } } : {}),
       crypto: cryptoKind,
       lastError,
       stats: { rejected: { ...p?.stats.rejected }, accepted: { ...p?.stats.accepted } }
@@ -111,6 +115,12 @@ export function createWorkerApi (opts: WorkerApiOptions = {}): WorkerApi & { rea
       throw new LightpulseError('CONFIG_INVALID', `The network configuration is invalid: ${(err as Error).message}`)
     }
     if (cfg.bootstraps.length === 0) throw new LightpulseError('CONFIG_INVALID', 'No bootstrap addresses configured: give at least one bootstrap multiaddr.')
+    let checkpoint
+    try {
+      checkpoint = cfg.checkpoint === undefined || cfg.checkpoint === '' ? undefined : parseCheckpoint(cfg.checkpoint)
+    } catch {
+      throw new LightpulseError('CONFIG_INVALID', `The checkpoint "${cfg.checkpoint}" is not <height>:<64 hex digits of the block hash> (height at least 1).`)
+    }
     const networkId = computeNetworkId(network)
     store = await openIdbStore(cfg.storeName ?? `lightpulse-${networkTag(networkId)}`)
     cryptoKind = await isWebCryptoEd25519Available() ? 'webcrypto' : 'noble'
@@ -134,9 +144,13 @@ export function createWorkerApi (opts: WorkerApiOptions = {}): WorkerApi & { rea
       if (level === 'debug') return
       emit({ type: 'log', level, component: component.replace(/^lightpulse:/, ''), message, details: fields })
     })
-    const p = new Peer({ network, libp2p, store, verifier, role: signer !== undefined ? 'validator' : 'light', signer, bootstraps: cfg.bootstraps, logger, blocklist, ignorePenalty, redialMs: 1_000 })
+    const p = new Peer({
+      network, libp2p, store, verifier, role: signer !== undefined ? 'validator' : 'light', signer, bootstraps: cfg.bootstraps, logger, blocklist, ignorePenalty, redialMs: 1_000,
+      keepBlocks: cfg.keepBlocks ?? DEFAULT_KEEP_BLOCKS, ...(checkpoint !== undefined ? { checkpoint } : {})
+    })
     p.events.on('block', (b) => {
       head = { height: b.height, hash: b.hash, round: b.round, signers: b.signers.length, timestamp: b.timestamp, verifiedAt: b.acceptedAt }
+      void store?.getFirstHeight().then((h) => { firstHeight = h }, () => {})
       const mine = p.signer !== undefined ? toHex(p.signer.publicKey) : undefined
       if (mine !== undefined && b.signerKeys.includes(mine)) signed++
       emit({ type: 'block', ...b })
@@ -150,6 +164,10 @@ export function createWorkerApi (opts: WorkerApiOptions = {}): WorkerApi & { rea
       // Genesis is the first verified head (a chain may sit at height 0 until its first block).
       if (head === undefined) head = { height: 0, hash: g.hash, round: 0, signers: 0, timestamp: g.timestamp, verifiedAt: Date.now() }
       emit({ type: 'genesis', ...g })
+    })
+    // A start from a trusted checkpoint is a verified head with no block event of its own.
+    p.chain.onTip((st) => {
+      if (head === undefined || head.height < st.tip.header.height) head = { height: st.tip.header.height, hash: toHex(st.tip.hash), round: st.tip.header.round, signers: 0, timestamp: st.tip.header.timestamp, verifiedAt: Date.now() }
     })
     p.events.on('release', (r) => { release = { seen: r.seen, threshold: r.threshold }; emit({ type: 'release', ...r }) })
     p.events.on('rejected', (r) => { emit({ type: 'rejected', ...r }) })

@@ -71,6 +71,9 @@ memory down; a kill -9 of the process takes down all of its nodes.
                         (validator defaults: low 48, high 64)
   --gossip-rounds       send round messages by gossip only, not straight to the round's producer and
                         members (PROTOCOL.md §3.10); for comparison and debugging
+  --checkpoint H:HASH   start from the trusted checkpoint block H (its hash in hex) instead of genesis:
+                        its state is fetched from peers and verified against HASH (PROTOCOL.md §3.11)
+  --prune N             keep only the newest N blocks (at least 64) [default: keep every block]
   --hostile MODE        TEST ONLY: misbehave on purpose. silent-reveal = commit, then never reveal
   --sync-rps N          sync requests per second one peer may make (burst 2N) [default: 20]
   --sync-streams N      sync streams one peer may have open at once [default: 4]

@@ -2,7 +2,9 @@
 import { parseArgs } from 'node:util'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
-import { toHex } from '../protocol/index.ts'
+import { parseCheckpoint, toHex } from '../protocol/index.ts'
+import type { TrustedCheckpoint } from '../protocol/index.ts'
+import { MIN_KEEP_BLOCKS } from '../peer/chain-service.ts'
 import { createNodeSigner } from '../crypto/node.ts'
 import { loadNetwork, loadSeed } from './files.ts'
 import { startNode, defaultListen } from './node.ts'
@@ -133,6 +135,8 @@ export async function runNodeCommand (command: 'bootstrap' | 'validator' | 'rele
       'px-history-size': { type: 'string' },
       hostile: { type: 'string' },
       'gossip-rounds': { type: 'boolean' },
+      checkpoint: { type: 'string' },
+      prune: { type: 'string' },
       'sync-rps': { type: 'string' },
       'sync-streams': { type: 'string' },
       'sync-bytes-per-s': { type: 'string' },
@@ -148,6 +152,16 @@ export async function runNodeCommand (command: 'bootstrap' | 'validator' | 'rele
   const bootstraps = values.bootstrap ?? []
   const events = values.events === true || host !== undefined
   const quiet = values.quiet === true || events
+  let checkpoint: TrustedCheckpoint | undefined
+  try {
+    checkpoint = values.checkpoint !== undefined ? parseCheckpoint(values.checkpoint) : undefined
+  } catch {
+    fail(`--checkpoint must be <height>:<64 hex digits of the block hash> (height at least 1)\n\n${COMMAND_HELP[command]}`)
+  }
+  const chainOpts = {
+    ...(checkpoint !== undefined ? { checkpoint } : {}),
+    ...(values.prune !== undefined ? { keepBlocks: parseIntArg('--prune', values.prune, MIN_KEEP_BLOCKS, 1e9) } : {})
+  }
   const hand = (node: RunningNode, extra: Record<string, unknown>): void => { if (host !== undefined) host.add(node, extra); else attach(node, events, extra) }
   if (command === 'bootstrap') {
     const port = values.port !== undefined ? parseIntArg('--port', values.port, 1, 65_000) : 0
@@ -163,6 +177,7 @@ export async function runNodeCommand (command: 'bootstrap' | 'validator' | 'rele
       syncBudget: ops!.syncBudget,
       ...(ops?.metricsPort !== undefined ? { metricsPort: ops.metricsPort } : {}),
       local: values.local === true,
+      ...chainOpts,
       logSink: stderrSink(quiet, 'bootstrap')
     })
     hand(node, opsReady(node))
@@ -189,6 +204,7 @@ export async function runNodeCommand (command: 'bootstrap' | 'validator' | 'rele
       ...(values.hostile !== undefined ? { hostile: 'silent-reveal' as const } : {}),
       keepRegistered: values['no-register'] !== true,
       gossipRounds: values['gossip-rounds'] === true,
+      ...chainOpts,
       logSink: stderrSink(quiet, `validator-${toHex(publicKey).slice(0, 6)}`)
     })
     hand(node, { key: toHex(publicKey), ...opsReady(node) })

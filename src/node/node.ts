@@ -10,7 +10,7 @@ import { topicsFor } from '../peer/topics.ts'
 import { createLogger } from '../peer/logger.ts'
 import type { LogSink } from '../peer/logger.ts'
 import { computeNetworkId } from '../protocol/index.ts'
-import type { NetworkConfig } from '../protocol/index.ts'
+import type { NetworkConfig, TrustedCheckpoint } from '../protocol/index.ts'
 import type { MeshParams } from '../peer/gossip-config.ts'
 import { createNodeLibp2p } from './libp2p-node.ts'
 import { ConnectionTrimmer } from '../peer/connection-trimmer.ts'
@@ -55,6 +55,10 @@ export interface NodeOptions {
   keepRegistered?: boolean
   /** Per-peer sync server budgets (src/peer/sync-budget.ts). */
   syncBudget?: Partial<SyncBudgetLimits>
+  /** Start from a trusted checkpoint instead of genesis (PeerInit.checkpoint). */
+  checkpoint?: TrustedCheckpoint
+  /** Keep only the newest N blocks (PeerInit.keepBlocks); default every block. */
+  keepBlocks?: number
 }
 
 export interface RunningNode {
@@ -142,7 +146,9 @@ export async function startNode (o: NodeOptions): Promise<RunningNode> {
     keepRegistered: o.keepRegistered,
     ...(o.gossipRounds === true ? { directRounds: false } : {}),
     ignorePenalty,
-    ...(o.syncBudget !== undefined ? { syncBudget: o.syncBudget } : {})
+    ...(o.syncBudget !== undefined ? { syncBudget: o.syncBudget } : {}),
+    ...(o.checkpoint !== undefined ? { checkpoint: o.checkpoint } : {}),
+    ...(o.keepBlocks !== undefined ? { keepBlocks: o.keepBlocks } : {})
   })
   await peer.start()
   const metrics = o.metricsPort !== undefined ? new NodeMetrics(peer, trimmer, pxHistory, pxOnArrival?.stats) : undefined

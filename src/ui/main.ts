@@ -1,6 +1,7 @@
 /**
  * The thin UI shell: renders what the peer in the worker reports. No framework; the peer does the work.
- * Config: /config.json (served by `npm start`), or ?config=URL. ?store=NAME picks the IndexedDB name.
+ * Config: /config.json (served by `npm start`), or ?config=URL. ?store=NAME picks the IndexedDB name;
+ * ?checkpoint=HEIGHT:HASH starts from a trusted checkpoint (ClientConfig.checkpoint).
  */
 import { createLightpulseClient } from '../entry/client.ts'
 import type { ClientConfig, ClientEvent, StatusSnapshot } from '../entry/client.ts'
@@ -31,6 +32,8 @@ async function loadConfig (): Promise<ClientConfig> {
   const cfg = await res.json() as ClientConfig
   const store = params.get('store')
   if (store !== null) cfg.storeName = store
+  const checkpoint = params.get('checkpoint')
+  if (checkpoint !== null) cfg.checkpoint = checkpoint
   return cfg
 }
 
@@ -66,6 +69,10 @@ function render (s: StatusSnapshot): void {
   } else if (noBootstrap && s.connections.length > 0) {
     const n = s.connections.length
     banner(`No bootstrap peer is reachable (${s.bootstraps.configured} configured). Still connected to ${n} other peer${n === 1 ? '' : 's'}, so the chain is still followed through ${n === 1 ? 'it' : 'them'}; the peer keeps retrying the bootstraps by itself.`, 'warn')
+  } else if (s.checkpoint !== undefined && s.checkpoint.state === 'failed') {
+    banner(`Trusted checkpoint ${s.checkpoint.height} refused (${s.checkpoint.code ?? 'failed'}): ${s.lastError?.message ?? 'configure a newer checkpoint'}. Nothing was stored or verified.`, 'bad')
+  } else if (s.checkpoint !== undefined && s.checkpoint.state === 'waiting' && s.checkpoint.code !== undefined) {
+    banner(`Waiting for a peer to serve the trusted checkpoint ${s.checkpoint.height} (${s.checkpoint.code}; ${s.checkpoint.peersWithout} peer${s.checkpoint.peersWithout === 1 ? '' : 's'} could not). ${s.lastError?.message ?? ''}`, 'warn')
   } else if (s.store.error !== undefined) {
     banner(`Storage: ${s.store.error}`, 'warn')
   } else if (behind && s.running) {
@@ -80,7 +87,14 @@ function render (s: StatusSnapshot): void {
     $('head-round').textContent = String(s.head.round)
     $('head-signers').textContent = s.head.height === 0 ? 'genesis (release certificate)' : s.head.signers > 0 ? `${s.head.signers} of 11` : 'from store (re-verified)'
     $('head-age').textContent = `${Math.max(0, Math.round((Date.now() - s.head.verifiedAt) / 1000))} s ago`
+    // The head as a checkpoint string, so that it can be given to another peer (ClientConfig.checkpoint, --checkpoint).
+    $('head-hash').title = `checkpoint: ${s.head.height}:${s.head.hash}`
   }
+  $('started-from').textContent = s.startedFrom === undefined ? '—'
+    : s.startedFrom.kind === 'genesis' ? 'genesis: every block since the release certificate'
+      : `trusted checkpoint #${s.startedFrom.height} (${s.startedFrom.hash.slice(0, 12)}…), every block after it`
+  $('stored-range').textContent = s.store.firstHeight === undefined || s.head === undefined ? '—'
+    : `blocks ${Math.min(s.store.firstHeight, s.head.height)}–${s.head.height} (keeps the newest ${s.store.keepBlocks ?? '∞'})`
   const target = Math.max(s.sync.target, s.sync.height, 1)
   ;($('sync-bar')).style.width = `${Math.min(100, (100 * Math.max(0, s.sync.height)) / target)}%`
   // "by gossip" only with a block-topic mesh peer; until then new blocks arrive by the 3 s sync polls.

@@ -364,3 +364,36 @@ test('a tab stopped for 30 s (its renderer SIGSTOPped, as a suspended phone) nev
   expect(wakes.some((r) => /^the page resumed/.test(r)), `the page's resume event reached the peer (${wakes.join('; ')})`).toBe(true)
   expect(wakes.some((r) => /^timers paused for \d+ s/.test(r)), `the worker noticed the stop by itself (${wakes.join('; ')})`).toBe(true)
 })
+
+test('started from a trusted checkpoint at the devnet\'s height: verifies every block after it, stores nothing below it, says so; an unknown checkpoint is refused plainly', async ({ page, net }) => {
+  test.setTimeout(150_000) // the sum of its bounded waits (30 + 60 + 30 s) and the page loads
+  await net.devnet.waitFor('a devnet block past the entropy window', () => net.devnet.tipHeight >= 25, 30_000)
+  const h = net.devnet.tipHeight - 1
+  const hashes = [...net.devnet.blocks.get(h)!.hashes]
+  expect(hashes.length, `one block at height ${h}`).toBe(1)
+  await recordEvents(page)
+  await page.goto(net.pageUrl('from-checkpoint', { checkpoint: `${h}:${hashes[0]!}` }))
+  const s = await waitForStatus(page, 'head 3 blocks past the checkpoint', (st) => st.head !== undefined && st.head.height >= h + 3 && net.isHonest(st.head.height, st.head.hash) && st.sync.compared, 60_000)
+  expect(s.startedFrom).toEqual({ kind: 'checkpoint', height: h, hash: hashes[0] })
+  expect(s.checkpoint?.state).toBe('verified')
+  expect(s.store.firstHeight, 'nothing below the checkpoint is stored').toBe(h + 1)
+  await expect(page.locator('#started-from')).toContainText(`trusted checkpoint #${h}`)
+  await expect(page.locator('#pill')).toHaveText('verified')
+  const ev = await events(page)
+  expect(ev.some((e) => e.type === 'genesis'), 'no sync from genesis').toBe(false)
+  const heights = (ev.filter((e) => e.type === 'block') as Array<{ height: number }>).map((b) => b.height)
+  const head = Math.max(...heights)
+  expect([...new Set(heights)].sort((a, b) => a - b), 'every block after the checkpoint was verified, none before').toEqual(Array.from({ length: head - h }, (_, i) => h + 1 + i))
+  await expectOnlyHonestBlocks(page, net)
+
+  // A checkpoint that names no block of this chain: no peer holds its state; nothing is verified or stored.
+  const other = await page.context().newPage()
+  await recordEvents(other)
+  await other.goto(net.pageUrl('bad-checkpoint', { checkpoint: `${h}:${'ab'.repeat(32)}` }))
+  const bad = await waitForStatus(other, 'CHECKPOINT_UNAVAILABLE', (st) => st.checkpoint?.code === 'CHECKPOINT_UNAVAILABLE', 30_000)
+  expect(bad.genesis).toBe(false)
+  expect(bad.head).toBeUndefined()
+  await expect(other.locator('#banner')).toContainText(`trusted checkpoint ${h}`)
+  await expect(other.locator('#pill')).not.toHaveText('verified')
+  await other.close()
+})
