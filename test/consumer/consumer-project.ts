@@ -66,7 +66,7 @@ const state = { client, events, started: false, error: undefined, isLightpulseEr
 window.consumer = state
 // lightpulse/protocol in the browser, without Node built-ins: decoding is coded, WebCrypto verifies.
 // A header of version 1 cut off after 10 bytes.
-try { decodeBlock(new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0, 0, 0])) } catch (err) { state.protocolDecode = err.code }
+try { decodeBlock(new Uint8Array([2, 0, 0, 0, 0, 0, 0, 0, 0, 0])) } catch (err) { state.protocolDecode = err.code }
 state.protocolVerifier = (await isWebCryptoEd25519Available()) && typeof createWebCryptoVerifier().verify === 'function'
 await client.on((e) => { if (e.type !== 'round') events.push(e.type === 'error' ? e.type + ':' + e.code : e.type) })
 const config = await (await fetch('./config.json')).json()
@@ -134,9 +134,9 @@ const tip = states.at(-1).tip
 const verdict = async (bytes) => {
   try { await processBlocks(state, [decodeBlock(bytes)], { verifier }); return 'accepted' } catch (err) { return err.code ?? String(err) }
 }
-// header(212) ‖ u16 txCount(0) ‖ u8 sigCount ‖ u8 index ‖ signature(64): byte 220 is inside the first signature
+// header(230) ‖ u16 txCount(0) ‖ u8 sigCount ‖ u8 index ‖ signature(64): byte 240 is inside the first signature
 const flipped = fromHex(c.blocks[0])
-flipped[220] ^= 1
+flipped[240] ^= 1
 const tampered = await verdict(flipped)
 const truncated = await verdict(fromHex(c.blocks[0]).slice(0, -1))
 console.log(JSON.stringify({ height: tip.header.height, hash: Buffer.from(tip.hash).toString('hex'), tampered, truncated }))
