@@ -72,7 +72,7 @@ function render (s: StatusSnapshot): void {
   } else if (s.checkpoint !== undefined && s.checkpoint.state === 'failed') {
     banner(`Trusted checkpoint ${s.checkpoint.height} refused (${s.checkpoint.code ?? 'failed'}): ${s.lastError?.message ?? 'configure a newer checkpoint'}. Nothing was stored or verified.`, 'bad')
   } else if (s.checkpoint !== undefined && s.checkpoint.state === 'waiting' && s.checkpoint.code !== undefined) {
-    banner(`Waiting for a peer to serve the trusted checkpoint ${s.checkpoint.height} (${s.checkpoint.code}; ${s.checkpoint.peersWithout} peer${s.checkpoint.peersWithout === 1 ? '' : 's'} could not). ${s.lastError?.message ?? ''}`, 'warn')
+    banner(`Waiting for a peer to serve the trusted checkpoint ${s.checkpoint.height} (${s.checkpoint.code}; ${s.checkpoint.peersWithout} peer${s.checkpoint.peersWithout === 1 ? '' : 's'} could not): asking the others as they connect. If none can, the checkpoint is older than what peers keep; use a newer one.`, 'warn')
   } else if (s.store.error !== undefined) {
     banner(`Storage: ${s.store.error}`, 'warn')
   } else if (behind && s.running) {
