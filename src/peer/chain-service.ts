@@ -4,7 +4,7 @@
  * (blocks + checkpoint in one transaction), then publish the new state to listeners.
  */
 import {
-  ProtocolError, compareForks, computeBlockHash, decodeBlock, decodeChainState, encodeBlock, encodeChainState, equals,
+  ProtocolError, Reader, Writer, compareForks, computeBlockHash, decodeBlock, decodeChainState, encodeBlock, encodeChainState, equals,
   formatCheckpoint, parseCheckpoint, processBlock, processBlocks, processGenesis, toHex, isProtocolError, utf8, verifyTrustedState
 } from '../protocol/index.ts'
 import type { Block, BlockInfo, ChainState, NetworkConfig, Ed25519Verifier, TrustedCheckpoint } from '../protocol/index.ts'
@@ -162,14 +162,13 @@ export class ChainService {
     this.served = []
     if (served === undefined) return
     try {
-      const view = new DataView(served.buffer, served.byteOffset, served.byteLength)
-      let at = 1
-      for (let i = 0; i < served[0]!; i++) {
-        const len = view.getUint32(at)
-        const s = decodeChainState(network, served.subarray(at + 4, at + 4 + len))
+      const r = new Reader(served, 'served-states')
+      const n = r.u8('count')
+      for (let i = 0; i < n; i++) {
+        const s = decodeChainState(network, r.fixed(r.u32('length'), 'state'))
         if (equals(s.genesisHash, genesisHash)) this.served.push(s)
-        at += 4 + len
       }
+      r.end()
     } catch (err) {
       // States we wrote ourselves; if they do not read back, they are only not served.
       this.init.log.warn('stored checkpoint states are unreadable; not serving them', { err: String(err) })
@@ -407,13 +406,9 @@ export class ChainService {
     const h = state.tip.header.height
     if (h === 0 || h % checkpointInterval !== 0 || this.served.some((s) => s.tip.header.height === h)) return
     this.served = [...this.served, state].slice(-checkpointRetention)
-    const parts = this.served.map(encodeChainState)
-    const out = new Uint8Array(1 + parts.reduce((n, p) => n + 4 + p.length, 0))
-    const view = new DataView(out.buffer)
-    out[0] = parts.length
-    let at = 1
-    for (const p of parts) { view.setUint32(at, p.length); out.set(p, at + 4); at += 4 + p.length }
-    await this.write(async () => { await this.init.store.putMeta(META_SERVED_STATES, out) })
+    const w = new Writer().u8(this.served.length)
+    for (const p of this.served.map(encodeChainState)) w.u32(p.length).raw(p)
+    await this.write(async () => { await this.init.store.putMeta(META_SERVED_STATES, w.finish()) })
   }
 
   /** Heights of the checkpoint states this peer serves besides its reorg window. */

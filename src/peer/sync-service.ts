@@ -163,14 +163,11 @@ export class SyncService {
         const hash = r.fixed(32, 'hash')
         r.end()
         const state = this.init.chain.stateAt(height, hash)
-        const genesis = this.init.chain.genesis
-        if (state !== undefined && genesis !== undefined) {
-          const [g] = await this.init.chain.readBlocks(0, 1)
-          if (g !== undefined) {
-            await lp.write(g, { signal })
-            await lp.write(state, { signal })
-            this.budget.spend(peer, g.length + state.length)
-          }
+        const [g] = state === undefined ? [] : await this.init.chain.readBlocks(0, 1)
+        if (state !== undefined && g !== undefined) {
+          await lp.write(g, { signal })
+          await lp.write(state, { signal })
+          this.budget.spend(peer, g.length + state.length)
         }
       } else {
         throw new ProtocolError('UNKNOWN_KIND', { what: 'sync-request', kind })

@@ -9,7 +9,7 @@
  * against the checkpoint's hash by verifyTrustedState, and then the peer verifies forward from it, block by block.
  */
 import { ANCESTRY_WINDOW, HEADER_SIZE, PRESETS } from './constants.ts'
-import { Reader, Writer, ZERO32, equals, toHex } from './bytes.ts'
+import { Reader, Writer, ZERO32, equals, fromHex, toHex } from './bytes.ts'
 import { ProtocolError, check } from './errors.ts'
 import { writeHeader, decodeHeader } from './encoding.ts'
 import { computeBlockHash, computeNetworkId, linkOf, processGenesis } from './chain.ts'
@@ -139,9 +139,7 @@ export function parseCheckpoint (text: string): TrustedCheckpoint {
   check(m !== null, 'NON_CANONICAL', { what: 'checkpoint', expected: '<height>:<64 hex digits of the block hash>' })
   const height = Number(m[1])
   check(height >= 1, 'NON_CANONICAL', { what: 'checkpoint', reason: 'height 0 is genesis: start from genesis instead' })
-  const hash = new Uint8Array(32)
-  for (let i = 0; i < 32; i++) hash[i] = parseInt(m[2]!.slice(i * 2, i * 2 + 2), 16)
-  return { height, hash }
+  return { height, hash: fromHex(m[2]!) }
 }
 
 export function formatCheckpoint (c: TrustedCheckpoint): string {
