@@ -62,22 +62,33 @@ async function assertIntact (store: ChainStore, atLeast: number): Promise<number
   return tip
 }
 
+/**
+ * Runs the writer in `mode` three times, SIGKILLed after 3, 150 and 1,200 commits, and checks the store with
+ * `check` after each (it returns the recovered tip). The first run must start at `firstStart` (-1: not checked),
+ * each later one at the tip recovered before it. Returns the last recovered tip.
+ */
+async function killThreeTimes (dir: string, mode: 'append' | 'prune', firstStart: number, check: (store: ChainStore, atLeast: number) => Promise<number>): Promise<number> {
+  let expectedStart = -1
+  for (const killAfter of [3, 150, 1200]) {
+    const run = await runWriterAndKill(dir, killAfter, mode)
+    assert.equal(run.signal, 'SIGKILL', `writer killed mid-run (after ${killAfter} commits)`)
+    assert.ok(run.lastCommitted > run.startTip, 'the writer made progress')
+    if (expectedStart >= 0) assert.equal(run.startTip, expectedStart, 'writer resumed at the recovered tip')
+    else if (firstStart >= 0) assert.equal(run.startTip, firstStart, 'first run rebased the fresh store')
+    const store = await openSqliteStore(dir)
+    try {
+      expectedStart = await check(store, run.lastCommitted)
+    } finally {
+      await store.close()
+    }
+  }
+  return expectedStart
+}
+
 test('sqlite store survives SIGKILL of the writer at three different moments', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'lightpulse-crash-'))
   try {
-    let expectedStart = -1
-    for (const killAfter of [3, 150, 1200]) {
-      const run = await runWriterAndKill(dir, killAfter)
-      assert.equal(run.signal, 'SIGKILL', `writer killed mid-run (after ${killAfter} commits)`)
-      assert.ok(run.lastCommitted > run.startTip, 'the writer made progress')
-      if (expectedStart >= 0) assert.equal(run.startTip, expectedStart, 'writer resumed at the recovered tip')
-      const store = await openSqliteStore(dir)
-      try {
-        expectedStart = await assertIntact(store, run.lastCommitted)
-      } finally {
-        await store.close()
-      }
-    }
+    const expectedStart = await killThreeTimes(dir, 'append', -1, assertIntact)
     const store = await openSqliteStore(dir)
     try {
       await store.appendBlocks(testBlocks(expectedStart + 1, expectedStart + 2), testCheckpoint(expectedStart + 2))
@@ -121,20 +132,7 @@ async function assertPrunedIntact (store: ChainStore, atLeast: number): Promise<
 test('sqlite store survives SIGKILL of a writer that prunes on every append', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'lightpulse-crash-prune-'))
   try {
-    let expectedStart = -1
-    for (const killAfter of [3, 150, 1200]) {
-      const run = await runWriterAndKill(dir, killAfter, 'prune')
-      assert.equal(run.signal, 'SIGKILL', `writer killed mid-run (after ${killAfter} commits)`)
-      assert.ok(run.lastCommitted > run.startTip, 'the writer made progress')
-      if (expectedStart >= 0) assert.equal(run.startTip, expectedStart, 'writer resumed at the recovered tip')
-      else assert.equal(run.startTip, PRUNE_REBASE, 'first run rebased the fresh store')
-      const store = await openSqliteStore(dir)
-      try {
-        expectedStart = await assertPrunedIntact(store, run.lastCommitted)
-      } finally {
-        await store.close()
-      }
-    }
+    const expectedStart = await killThreeTimes(dir, 'prune', PRUNE_REBASE, assertPrunedIntact)
     assert.ok(expectedStart > PRUNE_REBASE + 2 * PRUNE_WINDOW, `pruned well past one window (tip ${expectedStart})`)
   } finally {
     rmSync(dir, { recursive: true, force: true })
