@@ -40,7 +40,7 @@ import { MAX_SYNC_BATCH, computeNetworkId } from '../src/protocol/index.ts'
 import type { ClientConfig, StatusSnapshot } from '../src/client/types.ts'
 import { chromiumPath } from '../scripts/system-tools.ts'
 import { buildFixture } from '../test/browser/fixtures/vite-build.ts'
-import { BENCH_DIR, entry, loadBenchChain, metric } from './common.ts'
+import { BENCH_DIR, entry, loadBenchChain, median, metric } from './common.ts'
 import type { BenchChain, BenchOptions, Entry } from './common.ts'
 
 const RESULTS = join(BENCH_DIR, 'results.json')
@@ -74,6 +74,47 @@ function installHeadWatch (arg: { target: number, pollMs: number }): void {
       }
     }, (err: unknown) => { w.__bench!.error = String(err) }).finally(() => { busy = false })
   }, arg.pollMs)
+}
+
+/**
+ * Where a page load's time went, in ms since the navigation started (the page's timeOrigin): when the
+ * worker started (`workerCreated`), the end of each start-up phase of status().startup (src/peer/startup.ts)
+ * and its duration, and the first render of the verified head (the page's performance mark).
+ */
+async function phaseBreakdown (page: Page): Promise<{ at: Record<string, number>, took: Record<string, number>, detail: Record<string, unknown> }> {
+  const got = await page.evaluate(async () => {
+    const c = (globalThis as unknown as { lightpulse: { status: () => Promise<StatusSnapshot> } }).lightpulse
+    const s = await c.status()
+    const mark = performance.getEntriesByName('lightpulse:verified-head-rendered')[0]
+    const nav = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined
+    return { pageOrigin: performance.timeOrigin, startup: s.startup, render: mark?.startTime, html: nav?.responseEnd, domInteractive: nav?.domInteractive }
+  })
+  const at: Record<string, number> = {}
+  const took: Record<string, number> = {}
+  const detail: Record<string, unknown> = {}
+  if (got.startup === undefined) return { at, took, detail }
+  if (got.html !== undefined) at.htmlReceived = Math.round(got.html)
+  if (got.domInteractive !== undefined) at.domInteractive = Math.round(got.domInteractive)
+  const shift = got.startup.timeOrigin - got.pageOrigin
+  at.workerCreated = Math.round(shift)
+  for (const p of got.startup.phases) {
+    at[p.name] = Math.round(shift + p.endMs)
+    took[p.name] = Math.round(p.endMs - p.startMs)
+    if (p.detail !== undefined) detail[p.name] = p.detail
+  }
+  if (got.render !== undefined) at.render = Math.round(got.render)
+  return { at, took, detail }
+}
+
+function phaseLine (b: { at: Record<string, number>, took: Record<string, number>, detail: Record<string, unknown> }): string {
+  const parts = Object.entries(b.took).map(([k, v]) => `${k} ${v}${b.detail[k] !== undefined ? ` ${JSON.stringify(b.detail[k])}` : ''}`)
+  return `html ${b.at.htmlReceived ?? '?'}, dom ${b.at.domInteractive ?? '?'}, worker created at ${b.at.workerCreated ?? '?'} ms; ${parts.join(', ')}; head at ${b.at.head ?? '?'} ms, rendered at ${b.at.render ?? '?'} ms (ms since navigation)`
+}
+
+/** Per key, the median over runs (keys missing from a run are left out of that key's median). */
+function medianByKey (runs: Array<Record<string, number>>): Record<string, number> {
+  const keys = [...new Set(runs.flatMap((r) => Object.keys(r)))]
+  return Object.fromEntries(keys.map((k) => [k, Math.round(median(runs.map((r) => r[k]).filter((v): v is number => v !== undefined)))]))
 }
 
 async function waitReached (page: Page, timeoutMs: number): Promise<{ reachedAt: number, height: number }> {
@@ -129,6 +170,8 @@ async function devnetRuns (browser: Browser, runs: number, log: (l: string) => v
   const cold: number[] = []
   const reload: number[] = []
   const coldHeights: number[] = []
+  const coldPhases: Array<{ at: Record<string, number>, took: Record<string, number>, detail: Record<string, unknown> }> = []
+  const reloadPhases: typeof coldPhases = []
   try {
     log('  starting a devnet (13 validators, 1 bootstrap)...')
     await devnet.start()
@@ -146,6 +189,7 @@ async function devnetRuns (browser: Browser, runs: number, log: (l: string) => v
         const r1 = await waitReached(page, 60_000)
         cold.push(r1.reachedAt - t0)
         coldHeights.push(target)
+        coldPhases.push(await phaseBreakdown(page))
         // Reload: the watch script re-runs, with the devnet's final height now as its target.
         target = devnet.finalHeight
         await page.evaluate((t) => { sessionStorage.setItem('benchTarget', String(t)) }, target)
@@ -153,7 +197,10 @@ async function devnetRuns (browser: Browser, runs: number, log: (l: string) => v
         await page.reload()
         const r2 = await waitReached(page, 60_000)
         reload.push(r2.reachedAt - t0)
+        reloadPhases.push(await phaseBreakdown(page))
         log(`  run ${i + 1}/${runs}: cold tab -> verified head ${coldHeights[i]} in ${cold[i]} ms; reload -> head ${r2.height} (target ${target}) in ${reload[i]} ms`)
+        log(`    cold:   ${phaseLine(coldPhases[i]!)}`)
+        log(`    reload: ${phaseLine(reloadPhases[i]!)}`)
       } finally {
         await context.close()
       }
@@ -163,8 +210,16 @@ async function devnetRuns (browser: Browser, runs: number, log: (l: string) => v
     await devnet.stop()
   }
   return [
-    entry('cold-tab-verified-head', metric(cold, 'ms', 0), { op: '<=', value: 500 }, { devnetHeightAtGoto: coldHeights.join(', ') }),
-    entry('reload-verified-head', metric(reload, 'ms', 0), { op: '<=', value: 250 })
+    entry('cold-tab-verified-head', metric(cold, 'ms', 0), { op: '<=', value: 500 }, {
+      devnetHeightAtGoto: coldHeights.join(', '),
+      phaseMs: medianByKey(coldPhases.map((p) => p.took)),
+      phaseEndsMsSinceNavigation: medianByKey(coldPhases.map((p) => p.at)),
+      lastRunPhaseDetail: coldPhases[coldPhases.length - 1]?.detail ?? {}
+    }),
+    entry('reload-verified-head', metric(reload, 'ms', 0), { op: '<=', value: 250 }, {
+      phaseMs: medianByKey(reloadPhases.map((p) => p.took)),
+      phaseEndsMsSinceNavigation: medianByKey(reloadPhases.map((p) => p.at))
+    })
   ]
 }
 
@@ -236,7 +291,11 @@ async function syncRuns (browser: Browser, runs: number, log: (l: string) => voi
   ]
 }
 
-export async function runBrowserBench (o: BenchOptions): Promise<Entry[]> {
+/** The browser bench's groups, all by default (`node bench/browser.ts --group cold`). */
+export const BROWSER_GROUPS = ['sync', 'cold'] as const
+
+export async function runBrowserBench (o: BenchOptions & { groups?: ReadonlyArray<typeof BROWSER_GROUPS[number]> }): Promise<Entry[]> {
+  const groups = o.groups ?? BROWSER_GROUPS
   const runs = o.quick ? 2 : 3
   await ensureUiBuilt(o.log)
   const entries: Entry[] = [await workerBundle(o.log)]
@@ -250,10 +309,14 @@ export async function runBrowserBench (o: BenchOptions): Promise<Entry[]> {
     return got
   }
   try {
-    o.log('  [sync 10k + worker verify + heap]')
-    entries.push(...await withLoad(async () => await syncRuns(browser, runs, o.log)))
-    o.log('  [cold tab / reload on a devnet]')
-    entries.push(...await withLoad(async () => await devnetRuns(browser, runs, o.log)))
+    if (groups.includes('sync')) {
+      o.log('  [sync 10k + worker verify + heap]')
+      entries.push(...await withLoad(async () => await syncRuns(browser, runs, o.log)))
+    }
+    if (groups.includes('cold')) {
+      o.log('  [cold tab / reload on a devnet]')
+      entries.push(...await withLoad(async () => await devnetRuns(browser, runs, o.log)))
+    }
   } finally {
     await browser.close()
   }
@@ -279,10 +342,14 @@ export async function writeBrowserResults (entries: Entry[], quick: boolean, bro
 }
 
 async function main (): Promise<void> {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean' }, 'no-write': { type: 'boolean' } } })
+  const { values } = parseArgs({ options: { quick: { type: 'boolean' }, 'no-write': { type: 'boolean' }, group: { type: 'string', multiple: true } } })
   const quick = values.quick === true
   const log = (l: string): void => { process.stderr.write(l + '\n') }
-  const entries = await runBrowserBench({ quick, log })
+  const groups = values.group?.map((g) => {
+    if (!(BROWSER_GROUPS as readonly string[]).includes(g)) throw new Error(`unknown group ${g}: ${BROWSER_GROUPS.join(', ')}`)
+    return g as typeof BROWSER_GROUPS[number]
+  })
+  const entries = await runBrowserBench({ quick, log, ...(groups !== undefined ? { groups } : {}) })
   for (const e of entries) {
     const extra = Object.entries(e.details ?? {}).map(([k, d]) => `${k}=${typeof d === 'object' && d !== null && 'value' in d ? `${String((d as { value: number }).value)} ${String((d as { unit: string }).unit)}` : String(d)}`).join('; ')
     const load = e.loadavg !== undefined ? `  [load ${e.loadavg.before} -> ${e.loadavg.after}]` : ''

@@ -24,6 +24,7 @@ import { availableTransports, createBrowserLibp2p } from './libp2p-browser.ts'
 import { RelayKeeper } from '../peer/relay-keeper.ts'
 import { systemClock } from '../peer/clock.ts'
 import type { Identify } from '@libp2p/identify'
+import { StartupTimeline } from '../peer/startup.ts'
 
 /** The head counts as stale once this many of the preset's longest block times passed without a newer block. */
 export const STALE_AFTER_BLOCKS = 3
@@ -65,6 +66,10 @@ export function createWorkerApi (opts: WorkerApiOptions = {}): WorkerApi & { rea
   let starting: Promise<StatusSnapshot> | undefined
   let keeper: RelayKeeper | undefined
   let firstHeight: number | undefined
+  // Created as the worker's module evaluation ends (the entry calls this at its top level): `worker` is the
+  // script's fetch and evaluation, from the worker's start.
+  const timeline = new StartupTimeline(() => performance.now())
+  timeline.record('worker', 0)
 
   const emit = (e: ClientEvent): void => {
     for (const fn of listeners.values()) {
@@ -100,6 +105,7 @@ export function createWorkerApi (opts: WorkerApiOptions = {}): WorkerApi & { rea
       ...(state === undefined ? {} : { startedFrom: p?.chain.startedFrom === undefined ? { kind: 'genesis' as const } : { kind: 'checkpoint' as const, height: p.chain.startedFrom.height, hash: toHex(p.chain.startedFrom.hash) } }),
       ...(p?.sync.checkpoint !== undefined ? { checkpoint: { ...p.sync.checkpoint.status } } : {}),
       crypto: cryptoKind,
+      startup: { timeOrigin: performance.timeOrigin, phases: timeline.snapshot() },
       lastError,
       stats: { rejected: { ...p?.stats.rejected }, accepted: { ...p?.stats.accepted } }
     }
@@ -122,6 +128,7 @@ export function createWorkerApi (opts: WorkerApiOptions = {}): WorkerApi & { rea
       throw new LightpulseError('CONFIG_INVALID', `The checkpoint "${cfg.checkpoint}" is not <height>:<64 hex digits of the block hash> (height at least 1).`)
     }
     const networkId = computeNetworkId(network)
+    const storeAt = timeline.now()
     store = await openIdbStore(cfg.storeName ?? `lightpulse-${networkTag(networkId)}`)
     cryptoKind = await isWebCryptoEd25519Available() ? 'webcrypto' : 'noble'
     verifier = cryptoKind === 'webcrypto' ? createWebCryptoVerifier() : createNobleVerifier()
@@ -130,23 +137,26 @@ export function createWorkerApi (opts: WorkerApiOptions = {}): WorkerApi & { rea
     if (rawKey === undefined) await store.putMeta(PEER_KEY, privateKey.raw)
     const pair = await store.getKeyPair(VALIDATOR_KEY)
     const signer: Signer | undefined = pair !== undefined ? await webCryptoSignerFromKeyPair(pair) : undefined
+    timeline.record('store', storeAt, { newIdentity: rawKey === undefined ? 1 : 0 })
     const extra = opts.extraTransports?.(cfg) ?? { names: [], factories: [] }
     transports = (cfg.transports ?? [...availableTransports(), ...extra.names]).filter((t) => availableTransports().includes(t) || extra.names.includes(t))
     const bootstrapIds = peerIdsOf(cfg.bootstraps)
     const blocklist = new Set<string>()
     const ignorePenalty = new IgnorePenalty(Date.now)
+    const libp2pAt = timeline.now()
     const libp2p = await createBrowserLibp2p({
       penalty: (id) => ignorePenalty.penalty(id),
       privateKey, topics: topicsFor(networkId), role: signer !== undefined ? 'validator' : 'light', bootstrapIds, blocklist,
       transports, local: cfg.local ?? false, extraTransports: extra.factories, extraListen: extra.listen
     })
+    timeline.record('libp2p', libp2pAt, { transports: transports.join(' ') })
     const logger = createLogger('lightpulse', (level, component, message, fields) => {
       if (level === 'debug') return
       emit({ type: 'log', level, component: component.replace(/^lightpulse:/, ''), message, details: fields })
     })
     const p = new Peer({
       network, libp2p, store, verifier, role: signer !== undefined ? 'validator' : 'light', signer, bootstraps: cfg.bootstraps, logger, blocklist, ignorePenalty, redialMs: 1_000,
-      keepBlocks: cfg.keepBlocks ?? DEFAULT_KEEP_BLOCKS, ...(checkpoint !== undefined ? { checkpoint } : {})
+      keepBlocks: cfg.keepBlocks ?? DEFAULT_KEEP_BLOCKS, timeline, ...(checkpoint !== undefined ? { checkpoint } : {})
     })
     p.events.on('block', (b) => {
       head = { height: b.height, hash: b.hash, round: b.round, signers: b.signers.length, timestamp: b.timestamp, verifiedAt: b.acceptedAt }
@@ -178,8 +188,10 @@ export function createWorkerApi (opts: WorkerApiOptions = {}): WorkerApi & { rea
     })
     p.events.on('block', () => { if (lastError?.code === 'NO_BOOTSTRAP') lastError = undefined })
     peer = p
+    const loadAt = timeline.now()
     const result = await p.chain.load()
     loaded = { height: result.height, discarded: result.discarded }
+    timeline.record('load', loadAt, { height: result.height })
     const st = p.chain.state
     if (st !== undefined) head = { height: st.tip.header.height, hash: toHex(st.tip.hash), round: st.tip.header.round, signers: 0, timestamp: st.tip.header.timestamp, verifiedAt: Date.now() }
     await p.start()

@@ -3,6 +3,7 @@
  * structured-clone safe: plain objects, strings, numbers, Uint8Arrays.
  */
 import type { Reply } from './errors.ts'
+import type { StartupPhase } from '../peer/startup.ts'
 import type { BlockEvent, GenesisEvent, PeerErrorEvent, RejectEvent, ReleaseEvent, RoundEvent, Stage, SyncEvent, StalledEvent } from '../peer/events.ts'
 
 export type TransportName = 'websockets' | 'webtransport' | 'webrtc-direct' | 'webrtc'
@@ -67,6 +68,11 @@ export interface StatusSnapshot {
   startedFrom?: { kind: 'genesis' } | { kind: 'checkpoint', height: number, hash: string }
   checkpoint?: { height: number, hash: string, state: 'waiting' | 'verified' | 'kept' | 'failed', code?: string, peersWithout: number }
   crypto: 'webcrypto' | 'noble'
+  /**
+   * Where the start-up time went (src/peer/startup.ts): each phase once, in ms since the worker started;
+   * `timeOrigin` is the worker's performance.timeOrigin (ms since the epoch), to line phases up with a page's clock.
+   */
+  startup?: { timeOrigin: number, phases: StartupPhase[] }
   lastError?: { code: string, message: string }
   stats: { rejected: Record<string, number>, accepted: Record<string, number> }
   /**

@@ -10,3 +10,4 @@ export type { ClientConfig, ClientEvent, ConnectionInfo, LogEvent, StatusSnapsho
 export type { RtcBridge, RtcBridgeOptions } from '../client/rtc-bridge.ts'
 export type { ErrorCode as ProtocolErrorCode } from '../protocol/errors.ts'
 export type { StorageErrorCode } from '../storage/types.ts'
+export type { StartupPhase, StartupPhaseName } from '../peer/startup.ts'

@@ -63,7 +63,10 @@ export async function serveUi (opts: { port: number, host?: string, config: () =
       if (!file.startsWith(root)) { res.writeHead(403).end(); return }
       try {
         const body = await readFile(file)
-        res.writeHead(200, { 'content-type': MIME[extname(file)] ?? 'application/octet-stream' })
+        // Vite names every asset by its content hash: cache those for good (a reload then takes the worker's
+        // script, and V8's code cache for it, from the browser cache); the page itself is always revalidated.
+        const caching = rel.startsWith('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache'
+        res.writeHead(200, { 'content-type': MIME[extname(file)] ?? 'application/octet-stream', 'cache-control': caching })
         res.end(body)
       } catch {
         res.writeHead(404, { 'content-type': 'text/plain' }).end('not found')

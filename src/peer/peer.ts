@@ -3,7 +3,7 @@
  * Platform code builds the libp2p node (transports differ) and the store; this wires gossip
  * validation, the chain, rounds, the release quorum, sync and the dialer on top.
  */
-import type { Libp2p, PeerId } from '@libp2p/interface'
+import type { Connection, Libp2p, PeerId } from '@libp2p/interface'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { GossipSub } from '@libp2p/gossipsub'
 import { ProtocolError, computeBlockHash, computeNetworkId, decodeBlock, encodeTx, equals, isProtocolError, registerSigningMessage, toHex } from '../protocol/index.ts'
@@ -32,6 +32,7 @@ import { QuorumRelay } from './quorum-relay.ts'
 import { WakeWatch } from './wake-watch.ts'
 import { MAX_GOSSIP_BYTES } from './gossip-config.ts'
 import type { Topics } from './topics.ts'
+import { StartupTimeline } from './startup.ts'
 
 export type PeerRole = 'bootstrap' | 'validator' | 'light'
 
@@ -98,6 +99,8 @@ export interface PeerInit {
   checkpoint?: TrustedCheckpoint
   /** Keep only the newest `keepBlocks` blocks in the store (at least MIN_KEEP_BLOCKS). Default: every block. */
   keepBlocks?: number
+  /** Where start-up time goes (startup.ts): the worker passes the one it began at its start. Default: a new one on performance.now(). */
+  timeline?: StartupTimeline
 }
 
 /** A tip is live (the node has caught up) when its block is at most this many slowest block times old. */
@@ -133,6 +136,8 @@ export class Peer {
   /** Direct round messages between a round's producer and its members (PROTOCOL.md §3.10). */
   readonly relay: QuorumRelay
   readonly mempool = new Mempool()
+  /** The start-up phases (dial, identify, status, sync, head), each once (startup.ts). */
+  readonly timeline: StartupTimeline
   readonly topics: Topics
   readonly networkId: Uint8Array
   readonly stats: PeerStats = { rejected: {}, ignored: {}, accepted: {}, published: {}, blocksByRound: {} }
@@ -160,6 +165,7 @@ export class Peer {
     this.networkId = computeNetworkId(init.network)
     this.topics = topicsFor(this.networkId)
     this.blocklist = init.blocklist ?? new Set()
+    this.timeline = init.timeline ?? new StartupTimeline(() => performance.now())
     const common = { verifier: init.verifier, clock: this.clock, events: this.events }
     this.chain = new ChainService({
       ...common, network: init.network, store: init.store, log: this.log.forComponent('chain'),
@@ -201,6 +207,7 @@ export class Peer {
       events: this.events,
       onRejected: (peer, err) => { this.recordVerdict('sync', peer, err) },
       now: this.clock.now,
+      timeline: this.timeline,
       ...(init.checkpoint !== undefined ? { checkpoint: init.checkpoint } : {}),
       ...(init.syncBudget !== undefined ? { budget: init.syncBudget } : {})
     })
@@ -242,13 +249,34 @@ export class Peer {
     }
     await this.sync.start(libp2p as unknown as Libp2p)
     if (this.init.signer !== undefined && this.init.directRounds !== false) await this.startRelay()
+    const t = this.timeline
+    const dialStart = t.now()
+    let firstOpenAt: number | undefined
+    const onOpen = (e: CustomEvent<Connection>): void => {
+      if (firstOpenAt !== undefined) return
+      firstOpenAt = t.now()
+      t.record('dial', dialStart, { transport: transportOf(e.detail.remoteAddr.getComponents().map((x) => x.name)), direction: e.detail.direction })
+    }
+    // A bootstrap serves sync (that is what it is for): ask for its STATUS as soon as the connection is up,
+    // not after identify (a round trip later). Other peers are asked once identify names the protocol.
+    const onBootstrapOpen = (e: CustomEvent<Connection>): void => {
+      onOpen(e)
+      if (this.dialer.bootstrapIds.has(e.detail.remotePeer.toString()) && !this.sync.isBanned(e.detail.remotePeer.toString())) void this.sync.syncFrom(e.detail.remotePeer)
+    }
     const onIdentify = (e: CustomEvent<{ peerId: PeerId, protocols: string[] }>): void => {
-      if (e.detail.protocols.includes(syncProtocolFor(this.networkId))) void this.sync.syncFrom(e.detail.peerId)
+      if (!e.detail.protocols.includes(syncProtocolFor(this.networkId))) return
+      t.record('identify', firstOpenAt ?? dialStart)
+      void this.sync.syncFrom(e.detail.peerId)
     }
     const onDisconnect = (): void => { void this.dialer.check() }
+    libp2p.addEventListener('connection:open', onBootstrapOpen)
     libp2p.addEventListener('peer:identify', onIdentify as never)
     libp2p.addEventListener('peer:disconnect', onDisconnect)
-    this.unsubscribers.push(() => { libp2p.removeEventListener('peer:identify', onIdentify as never); libp2p.removeEventListener('peer:disconnect', onDisconnect) })
+    this.unsubscribers.push(() => {
+      libp2p.removeEventListener('connection:open', onBootstrapOpen)
+      libp2p.removeEventListener('peer:identify', onIdentify as never)
+      libp2p.removeEventListener('peer:disconnect', onDisconnect)
+    })
     this.dialer.start()
     this.scheduleSyncPoll()
     const watch = new WakeWatch({ clock: this.clock, onWake: (ms) => { this.wake(`timers paused for ${Math.round(ms / 1000)} s`) } })

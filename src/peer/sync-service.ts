@@ -31,6 +31,7 @@ import type { ChainService } from './chain-service.ts'
 import type { ReleaseService } from './release-service.ts'
 import type { Logger } from './logger.ts'
 import type { Emitter, PeerEvents } from './events.ts'
+import type { StartupTimeline } from './startup.ts'
 
 const KIND_STATUS = 1
 const KIND_BLOCKS = 2
@@ -61,6 +62,8 @@ export interface SyncServiceInit {
   now?: () => number
   /** Start from this trusted checkpoint's state instead of syncing from genesis (checkpoint-start.ts). */
   checkpoint?: TrustedCheckpoint
+  /** Records the first STATUS, checkpoint, sync and head phases (startup.ts). */
+  timeline?: StartupTimeline
 }
 
 export class SyncService {
@@ -252,8 +255,17 @@ export class SyncService {
     if (this.running.has(id) || this.banned.has(id)) return 0
     this.running.add(id)
     let gained = 0
+    const t = this.init.timeline
+    // The first sync that reaches a peer's tip is the start-up's `sync` phase (startup.ts).
+    const timed = t !== undefined && !t.has('sync')
+    let batches = 0
+    let fetchWaitMs = 0
+    let verifyMs = 0
     try {
+      const statusAt = t?.now() ?? 0
       const st = await this.status(peer)
+      t?.record('status', statusAt)
+      const syncAt = t?.now() ?? 0
       const chain = this.init.chain
       if (!st.hasGenesis) {
         if (chain.state === undefined) this.lockSeen = true
@@ -265,12 +277,17 @@ export class SyncService {
       const cp = this.checkpoint
       if (cp !== undefined && !cp.done) {
         // Checkpoint mode: never from genesis; from the trusted state, once a peer serves it.
+        const cpAt = t?.now() ?? 0
         if (!await cp.tryPeer(peer, st.tipHeight)) return 0
+        t?.record('checkpoint', cpAt, { height: cp.status.height })
       }
+      // From genesis: one request for the genesis block and the first batch after it (one round trip fewer).
+      let prefetched: Block[] | undefined
       if (chain.state === undefined) {
-        const [genesis] = await this.blocks(peer, 0, 1)
+        const [genesis, ...rest] = await this.blocks(peer, 0, Math.min(MAX_SYNC_BATCH, st.tipHeight + 1))
         if (genesis === undefined) return 0
         await chain.acceptGenesis(genesis)
+        prefetched = rest
       }
       // Another genesis: height 0 of the fork choice (§13), switchable while our window still reaches it.
       if (!equals(st.genesisHash, chain.state!.genesisHash)) {
@@ -288,9 +305,11 @@ export class SyncService {
         p.catch(() => {})
         return p
       }
-      let next = fetch(chain.height + 1)
+      let next = prefetched !== undefined && prefetched.length > 0 && equals(st.genesisHash, chain.state!.genesisHash) ? Promise.resolve(prefetched) : fetch(chain.height + 1)
       while (chain.height < st.tipHeight) {
+        const waitAt = t?.now() ?? 0
         const batch = await next
+        if (t !== undefined) fetchWaitMs += t.now() - waitAt
         if (batch.length === 0) break
         if (!equals(batch[0]!.header.parentHash, chain.state!.tip.hash)) {
           const before = chain.state
@@ -300,11 +319,24 @@ export class SyncService {
           continue
         }
         next = fetch(batch[batch.length - 1]!.header.height + 1)
+        const verifyAt = t?.now() ?? 0
         gained += await chain.acceptBatch(batch)
+        batches++
+        if (t !== undefined) verifyMs += t.now() - verifyAt
+        if (chain.height >= st.tipHeight) this.comparedOnce = true
         this.init.events.emit('sync', { from: start, to: chain.height, target: st.tipHeight, peer: id, done: chain.height >= st.tipHeight })
       }
       if (gained > 0) this.init.log.info('synced', { peer: id.slice(-8), blocks: gained, height: chain.height })
-      if (chain.height >= st.tipHeight) this.comparedOnce = true
+      if (chain.height >= st.tipHeight) {
+        // The first time level with a peer with nothing to fetch (a reload at the head) is said too: a UI
+        // shows the head as verified on this event rather than at its next poll.
+        if (!this.comparedOnce) this.init.events.emit('sync', { from: chain.height, to: chain.height, target: st.tipHeight, peer: id, done: true })
+        this.comparedOnce = true
+        if (timed) {
+          t.record('sync', syncAt, { batches, blocks: gained, fetchWaitMs: Math.round(fetchWaitMs), verifyMs: Math.round(verifyMs), peerTip: st.tipHeight })
+          t.record('head', t.now(), { height: chain.height })
+        }
+      }
       return gained
     } catch (err) {
       if (isProtocolError(err) && err.action === 'reject') {
