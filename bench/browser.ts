@@ -81,7 +81,9 @@ function installHeadWatch (arg: { target: number, pollMs: number }): void {
  * worker started (`workerCreated`), the end of each start-up phase of status().startup (src/peer/startup.ts)
  * and its duration, and the first render of the verified head (the page's performance mark).
  */
-async function phaseBreakdown (page: Page): Promise<{ at: Record<string, number>, took: Record<string, number>, detail: Record<string, unknown> }> {
+interface Breakdown { at: Record<string, number>, took: Record<string, number>, detail: Record<string, unknown> }
+
+async function phaseBreakdown (page: Page): Promise<Breakdown> {
   const got = await page.evaluate(async () => {
     const c = (globalThis as unknown as { lightpulse: { status: () => Promise<StatusSnapshot> } }).lightpulse
     const s = await c.status()
@@ -106,7 +108,7 @@ async function phaseBreakdown (page: Page): Promise<{ at: Record<string, number>
   return { at, took, detail }
 }
 
-function phaseLine (b: { at: Record<string, number>, took: Record<string, number>, detail: Record<string, unknown> }): string {
+function phaseLine (b: Breakdown): string {
   const parts = Object.entries(b.took).map(([k, v]) => `${k} ${v}${b.detail[k] !== undefined ? ` ${JSON.stringify(b.detail[k])}` : ''}`)
   return `html ${b.at.htmlReceived ?? '?'}, dom ${b.at.domInteractive ?? '?'}, worker created at ${b.at.workerCreated ?? '?'} ms; ${parts.join(', ')}; head at ${b.at.head ?? '?'} ms, rendered at ${b.at.render ?? '?'} ms (ms since navigation)`
 }
@@ -170,8 +172,8 @@ async function devnetRuns (browser: Browser, runs: number, log: (l: string) => v
   const cold: number[] = []
   const reload: number[] = []
   const coldHeights: number[] = []
-  const coldPhases: Array<{ at: Record<string, number>, took: Record<string, number>, detail: Record<string, unknown> }> = []
-  const reloadPhases: typeof coldPhases = []
+  const coldPhases: Breakdown[] = []
+  const reloadPhases: Breakdown[] = []
   try {
     log('  starting a devnet (13 validators, 1 bootstrap)...')
     await devnet.start()

@@ -252,16 +252,14 @@ export class Peer {
     const t = this.timeline
     const dialStart = t.now()
     let firstOpenAt: number | undefined
-    const onOpen = (e: CustomEvent<Connection>): void => {
-      if (firstOpenAt !== undefined) return
-      firstOpenAt = t.now()
-      t.record('dial', dialStart, { transport: transportOf(e.detail.remoteAddr.getComponents().map((x) => x.name)), direction: e.detail.direction })
-    }
     // A bootstrap serves sync (that is what it is for): ask for its STATUS as soon as the connection is up,
     // not after identify (a round trip later). Other peers are asked once identify names the protocol.
-    const onBootstrapOpen = (e: CustomEvent<Connection>): void => {
-      onOpen(e)
-      if (this.dialer.bootstrapIds.has(e.detail.remotePeer.toString()) && !this.sync.isBanned(e.detail.remotePeer.toString())) void this.sync.syncFrom(e.detail.remotePeer)
+    const onOpen = (e: CustomEvent<Connection>): void => {
+      if (firstOpenAt === undefined) {
+        firstOpenAt = t.now()
+        t.record('dial', dialStart, { transport: transportOf(e.detail.remoteAddr.getComponents().map((x) => x.name)), direction: e.detail.direction })
+      }
+      if (this.dialer.bootstrapIds.has(e.detail.remotePeer.toString())) void this.sync.syncFrom(e.detail.remotePeer)
     }
     const onIdentify = (e: CustomEvent<{ peerId: PeerId, protocols: string[] }>): void => {
       if (!e.detail.protocols.includes(syncProtocolFor(this.networkId))) return
@@ -269,11 +267,11 @@ export class Peer {
       void this.sync.syncFrom(e.detail.peerId)
     }
     const onDisconnect = (): void => { void this.dialer.check() }
-    libp2p.addEventListener('connection:open', onBootstrapOpen)
+    libp2p.addEventListener('connection:open', onOpen)
     libp2p.addEventListener('peer:identify', onIdentify as never)
     libp2p.addEventListener('peer:disconnect', onDisconnect)
     this.unsubscribers.push(() => {
-      libp2p.removeEventListener('connection:open', onBootstrapOpen)
+      libp2p.removeEventListener('connection:open', onOpen)
       libp2p.removeEventListener('peer:identify', onIdentify as never)
       libp2p.removeEventListener('peer:disconnect', onDisconnect)
     })

@@ -255,9 +255,8 @@ export class SyncService {
     if (this.running.has(id) || this.banned.has(id)) return 0
     this.running.add(id)
     let gained = 0
+    // The first sync that reaches a peer's tip is the start-up's `sync` phase (startup.ts: the first record wins).
     const t = this.init.timeline
-    // The first sync that reaches a peer's tip is the start-up's `sync` phase (startup.ts).
-    const timed = t !== undefined && !t.has('sync')
     let batches = 0
     let fetchWaitMs = 0
     let verifyMs = 0
@@ -332,7 +331,7 @@ export class SyncService {
         // shows the head as verified on this event rather than at its next poll.
         if (!this.comparedOnce) this.init.events.emit('sync', { from: chain.height, to: chain.height, target: st.tipHeight, peer: id, done: true })
         this.comparedOnce = true
-        if (timed) {
+        if (t !== undefined) {
           t.record('sync', syncAt, { batches, blocks: gained, fetchWaitMs: Math.round(fetchWaitMs), verifyMs: Math.round(verifyMs), peerTip: st.tipHeight })
           t.record('head', t.now(), { height: chain.height })
         }

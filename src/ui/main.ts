@@ -39,7 +39,7 @@ async function loadConfig (): Promise<ClientConfig> {
 
 let last: StatusSnapshot | undefined
 
-/** "head in 412 ms: dial 60 · status 12 · sync 120 (2 batches)": where this start's time went (status().startup). */
+/** "head in 412 ms of the worker's start: worker 80 · store 30 · … · sync 120 ms": where this start's time went (status().startup). */
 function startupText (s: StatusSnapshot): string {
   const phases = s.startup?.phases ?? []
   const head = phases.find((p) => p.name === 'head')
@@ -176,14 +176,15 @@ async function main (): Promise<void> {
     banner((err as Error).message)
     return
   }
-  // A render right after each event that changes what is shown (not only at the next 500 ms tick), at most one
-  // status call in flight; the tick below still renders what changes without an event (ages, connections).
+  // Renders the status: every 500 ms (what changes without an event: ages, connections) and right after each
+  // event that changes what is shown, with at most one status call in flight.
   let pending = false
   let again = false
   const refresh = (): void => {
     if (pending) { again = true; return }
     pending = true
-    client.status().then(render, () => {}).finally(() => { pending = false; if (again) { again = false; refresh() } })
+    client.status().then(render, (err: Error & { code?: string }) => { banner(`${err.code ?? 'ERROR'}: ${err.message}`, 'warn') })
+      .finally(() => { pending = false; if (again) { again = false; refresh() } })
   }
   await client.on((e) => {
     onEvent(e)
@@ -198,16 +199,8 @@ async function main (): Promise<void> {
     banner(`The peer could not start (${e.code ?? 'ERROR'}): ${e.message}`)
     return
   }
-  const tick = async (): Promise<void> => {
-    try {
-      render(await client.status())
-    } catch (err) {
-      const e = err as Error & { code?: string }
-      banner(`${e.code ?? 'ERROR'}: ${e.message}`, 'warn')
-    }
-  }
-  setInterval(() => { void tick() }, 500)
-  document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') void tick() })
+  setInterval(refresh, 500)
+  document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') refresh() })
   void last
 }
 
