@@ -192,6 +192,8 @@ export function createWorkerApi (opts: WorkerApiOptions = {}): WorkerApi & { rea
     const result = await p.chain.load()
     loaded = { height: result.height, discarded: result.discarded }
     timeline.record('load', loadAt, { height: result.height })
+    // The stored range is known from the store now, not only after the next block (a reload at the head).
+    firstHeight = await store.getFirstHeight()
     const st = p.chain.state
     if (st !== undefined) head = { height: st.tip.header.height, hash: toHex(st.tip.hash), round: st.tip.header.round, signers: 0, timestamp: st.tip.header.timestamp, verifiedAt: Date.now() }
     await p.start()
