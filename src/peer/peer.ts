@@ -295,6 +295,8 @@ export class Peer {
     await this.sync.stop().catch(() => {})
     if (this.relayStarted) await this.relay.stop().catch(() => {})
     await this.init.libp2p.stop()
+    // Queued store writes land before the caller closes the store.
+    await this.chain.flush()
   }
 
   /**

@@ -12,7 +12,8 @@
  *   checkpoint  a trusted checkpoint's state fetched and verified (checkpoint starts only)
  *   status    the first sync STATUS request and its answer
  *   sync      from that answer to our tip at the peer's tip: `batches`, `blocks`, and how long the loop
- *             waited for a fetch (`fetchWaitMs`) and spent verifying and storing (`verifyMs`)
+ *             waited for a fetch (`fetchWaitMs`) and spent accepting batches (`acceptMs`), split into
+ *             verification (`verifyMs`), the store write (`storeMs`) and block events (`eventsMs`)
  *   head      the chain was first level with a peer's tip (a point: start = end)
  */
 export const STARTUP_PHASES = ['worker', 'store', 'libp2p', 'load', 'dial', 'identify', 'checkpoint', 'status', 'sync', 'head'] as const

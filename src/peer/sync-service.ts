@@ -37,6 +37,8 @@ const KIND_STATUS = 1
 const KIND_BLOCKS = 2
 const KIND_STATE = 3
 const MAX_REQUEST = 48
+/** BLOCKS requests a sync keeps in flight ahead of the batch it verifies. */
+const SYNC_FETCH_AHEAD = 2
 /** Largest chain state a client accepts (about 125,000 validators; PROTOCOL.md §3.11, LIMITS.md). */
 export const MAX_STATE_FRAME = 8 * 1024 * 1024
 const MAX_STATUS = 1 + 8 + 32 + 32 + 1 + 64 * 129
@@ -259,7 +261,9 @@ export class SyncService {
     const t = this.init.timeline
     let batches = 0
     let fetchWaitMs = 0
-    let verifyMs = 0
+    let acceptMs = 0
+    const writes: Array<Promise<void>> = []
+    const times = { ...this.init.chain.batchTimes }
     try {
       const statusAt = t?.now() ?? 0
       const st = await this.status(peer)
@@ -298,33 +302,51 @@ export class SyncService {
       if (st.tipHeight === chain.height && !equals(st.tipHash, chain.state!.tip.hash)) {
         gained += await this.resolveFork(peer, st.tipHeight)
       }
-      // The next batch is fetched while the current one is verified and stored.
-      const fetch = (from: number): Promise<Block[]> => {
-        const p = from > st.tipHeight ? Promise.resolve([]) : this.blocks(peer, from, Math.min(MAX_SYNC_BATCH, st.tipHeight - from + 1))
-        p.catch(() => {})
-        return p
+      // Up to SYNC_FETCH_AHEAD batches are requested ahead (MAX_SYNC_BATCH heights each) while the current one
+      // is verified and stored. A batch that does not start right above our tip (a short answer before it) drops
+      // the requests ahead and asks again from our tip.
+      const ahead: Array<Promise<Block[]>> = []
+      let nextFrom = chain.height + 1
+      const fill = (): void => {
+        while (ahead.length < SYNC_FETCH_AHEAD && nextFrom <= st.tipHeight) {
+          const p = this.blocks(peer, nextFrom, Math.min(MAX_SYNC_BATCH, st.tipHeight - nextFrom + 1))
+          p.catch(() => {})
+          ahead.push(p)
+          nextFrom += MAX_SYNC_BATCH
+        }
       }
-      let next = prefetched !== undefined && prefetched.length > 0 && equals(st.genesisHash, chain.state!.genesisHash) ? Promise.resolve(prefetched) : fetch(chain.height + 1)
+      const restart = (): void => { ahead.length = 0; nextFrom = chain.height + 1; fill() }
+      if (prefetched !== undefined && prefetched.length > 0 && equals(st.genesisHash, chain.state!.genesisHash)) {
+        ahead.push(Promise.resolve(prefetched))
+        nextFrom = prefetched[prefetched.length - 1]!.header.height + 1
+      }
+      fill()
       while (chain.height < st.tipHeight) {
         const waitAt = t?.now() ?? 0
-        const batch = await next
+        const batch = await (ahead.shift() ?? Promise.resolve([]))
         if (t !== undefined) fetchWaitMs += t.now() - waitAt
         if (batch.length === 0) break
+        if (batch[0]!.header.height !== chain.height + 1) { restart(); continue }
         if (!equals(batch[0]!.header.parentHash, chain.state!.tip.hash)) {
           const before = chain.state
           gained += await this.resolveFork(peer, st.tipHeight)
           if (chain.state === before) break // not switched (a fork deeper than the reorg window)
-          next = fetch(chain.height + 1)
+          restart()
           continue
         }
-        next = fetch(batch[batch.length - 1]!.header.height + 1)
-        const verifyAt = t?.now() ?? 0
-        gained += await chain.acceptBatch(batch)
+        fill()
+        const acceptAt = t?.now() ?? 0
+        // Verified and the tip now; its store write commits while the next batch is verified (two at most in flight).
+        const { accepted, stored } = await chain.acceptBatchQueued(batch)
+        gained += accepted
+        writes.push(stored)
+        if (writes.length > 2) await writes.shift()
         batches++
-        if (t !== undefined) verifyMs += t.now() - verifyAt
+        if (t !== undefined) acceptMs += t.now() - acceptAt
         if (chain.height >= st.tipHeight) this.comparedOnce = true
         this.init.events.emit('sync', { from: start, to: chain.height, target: st.tipHeight, peer: id, done: chain.height >= st.tipHeight })
       }
+      await Promise.all(writes)
       if (gained > 0) this.init.log.info('synced', { peer: id.slice(-8), blocks: gained, height: chain.height })
       if (chain.height >= st.tipHeight) {
         // The first time level with a peer with nothing to fetch (a reload at the head) is said too: a UI
@@ -332,7 +354,11 @@ export class SyncService {
         if (!this.comparedOnce) this.init.events.emit('sync', { from: chain.height, to: chain.height, target: st.tipHeight, peer: id, done: true })
         this.comparedOnce = true
         if (t !== undefined) {
-          t.record('sync', syncAt, { batches, blocks: gained, fetchWaitMs: Math.round(fetchWaitMs), verifyMs: Math.round(verifyMs), peerTip: st.tipHeight })
+          const b = chain.batchTimes
+          t.record('sync', syncAt, {
+            batches, blocks: gained, fetchWaitMs: Math.round(fetchWaitMs), acceptMs: Math.round(acceptMs),
+            verifyMs: Math.round(b.verifyMs - times.verifyMs), storeMs: Math.round(b.storeMs - times.storeMs), eventsMs: Math.round(b.eventsMs - times.eventsMs), peerTip: st.tipHeight
+          })
           t.record('head', t.now(), { height: chain.height })
         }
       }
@@ -347,6 +373,7 @@ export class SyncService {
       }
       return gained
     } finally {
+      await Promise.all(writes) // never reject (ChainService.write reports store failures itself)
       this.running.delete(id)
     }
   }
