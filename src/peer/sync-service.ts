@@ -23,6 +23,7 @@ import {
 } from '../protocol/index.ts'
 import type { Block } from '../protocol/index.ts'
 import { SyncBudget } from './sync-budget.ts'
+import { BlockPrefetch } from './block-prefetch.ts'
 import { CheckpointStart } from './checkpoint-start.ts'
 import type { TrustedCheckpoint } from '../protocol/index.ts'
 import type { SyncBudgetLimits } from './sync-budget.ts'
@@ -302,39 +303,21 @@ export class SyncService {
       if (st.tipHeight === chain.height && !equals(st.tipHash, chain.state!.tip.hash)) {
         gained += await this.resolveFork(peer, st.tipHeight)
       }
-      // Up to SYNC_FETCH_AHEAD batches are requested ahead (MAX_SYNC_BATCH heights each) while the current one
-      // is verified and stored. A batch that does not start right above our tip (a short answer before it) drops
-      // the requests ahead and asks again from our tip.
-      const ahead: Array<Promise<Block[]>> = []
-      let nextFrom = chain.height + 1
-      const fill = (): void => {
-        while (ahead.length < SYNC_FETCH_AHEAD && nextFrom <= st.tipHeight) {
-          const p = this.blocks(peer, nextFrom, Math.min(MAX_SYNC_BATCH, st.tipHeight - nextFrom + 1))
-          p.catch(() => {})
-          ahead.push(p)
-          nextFrom += MAX_SYNC_BATCH
-        }
-      }
-      const restart = (): void => { ahead.length = 0; nextFrom = chain.height + 1; fill() }
-      if (prefetched !== undefined && prefetched.length > 0 && equals(st.genesisHash, chain.state!.genesisHash)) {
-        ahead.push(Promise.resolve(prefetched))
-        nextFrom = prefetched[prefetched.length - 1]!.header.height + 1
-      }
-      fill()
+      // SYNC_FETCH_AHEAD BLOCKS requests in flight ahead of the batch being verified (block-prefetch.ts).
+      const fetcher = new BlockPrefetch((from, count) => this.blocks(peer, from, count), chain.height + 1, st.tipHeight, SYNC_FETCH_AHEAD, MAX_SYNC_BATCH)
+      if (prefetched !== undefined && equals(st.genesisHash, chain.state!.genesisHash)) fetcher.seed(1, prefetched)
       while (chain.height < st.tipHeight) {
         const waitAt = t?.now() ?? 0
-        const batch = await (ahead.shift() ?? Promise.resolve([]))
+        const batch = await fetcher.next(chain.height + 1)
         if (t !== undefined) fetchWaitMs += t.now() - waitAt
         if (batch.length === 0) break
-        if (batch[0]!.header.height !== chain.height + 1) { restart(); continue }
         if (!equals(batch[0]!.header.parentHash, chain.state!.tip.hash)) {
           const before = chain.state
           gained += await this.resolveFork(peer, st.tipHeight)
           if (chain.state === before) break // not switched (a fork deeper than the reorg window)
-          restart()
+          fetcher.reset()
           continue
         }
-        fill()
         const acceptAt = t?.now() ?? 0
         // Verified and the tip now; its store write commits while the next batch is verified (two at most in flight).
         const { accepted, stored } = await chain.acceptBatchQueued(batch)
