@@ -62,7 +62,7 @@ function isMetric (x: unknown): x is Metric {
 function printTable (entries: Entry[]): void {
   const rows: string[][] = [['benchmark', 'value (median)', 'target', 'met', 'runs']]
   for (const e of entries) {
-    rows.push([e.name, `${fmt(e.value)} ${e.unit}`, `${e.target.op} ${fmt(e.target.value)}`, e.met ? 'yes' : 'NO', e.runs.map(fmt).join(', ')])
+    rows.push([e.name, `${fmt(e.value)} ${e.unit}`, e.target.op === 'report' ? 'measured' : `${e.target.op} ${fmt(e.target.value)}`, e.target.op === 'report' ? '-' : e.met ? 'yes' : 'NO', e.runs.map(fmt).join(', ')])
     if (e.loadavg !== undefined) rows.push(['  load average (1 min)', `${e.loadavg.before} -> ${e.loadavg.after}`, '', '', ''])
     for (const [k, d] of Object.entries(e.details ?? {})) {
       if (isMetric(d)) rows.push([`  ${k}`, `${fmt(d.value)} ${d.unit}`, '', '', d.runs.map(fmt).join(', ')])
