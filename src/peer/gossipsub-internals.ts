@@ -4,8 +4,8 @@
  * gossipsub has no public hook for these (checked against its options in 17.1.1: `doPX`, `prunePeers`,
  * `maxOutboundStreams`, `metricsRegister`… choose none of them): PX entries from a history of earlier peers
  * and PX on arrival (px-history.ts), opening outbound streams to many peers at once and reopening one whose
- * connection closed (gossip-streams.ts), and
- * PRUNE/PX counters (gossip-counters.ts). The dependency is pinned to the exact version these were tested
+ * connection closed (gossip-streams.ts), PX dials that no longer hold up (or abort) a PRUNE's other topics
+ * (gossip-px.ts), and PRUNE/PX counters (gossip-counters.ts). The dependency is pinned to the exact version these were tested
  * on; test/peer/gossipsub-internals.test.ts fails if an upgrade removes or retypes one.
  */
 import type { GossipSub } from '@libp2p/gossipsub'
@@ -21,7 +21,8 @@ export const GOSSIPSUB_INTERNALS: ReadonlyArray<{ member: string, kind: 'functio
   { member: 'peers', kind: 'map', usedBy: 'outbound stream keeper' },
   { member: 'handlePrune', kind: 'function', usedBy: 'PRUNE/PX counters (metrics)' },
   { member: 'outboundInflightQueue', kind: 'queue', usedBy: 'concurrent outbound streams, outbound stream keeper' },
-  { member: 'createOutboundStream', kind: 'function', usedBy: 'concurrent outbound streams' }
+  { member: 'createOutboundStream', kind: 'function', usedBy: 'concurrent outbound streams' },
+  { member: 'pxConnect', kind: 'function', usedBy: 'PX dials off the PRUNE path (gossip-px.ts)' }
 ]
 
 export class GossipsubInternalsError extends Error {

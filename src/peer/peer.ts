@@ -17,6 +17,7 @@ import { ReleaseService } from './release-service.ts'
 import { SyncService } from './sync-service.ts'
 import { Dialer } from './dialer.ts'
 import { concurrentOutboundStreams, keepOutboundStreams } from './gossip-streams.ts'
+import { detachPxDials } from './gossip-px.ts'
 import type { OutboundStreamKeeper } from './gossip-streams.ts'
 import type { SyncBudgetLimits } from './sync-budget.ts'
 import { IgnorePenalty } from './gossip-penalty.ts'
@@ -231,6 +232,7 @@ export class Peer {
     if (!concurrentOutboundStreams(ps)) this.log.warn('gossipsub outbound streams stay sequential: this gossipsub version has no queue to replace', {})
     this.streamKeeper = keepOutboundStreams(ps, libp2p as unknown as Libp2p, this.clock)
     this.unsubscribers.push(() => { this.streamKeeper?.stop() })
+    if (detachPxDials(ps) === undefined) this.log.warn('PX dials stay on the PRUNE path: this gossipsub version has no pxConnect', {})
     const validators: Array<[string, (bytes: Uint8Array, from: string) => Promise<void>]> = [
       [this.topics.blocks, async (b, from) => { await this.onGossipBlock(b, from) }],
       [this.topics.rounds, async (b) => {

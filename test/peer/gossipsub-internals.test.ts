@@ -38,7 +38,7 @@ test('a started gossipsub of the installed version has every member we extend', 
 
 test('a gossipsub without one of them is GOSSIPSUB_UNSUPPORTED, naming each missing member', () => {
   const complete: Record<string, unknown> = {
-    makePrune: () => {}, sendRpc: () => {}, handlePrune: () => {}, createOutboundStream: () => {},
+    makePrune: () => {}, sendRpc: () => {}, handlePrune: () => {}, createOutboundStream: () => {}, pxConnect: () => {},
     streamsOutbound: new Map(), peers: new Map(), outboundInflightQueue: { push: () => {}, end: () => {} }
   }
   assert.deepEqual(missingGossipsubInternals(complete), [])
