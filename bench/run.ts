@@ -14,6 +14,7 @@ import { runSyncCatchup } from './sync-catchup.ts'
 import { runRoundLatency, runSilentCommitter } from './round-latency.ts'
 import { runDevnetMemory } from './devnet-memory.ts'
 import { runPackageBench } from './package.ts'
+import { runConnectionFlood } from './connection-flood.ts'
 import { runBrowserBench, writeBrowserResults } from './browser.ts'
 import { runLaunchBench, writeLaunchResults } from './launch.ts'
 
@@ -23,7 +24,8 @@ const BENCHMARKS: Record<string, (o: BenchOptions) => Promise<Entry[]>> = {
   'round-latency': runRoundLatency,
   'devnet-memory': runDevnetMemory,
   'silent-committer': runSilentCommitter,
-  package: runPackageBench
+  package: runPackageBench,
+  'connection-flood': runConnectionFlood
 }
 
 /** Benchmark groups that keep their own key in results.json (run after the Node ones). */

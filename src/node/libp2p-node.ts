@@ -58,7 +58,7 @@ export async function createNodeLibp2p (o: NodeLibp2pOptions): Promise<Libp2p<{ 
     connectionManager: {
       maxConnections: o.maxConnections ?? (bootstrap ? 192 : 64),
       inboundConnectionThreshold: o.local === true ? 1_000 : 5,
-      maxIncomingPendingConnections: bootstrap ? 64 : 16,
+      maxIncomingPendingConnections: maxPendingFor(o.role),
       dialTimeout: 5_000
     },
     connectionGater: mergeGaters({
@@ -80,8 +80,11 @@ export async function createNodeLibp2p (o: NodeLibp2pOptions): Promise<Libp2p<{ 
   return node as unknown as Libp2p<{ pubsub: GossipSub }>
 }
 
+/** Sockets that libp2p holds in their handshake at once (maxIncomingPendingConnections). */
+export function maxPendingFor (role: NodeLibp2pOptions['role']): number { return role === 'bootstrap' ? 64 : 16 }
+
 /** Combines two gaters: an operation is denied if either denies it (a hook only in `a` keeps `a`'s answer). */
-function mergeGaters (a: Partial<ConnectionGater>, b: Partial<ConnectionGater>): Partial<ConnectionGater> {
+export function mergeGaters (a: Partial<ConnectionGater>, b: Partial<ConnectionGater>): Partial<ConnectionGater> {
   const out: Record<string, unknown> = { ...a }
   for (const [k, fb] of Object.entries(b) as Array<[string, (...args: unknown[]) => boolean | Promise<boolean>]>) {
     const fa = (a as Record<string, ((...args: unknown[]) => boolean | Promise<boolean>) | undefined>)[k]

@@ -7,6 +7,7 @@ import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Peer } from '../peer/peer.ts'
 import type { ConnectionTrimmer } from '../peer/connection-trimmer.ts'
+import type { InboundAdmission } from './admission.ts'
 import { GossipCounters } from '../peer/gossip-counters.ts'
 import type { PxHistory, PxOnArrivalStats } from '../peer/px-history.ts'
 
@@ -46,6 +47,7 @@ export function parseExposition (text: string): Map<string, number> {
 export class NodeMetrics {
   private readonly peer: Peer
   private readonly trimmer?: ConnectionTrimmer
+  private readonly admission?: InboundAdmission
   private readonly pxHistory?: PxHistory
   private readonly pxOnArrival?: PxOnArrivalStats
   readonly gossip: GossipCounters
@@ -54,8 +56,9 @@ export class NodeMetrics {
   private readonly offs: Array<() => void> = []
   private server?: Server
 
-  constructor (peer: Peer, trimmer?: ConnectionTrimmer, pxHistory?: PxHistory, pxOnArrival?: PxOnArrivalStats) {
+  constructor (peer: Peer, trimmer?: ConnectionTrimmer, pxHistory?: PxHistory, pxOnArrival?: PxOnArrivalStats, admission?: InboundAdmission) {
     this.peer = peer
+    this.admission = admission
     this.trimmer = trimmer
     this.pxHistory = pxHistory
     this.pxOnArrival = pxOnArrival
@@ -91,6 +94,14 @@ export class NodeMetrics {
         { name: 'lightpulse_connection_trims_total', help: 'Trim passes run.', type: 'counter', samples: [{ value: t.trims }] },
         { name: 'lightpulse_connections_trimmed_total', help: 'Connections closed by trimming.', type: 'counter', samples: [{ value: t.trimmed }] },
         { name: 'lightpulse_connections_denied_total', help: 'Connections refused at the high watermark by our gater (libp2p also refuses un-upgraded inbound sockets at maxConnections = high, uncounted).', type: 'counter', samples: [{ labels: { direction: 'inbound' }, value: t.deniedInbound }, { labels: { direction: 'outbound' }, value: t.deniedOutbound }] }
+      )
+    }
+    const a = this.admission
+    if (a !== undefined) {
+      f.push(
+        { name: 'lightpulse_inbound_handshakes', help: 'Inbound sockets admitted and still in their noise/yamux handshake.', type: 'gauge', samples: [{ value: a.inHandshake }] },
+        { name: 'lightpulse_inbound_admitted_total', help: 'Inbound sockets admitted to the handshake.', type: 'counter', samples: [{ value: a.admitted }] },
+        { name: 'lightpulse_inbound_refused_total', help: 'Inbound sockets refused before the handshake: their IP or /24 over its budget of sockets in the handshake, or the slots reserved for known hosts (src/node/admission.ts).', type: 'counter', samples: Object.entries(a.refused).map(([reason, value]) => ({ labels: { reason }, value })) }
       )
     }
     f.push(

@@ -12,7 +12,10 @@ import type { LogSink } from '../peer/logger.ts'
 import { computeNetworkId } from '../protocol/index.ts'
 import type { NetworkConfig, TrustedCheckpoint } from '../protocol/index.ts'
 import type { MeshParams } from '../peer/gossip-config.ts'
-import { createNodeLibp2p } from './libp2p-node.ts'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createNodeLibp2p, maxPendingFor, mergeGaters } from './libp2p-node.ts'
+import { InboundAdmission, hostOf } from './admission.ts'
+import type { AdmissionLimits } from './admission.ts'
 import { ConnectionTrimmer } from '../peer/connection-trimmer.ts'
 import type { WatermarkOptions } from '../peer/connection-trimmer.ts'
 import { NodeMetrics } from './metrics.ts'
@@ -59,6 +62,8 @@ export interface NodeOptions {
   checkpoint?: TrustedCheckpoint
   /** Keep only the newest N blocks (PeerInit.keepBlocks); default every block. */
   keepBlocks?: number
+  /** Per-host budgets for sockets in their handshake (src/node/admission.ts); default DEFAULT_ADMISSION. */
+  admission?: Partial<AdmissionLimits>
 }
 
 export interface RunningNode {
@@ -71,6 +76,8 @@ export interface RunningNode {
   metricsPort?: number
   /** The bootstrap's PX history, when on. */
   pxHistory?: PxHistory
+  /** Inbound admission (per-host handshake budgets). */
+  admission: InboundAdmission
 }
 
 export function defaultListen (role: PeerRole, host = '127.0.0.1', basePort = 0): string[] {
@@ -91,6 +98,9 @@ export async function startNode (o: NodeOptions): Promise<RunningNode> {
   const trimmer = o.watermarks !== undefined && o.role !== 'light'
     ? new ConnectionTrimmer({ ...o.watermarks, isProtected: (p) => bootstrapIds.has(p), log: logger })
     : undefined
+  // Per-host budgets for sockets in their handshake; the configured bootstraps' hosts are known from the start.
+  const bootstrapHosts = o.bootstraps.flatMap((a) => { try { return [hostOf(multiaddr(a))].filter((h): h is string => h !== undefined) } catch { return [] } })
+  const admission = new InboundAdmission(maxPendingFor(o.role), bootstrapHosts, o.admission)
   // One Ignore-class budget, read by gossipsub's score and fed by the Peer's validators.
   const ignorePenalty = new IgnorePenalty(systemClock.now)
   const libp2p = await createNodeLibp2p({
@@ -105,7 +115,7 @@ export async function startNode (o: NodeOptions): Promise<RunningNode> {
     maxConnections: trimmer?.high ?? o.maxConnections,
     mesh: o.mesh,
     local: o.local ?? false,
-    ...(trimmer !== undefined ? { gater: trimmer.gater } : {})
+    gater: trimmer !== undefined ? mergeGaters(admission.gater, trimmer.gater) : admission.gater
   })
   trimmer?.attach(libp2p as never)
   // Bootstraps depend on gossipsub internals for PX: a version without them must not start and quietly hand
@@ -151,7 +161,7 @@ export async function startNode (o: NodeOptions): Promise<RunningNode> {
     ...(o.keepBlocks !== undefined ? { keepBlocks: o.keepBlocks } : {})
   })
   await peer.start()
-  const metrics = o.metricsPort !== undefined ? new NodeMetrics(peer, trimmer, pxHistory, pxOnArrival?.stats) : undefined
+  const metrics = o.metricsPort !== undefined ? new NodeMetrics(peer, trimmer, pxHistory, pxOnArrival?.stats, admission) : undefined
   const metricsPort = metrics !== undefined ? await metrics.listen(o.metricsPort!) : undefined
   return {
     peer,
@@ -163,6 +173,7 @@ export async function startNode (o: NodeOptions): Promise<RunningNode> {
       await peer.stop()
       await store.close()
     },
+    admission,
     ...(trimmer !== undefined ? { trimmer } : {}),
     ...(pxHistory !== undefined ? { pxHistory } : {}),
     ...(metrics !== undefined ? { metrics, metricsPort } : {})

@@ -1,0 +1,135 @@
+/**
+ * Inbound admission during a connection flood (Node nodes: bootstraps and validators).
+ *
+ * libp2p holds every accepted socket as "pending" until its noise/yamux upgrade ends or times out (10 s),
+ * and refuses every new socket once `maxIncomingPendingConnections` are pending. One host that opens sockets
+ * and never completes a handshake therefore locks every honest newcomer out. This gater's
+ * `denyInboundConnection` runs right after libp2p accepts a socket and before the handshake, and refuses it
+ * at once (the socket is closed, nothing is read) when its host is over its budget:
+ *   - `perIp` sockets in the handshake at once per IP address;
+ *   - `perSubnet` per /24 (IPv4) or /48 (IPv6);
+ *   - strangers never take the last `reserved` of the node's pending slots: those are for known hosts (the
+ *     IPs of the configured bootstraps, and of peers that completed a handshake with us before, newest
+ *     `knownHosts` remembered), who are also exempt from the subnet budget (never from `perIp`).
+ * A socket leaves the count when its upgrade succeeds (`denyInboundUpgradedConnection`) or when it closes.
+ * Relayed connections (their address is the relay's) and addresses without an IP are not counted. The
+ * connection high watermark (ConnectionTrimmer, libp2p maxConnections) stays the hard cap on top of this.
+ */
+import type { ConnectionGater, MultiaddrConnection, PeerId } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+export interface AdmissionLimits {
+  /** Sockets in the handshake at once from one IP address. Default 4. */
+  perIp: number
+  /** Sockets in the handshake at once from one /24 (IPv4) or /48 (IPv6). Default 16. */
+  perSubnet: number
+  /** Pending slots (of `maxPending`) that strangers never take. Default 8. */
+  reserved: number
+  /** How many hosts that completed a handshake are remembered as known. Default 1,024. */
+  knownHosts: number
+}
+
+export const DEFAULT_ADMISSION: AdmissionLimits = { perIp: 4, perSubnet: 16, reserved: 8, knownHosts: 1_024 }
+
+export type AdmissionRefusal = 'ip' | 'subnet' | 'capacity'
+
+/** The IP address of a multiaddr, or undefined (relayed, no IP). */
+export function hostOf (addr: Multiaddr): string | undefined {
+  const parts = addr.getComponents()
+  if (parts.some((c) => c.name === 'p2p-circuit')) return undefined
+  return parts.find((c) => c.name === 'ip4' || c.name === 'ip6')?.value
+}
+
+/** The /24 of an IPv4 address, the /48 of an IPv6 address (its first three 16-bit groups). */
+export function subnetOf (ip: string): string {
+  if (!ip.includes(':')) return ip.split('.').slice(0, 3).join('.')
+  const [head = '', tail = ''] = ip.split('::')
+  const h = head === '' ? [] : head.split(':')
+  const t = tail === '' ? [] : tail.split(':')
+  const groups = ip.includes('::') ? [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t] : h
+  return groups.slice(0, 3).map((g) => g.toLowerCase().replace(/^0+(?=.)/, '')).join(':')
+}
+
+export class InboundAdmission {
+  private readonly limits: AdmissionLimits
+  private readonly maxPending: number
+  private readonly byIp = new Map<string, number>()
+  private readonly bySubnet = new Map<string, number>()
+  /** Admitted sockets still in the handshake, with the host they count for. */
+  private readonly pending = new Map<MultiaddrConnection, string>()
+  /** Hosts that completed a handshake (oldest first) and configured ones (never forgotten). */
+  private readonly known = new Map<string, true>()
+  private readonly configured: Set<string>
+  readonly refused: Record<AdmissionRefusal, number> = { ip: 0, subnet: 0, capacity: 0 }
+  admitted = 0
+
+  constructor (maxPending: number, configuredHosts: Iterable<string> = [], limits: Partial<AdmissionLimits> = {}) {
+    this.limits = { ...DEFAULT_ADMISSION, ...limits }
+    this.maxPending = maxPending
+    this.configured = new Set(configuredHosts)
+  }
+
+  /** Sockets admitted and still in their handshake. */
+  get inHandshake (): number { return this.pending.size }
+
+  isKnown (ip: string): boolean { return this.configured.has(ip) || this.known.has(ip) }
+
+  /** Why a socket from `ip` would be refused now, or undefined if it is admitted. */
+  check (ip: string): AdmissionRefusal | undefined {
+    if ((this.byIp.get(ip) ?? 0) >= this.limits.perIp) return 'ip'
+    if (this.isKnown(ip)) return undefined
+    if ((this.bySubnet.get(subnetOf(ip)) ?? 0) >= this.limits.perSubnet) return 'subnet'
+    if (this.pending.size >= this.maxPending - this.limits.reserved) return 'capacity'
+    return undefined
+  }
+
+  readonly gater: Required<Pick<ConnectionGater, 'denyInboundConnection' | 'denyInboundUpgradedConnection'>> = {
+    denyInboundConnection: (maConn: MultiaddrConnection) => {
+      const ip = hostOf(maConn.remoteAddr)
+      if (ip === undefined) return false
+      const refusal = this.check(ip)
+      if (refusal !== undefined) {
+        this.refused[refusal]++
+        return true
+      }
+      this.admit(maConn, ip)
+      return false
+    },
+    denyInboundUpgradedConnection: (_peer: PeerId, maConn: MultiaddrConnection) => {
+      const ip = this.pending.get(maConn)
+      if (ip !== undefined) {
+        this.release(maConn)
+        this.remember(ip)
+      }
+      return false
+    }
+  }
+
+  private admit (maConn: MultiaddrConnection, ip: string): void {
+    this.admitted++
+    this.pending.set(maConn, ip)
+    this.byIp.set(ip, (this.byIp.get(ip) ?? 0) + 1)
+    const net = subnetOf(ip)
+    this.bySubnet.set(net, (this.bySubnet.get(net) ?? 0) + 1)
+    maConn.addEventListener('close', () => { this.release(maConn) }, { once: true })
+  }
+
+  private release (maConn: MultiaddrConnection): void {
+    const ip = this.pending.get(maConn)
+    if (ip === undefined) return
+    this.pending.delete(maConn)
+    const dec = (m: Map<string, number>, k: string): void => {
+      const n = (m.get(k) ?? 1) - 1
+      if (n <= 0) m.delete(k)
+      else m.set(k, n)
+    }
+    dec(this.byIp, ip)
+    dec(this.bySubnet, subnetOf(ip))
+  }
+
+  private remember (ip: string): void {
+    this.known.delete(ip)
+    this.known.set(ip, true)
+    while (this.known.size > this.limits.knownHosts) this.known.delete(this.known.keys().next().value!)
+  }
+}
