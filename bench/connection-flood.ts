@@ -11,6 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startNode } from '../src/node/node.ts'
+import { DEFAULT_ADMISSION } from '../src/node/admission.ts'
 import { createTestNetwork } from '../test/helpers/chain-builder.ts'
 import { AT_ONCE, flood, floodUnderWay, honestDial } from '../test/helpers/flood.ts'
 import { entry, metric } from './common.ts'
@@ -22,7 +23,7 @@ export async function runConnectionFlood (o: BenchOptions): Promise<Entry[]> {
   const net = createTestNetwork({ validators: 12 })
   const boot = await startNode({
     role: 'bootstrap', network: net.config, dataDir: join(dir, 'boot'), bootstraps: [], local: true,
-    listen: ['/ip4/127.0.0.1/tcp/0'], watermarks: { lowWatermark: 160, highWatermark: 192 }
+    listen: ['/ip4/127.0.0.1/tcp/0'], admission: DEFAULT_ADMISSION, watermarks: { lowWatermark: 160, highWatermark: 192 }
   })
   const flooded: number[] = []
   const quiet: number[] = []

@@ -62,7 +62,7 @@ export interface NodeOptions {
   checkpoint?: TrustedCheckpoint
   /** Keep only the newest N blocks (PeerInit.keepBlocks); default every block. */
   keepBlocks?: number
-  /** Per-host budgets for sockets in their handshake (src/node/admission.ts); default DEFAULT_ADMISSION. */
+  /** Per-host budgets for sockets in their handshake (src/node/admission.ts); default DEFAULT_ADMISSION (with `local`, no per-IP or per-/24 budget). */
   admission?: Partial<AdmissionLimits>
 }
 
@@ -100,7 +100,9 @@ export async function startNode (o: NodeOptions): Promise<RunningNode> {
     : undefined
   // Per-host budgets for sockets in their handshake; the configured bootstraps' hosts are known from the start.
   const bootstrapHosts = o.bootstraps.flatMap((a) => { try { return [hostOf(multiaddr(a))].filter((h): h is string => h !== undefined) } catch { return [] } })
-  const admission = new InboundAdmission(maxPendingFor(o.role), bootstrapHosts, o.admission)
+  // With --local every devnet peer shares 127.0.0.1: the per-IP and per-/24 budgets are off unless given.
+  const maxPending = maxPendingFor(o.role)
+  const admission = new InboundAdmission(maxPending, bootstrapHosts, o.admission ?? (o.local === true ? { perIp: maxPending, perSubnet: maxPending } : {}))
   // One Ignore-class budget, read by gossipsub's score and fed by the Peer's validators.
   const ignorePenalty = new IgnorePenalty(systemClock.now)
   const libp2p = await createNodeLibp2p({

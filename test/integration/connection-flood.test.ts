@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { startNode } from '../../src/node/node.ts'
 import type { RunningNode } from '../../src/node/node.ts'
-import { subnetOf } from '../../src/node/admission.ts'
+import { DEFAULT_ADMISSION, subnetOf } from '../../src/node/admission.ts'
 import { createTestNetwork } from '../helpers/chain-builder.ts'
 import { AT_ONCE, flood, floodUnderWay, honestDial } from '../helpers/flood.ts'
 
@@ -28,7 +28,7 @@ async function withBootstrap (fn: (boot: RunningNode, port: number, addr: string
   const net = createTestNetwork({ validators: 12 })
   const boot = await startNode({
     role: 'bootstrap', network: net.config, dataDir: join(dir, 'boot'), bootstraps: [], local: true,
-    listen: ['/ip4/127.0.0.1/tcp/0'], watermarks: { lowWatermark: 40, highWatermark: 48 }
+    listen: ['/ip4/127.0.0.1/tcp/0'], admission: DEFAULT_ADMISSION, watermarks: { lowWatermark: 40, highWatermark: 48 }
   })
   try {
     const addr = boot.addrs().find((a) => a.includes('/tcp/') && !a.includes('/ws'))!

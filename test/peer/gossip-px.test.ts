@@ -19,7 +19,7 @@ import { topicsFor } from '../../src/peer/topics.ts'
 import { detachPxDials } from '../../src/peer/gossip-px.ts'
 import { waitUntil } from '../helpers/wait.ts'
 
-const topics = topicsFor('gossip-px-test')
+const topics = topicsFor(new Uint8Array(32).fill(7))
 const names = [topics.blocks, topics.txs, topics.release]
 
 interface Pair { a: Awaited<ReturnType<typeof node>>, b: Awaited<ReturnType<typeof node>>, aId: string }
