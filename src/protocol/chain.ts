@@ -8,9 +8,10 @@ import {
   QUORUM_SIZE, SIGNATURES_REQUIRED, TAG
 } from './constants.ts'
 import type { Preset } from './constants.ts'
-import { Writer, ZERO32, equals, toHex } from './bytes.ts'
+import { ZERO32, equals, toHex } from './bytes.ts'
 import { ProtocolError, check } from './errors.ts'
 import { encodeHeader, encodeNetworkConfig, encodeTx } from './encoding.ts'
+import { merkleRoot } from './merkle.ts'
 import { signingMessage, taggedHash } from './hash.ts'
 import { computeEntropy, computeQuorum } from './quorum.ts'
 import type { AncestorLink } from './quorum.ts'
@@ -57,11 +58,14 @@ export function registerSigningMessage (networkId: Uint8Array, publicKey: Uint8A
   return signingMessage(TAG.register, networkId, publicKey)
 }
 
+/** A transaction's hash: what the Merkle tree commits to, and what an inclusion proof is asked by. */
+export function computeTxHash (tx: Transaction): Uint8Array {
+  return taggedHash(TAG.tx, encodeTx(tx))
+}
+
+/** The Merkle root of a block's transactions (merkle.ts, PROTOCOL.md §3.12). */
 export function computeTxRoot (txs: Transaction[]): Uint8Array {
-  const w = new Writer(4 + txs.length * 32)
-  w.u32(txs.length)
-  for (const tx of txs) w.fixed(taggedHash(TAG.tx, encodeTx(tx)), 32)
-  return taggedHash(TAG.txRoot, w.finish())
+  return merkleRoot(txs.map(computeTxHash))
 }
 
 export function validateNetworkConfig (config: NetworkConfig): void {

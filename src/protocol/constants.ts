@@ -20,9 +20,11 @@ export const ENTROPY_BLOCKS = 12
 export const ANCESTRY_WINDOW = ENTROPY_LAG + ENTROPY_BLOCKS
 
 // Encoding limits (bounded decoding: every length and count is finite).
-export const HEADER_VERSION = 2
+export const HEADER_VERSION = 3
 export const HEADER_SIZE = 230
 export const MAX_TXS_PER_BLOCK = 256
+/** The longest inclusion proof path: ceil(log2(MAX_TXS_PER_BLOCK)). */
+export const MAX_PROOF_PATH = 8
 export const MAX_TX_SIZE = 1024
 export const MAX_CERT_ENTRIES = 64
 export const MAX_RELEASE_SIGNERS = 64
@@ -121,6 +123,8 @@ export const TAG = {
   blockSig: 'lightpulse/v1/block-signature',
   tx: 'lightpulse/v1/tx',
   txRoot: 'lightpulse/v1/tx-root',
+  txLeaf: 'lightpulse/v1/tx-leaf',
+  txNode: 'lightpulse/v1/tx-node',
   registry: 'lightpulse/v1/registry',
   certRoot: 'lightpulse/v1/cert-root',
   register: 'lightpulse/v1/register',
