@@ -19,6 +19,7 @@ import { quorumProtocolFor, topicsFor } from '../../src/peer/topics.ts'
 import { HELLO_BYTES } from '../../src/peer/quorum-relay.ts'
 import { createNodeLibp2p } from '../../src/node/libp2p-node.ts'
 import { createMemoryStore } from '../../src/storage/memory-store.ts'
+import { ManualClock } from '../../src/peer/clock.ts'
 import { createNodeVerifier } from '../../src/crypto/node.ts'
 import { encodeRoundMessage, quorumHelloSigningMessage } from '../../src/protocol/index.ts'
 import type { Signer } from '../../src/crypto/types.ts'
@@ -39,7 +40,9 @@ async function startValidator (net: TestNetwork, signer: Signer | undefined): Pr
     role: 'validator', privateKey: await generateKeyPair('Ed25519'), topics: topicsFor(net.networkId), listen: ['/ip4/127.0.0.1/tcp/0'],
     bootstrapIds: new Set(), blocklist, local: true
   })
-  const peer = new Peer({ network: net.config, libp2p, store: createMemoryStore(), verifier: createNodeVerifier(), role: 'validator', bootstraps: [], blocklist, ...(signer !== undefined ? { signer } : {}), keepRegistered: false })
+  // A clock that never moves: no round timer fires, so the only round messages are the test's own (in a
+  // loaded fresh-clone run, a real commit for height 1 reached b too and was counted as a second frame).
+  const peer = new Peer({ network: net.config, libp2p, store: createMemoryStore(), verifier: createNodeVerifier(), role: 'validator', bootstraps: [], blocklist, ...(signer !== undefined ? { signer } : {}), keepRegistered: false, clock: new ManualClock(Date.now()) })
   await peer.chain.acceptGenesis(g.block)
   await peer.start()
   return { peer, addr: libp2p.getMultiaddrs()[0]!.toString() }
