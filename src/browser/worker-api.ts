@@ -77,7 +77,19 @@ export function createWorkerApi (opts: WorkerApiOptions = {}): WorkerApi & { rea
     }
   }
 
+  // Whether the browser keeps this origin's storage under pressure (navigator.storage.persisted(), which a
+  // worker can read; asking for it, persist(), is the page's: ClientConfig.persistStorage). Read every 2 s at most.
+  let persisted: boolean | undefined
+  let persistedAt = -Infinity
+  const readPersisted = (): void => {
+    if (performance.now() - persistedAt < 2_000) return
+    persistedAt = performance.now()
+    const sm = (globalThis.navigator as Navigator | undefined)?.storage
+    if (typeof sm?.persisted !== 'function') return
+    sm.persisted().then((v) => { persisted = v }, () => {})
+  }
   const status = (): StatusSnapshot => {
+    readPersisted()
     const p = peer
     const state = p?.chain.state
     const signer = p?.signer
@@ -101,7 +113,7 @@ export function createWorkerApi (opts: WorkerApiOptions = {}): WorkerApi & { rea
       validator: id === undefined
         ? undefined
         : { publicKey: id, registered: rec !== undefined, active: rec !== undefined && state !== undefined && rec.activeFrom <= state.tip.header.height + 1, signed, lastDuty },
-      store: { kind: store?.kind ?? 'none', error: p?.chain.storageError?.message, loadedHeight: loaded?.height, discarded: loaded?.discarded, firstHeight, keepBlocks: config?.keepBlocks ?? DEFAULT_KEEP_BLOCKS },
+      store: { kind: store?.kind ?? 'none', error: p?.chain.storageError?.message, loadedHeight: loaded?.height, discarded: loaded?.discarded, firstHeight, keepBlocks: config?.keepBlocks ?? DEFAULT_KEEP_BLOCKS, ...(persisted !== undefined ? { persisted } : {}) },
       ...(state === undefined ? {} : { startedFrom: p?.chain.startedFrom === undefined ? { kind: 'genesis' as const } : { kind: 'checkpoint' as const, height: p.chain.startedFrom.height, hash: toHex(p.chain.startedFrom.hash) } }),
       ...(p?.sync.checkpoint !== undefined ? { checkpoint: { ...p.sync.checkpoint.status } } : {}),
       crypto: cryptoKind,

@@ -82,6 +82,12 @@ class Calls {
   }
 }
 
+/** navigator.storage.persist() where this context has it (a page; not a worker), not awaited: Firefox may prompt. */
+function requestPersistentStorage (): void {
+  const sm = (globalThis.navigator as Navigator | undefined)?.storage
+  if (typeof sm?.persist === 'function') sm.persist().catch(() => false)
+}
+
 /** A client over any endpoint that exposes the worker API (`exposeWorkerApi`). */
 export function connectWorker (endpoint: Endpoint, opts: { terminate?: () => void, rtc?: RtcBridge } = {}): LightpulseClient & { readonly calls: Calls, readonly wire: Remote<WireApi> } {
   const wire = wrap<WireApi>(endpoint)
@@ -89,7 +95,10 @@ export function connectWorker (endpoint: Endpoint, opts: { terminate?: () => voi
   return {
     calls,
     wire,
-    start: async (config) => await calls.run(async () => await wire.start(config)),
+    start: async (config) => {
+      if (config.persistStorage === true) requestPersistentStorage()
+      return await calls.run(async () => await wire.start(config))
+    },
     stop: async () => { await calls.run(async () => await wire.stop()) },
     status: async () => await calls.run(async () => await wire.status()),
     on: async (listener) => {

@@ -28,6 +28,14 @@ export interface ClientConfig {
   checkpoint?: string
   /** Blocks kept in IndexedDB (older ones are pruned as new ones arrive; minimum 64). Default DEFAULT_KEEP_BLOCKS (1024). */
   keepBlocks?: number
+  /**
+   * Ask the browser to keep this site's storage under storage pressure (`navigator.storage.persist()`, from the
+   * page, when `start` is called; not awaited). Chromium decides by site engagement without asking; Firefox shows
+   * the user a prompt, so an embedder decides whether to ask. Without it the browser may clear the stored chain
+   * and identity when the device runs low on space (the peer then starts afresh). Default false; the lightpulse
+   * page asks. `status().store.persisted` says what the browser granted.
+   */
+  persistStorage?: boolean
 }
 
 /** Blocks a browser peer keeps by default: about 17 minutes of devnet, 34 hours of mainnet, under 1 MB. */
@@ -60,7 +68,8 @@ export interface StatusSnapshot {
   staleSince?: number
   validator?: { publicKey: string, registered: boolean, active: boolean, signed: number, lastDuty?: { height: number, round: number, stage: Stage } }
   /** `firstHeight`: the lowest block height still stored (blocks below were pruned, or precede the checkpoint started from). */
-  store: { kind: string, error?: string, loadedHeight?: number, discarded?: string, firstHeight?: number, keepBlocks?: number }
+  /** `persisted`: the browser keeps this origin's storage under pressure (navigator.storage.persisted()); absent where unknown. */
+  store: { kind: string, error?: string, loadedHeight?: number, discarded?: string, firstHeight?: number, keepBlocks?: number, persisted?: boolean }
   /**
    * Where the verified chain starts: `genesis` (every block verified since the release certificate) or the
    * trusted checkpoint it started from. With a checkpoint configured, `checkpoint` reports its progress.

@@ -30,6 +30,8 @@ async function loadConfig (): Promise<ClientConfig> {
   const res = await fetch(url).catch(() => undefined)
   if (res === undefined || !res.ok) throw new Error(`Could not load the network configuration from ${url}. Start the local network with 'npm start' and open the URL it prints.`)
   const cfg = await res.json() as ClientConfig
+  // The page asks the browser to keep its stored chain and identity under storage pressure.
+  cfg.persistStorage ??= true
   const store = params.get('store')
   if (store !== null) cfg.storeName = store
   const checkpoint = params.get('checkpoint')
@@ -105,7 +107,7 @@ function render (s: StatusSnapshot): void {
     : s.startedFrom.kind === 'genesis' ? 'genesis: every block since the release certificate'
       : `trusted checkpoint #${s.startedFrom.height} (${s.startedFrom.hash.slice(0, 12)}…), every block after it`
   $('stored-range').textContent = s.store.firstHeight === undefined || s.head === undefined ? '—'
-    : `blocks ${Math.min(s.store.firstHeight, s.head.height)}–${s.head.height} (keeps the newest ${s.store.keepBlocks ?? '∞'})`
+    : `blocks ${Math.min(s.store.firstHeight, s.head.height)}–${s.head.height} (keeps the newest ${s.store.keepBlocks ?? '∞'})${s.store.persisted === false ? '; the browser may clear it when space runs low' : s.store.persisted === true ? '; kept by the browser (persistent storage)' : ''}`
   $('startup').textContent = startupText(s)
   const target = Math.max(s.sync.target, s.sync.height, 1)
   ;($('sync-bar')).style.width = `${Math.min(100, (100 * Math.max(0, s.sync.height)) / target)}%`

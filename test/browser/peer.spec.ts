@@ -17,6 +17,22 @@ function note (type: string, description: string): void {
 test.describe.configure({ mode: 'default' })
 
 /** Waits until the page's verified head is at least `min` and the devnet has recorded the same hash at that height. */
+test('the page asks the browser to keep its storage, and reports what the browser granted', async ({ page, net }) => {
+  await page.addInitScript(() => {
+    const sm = navigator.storage
+    const ask = sm.persist.bind(sm)
+    const w = globalThis as unknown as { persistCalls: number }
+    w.persistCalls = 0
+    sm.persist = async () => { w.persistCalls++; return await ask() }
+  })
+  await openPeer(page, net, 'persist')
+  const granted = await page.evaluate(async () => await navigator.storage.persisted())
+  const s = await waitForStatus(page, 'store.persisted reported', (st) => st.running && st.store.persisted !== undefined && st.head !== undefined, 30_000)
+  expect(await page.evaluate(() => (globalThis as unknown as { persistCalls: number }).persistCalls), 'navigator.storage.persist() asked once at start').toBe(1)
+  expect(s.store.persisted, 'the worker reports what the page sees').toBe(granted)
+  await expect(page.locator('#stored-range')).toContainText(granted ? 'kept by the browser' : 'the browser may clear it when space runs low')
+})
+
 async function honestHead (page: Page, net: TestNetwork, min: number, timeoutMs: number): Promise<NonNullable<StatusSnapshot['head']>> {
   const s = await waitForStatus(page, `honest head >= ${min}`, (st) => st.head !== undefined && st.head.height >= min && net.isHonest(st.head.height, st.head.hash), timeoutMs)
   return s.head!
