@@ -5,7 +5,7 @@
  */
 import { generateKeyPair, privateKeyFromRaw } from '@libp2p/crypto/keys'
 import { peerIdsOf } from '../peer/dialer.ts'
-import { toHex, computeNetworkId, parseCheckpoint } from '../protocol/index.ts'
+import { toHex, fromHex, computeNetworkId, encodeInclusionProof, encodeTx, parseCheckpoint } from '../protocol/index.ts'
 import type { Ed25519Verifier } from '../protocol/index.ts'
 import { Peer } from '../peer/peer.ts'
 import { IgnorePenalty } from '../peer/gossip-penalty.ts'
@@ -254,6 +254,16 @@ export function createWorkerApi (opts: WorkerApiOptions = {}): WorkerApi & { rea
       }
       await p.register()
       return { publicKey: toHex(signer.publicKey) }
+    },
+    getProof: async (txHash) => {
+      const p = peer
+      if (p === undefined) throw new LightpulseError('NOT_STARTED', 'Start the peer before asking for a proof.')
+      if (!/^[0-9a-f]{64}$/i.test(txHash)) throw new LightpulseError('CONFIG_INVALID', `A transaction hash is 64 hex digits, not "${txHash}".`)
+      const v = await p.getProof(fromHex(txHash.toLowerCase()))
+      return {
+        txHash: toHex(v.txHash), height: v.height, blockHash: toHex(v.blockHash), txRoot: toHex(v.header.txRoot),
+        index: v.proof.index, size: v.proof.size, tx: toHex(encodeTx(v.tx)), proof: toHex(encodeInclusionProof(v.proof))
+      }
     },
     ping: async () => 'pong',
     resume: async () => { peer?.wake('the page resumed') }

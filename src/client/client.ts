@@ -12,7 +12,7 @@ import type { Reply } from './errors.ts'
 import { attachRtcBridge, canBridgeRtc } from './rtc-bridge.ts'
 import { canShareAcrossTabs, createTabSharedClient } from './tabs.ts'
 import type { RtcBridge, RtcBridgeOptions } from './rtc-bridge.ts'
-import type { ClientConfig, ClientEvent, StatusSnapshot, WireApi } from './types.ts'
+import type { ClientConfig, ClientEvent, StatusSnapshot, TxInclusion, WireApi } from './types.ts'
 
 export interface LightpulseClient {
   /** Starts the peer (idempotent); resolves with the first status once the stored chain is loaded. */
@@ -23,6 +23,13 @@ export interface LightpulseClient {
   on: (listener: (e: ClientEvent) => void) => Promise<() => Promise<void>>
   /** Creates (once) the tab's non-extractable validator key and publishes its registration. */
   enroll: () => Promise<{ publicKey: string }>
+  /**
+   * Shows that a transaction (64 hex digits of its hash) is in a block this peer verified itself: connected
+   * peers are asked for its inclusion proof (sync PROOF), checked against the verified block's header. Coded
+   * failures: PROOF_NOT_FOUND (no peer holds it), PROOF_UNVERIFIABLE (its block is older than the stored
+   * range, or not synced yet), HEADER_MISMATCH, PROOF_INVALID (a forged answer; that peer is penalised).
+   */
+  getProof: (txHash: string) => Promise<TxInclusion>
   /** Stops the worker at once (when the client started it); pending and later calls fail with WORKER_TERMINATED. */
   terminate: () => void
   /** The page-side WebRTC bridge that gives the worker's libp2p WebRTC (absent where the page has no RTCPeerConnection or rtc is off). */
@@ -106,6 +113,7 @@ export function connectWorker (endpoint: Endpoint, opts: { terminate?: () => voi
       return async () => { await calls.run(async () => await wire.unsubscribe(id)) }
     },
     enroll: async () => await calls.run(async () => await wire.enroll()),
+    getProof: async (txHash) => await calls.run(async () => await wire.getProof(txHash)),
     terminate: () => {
       calls.kill(new LightpulseError('WORKER_TERMINATED', 'The lightpulse client was terminated; create a new client to start again.'))
       wire[releaseProxy]()
@@ -172,6 +180,6 @@ function ownClient (opts: ClientOptions): LightpulseClient {
 }
 
 function publicView (c: LightpulseClient): LightpulseClient {
-  const { start, stop, status, on, enroll, terminate, rtc } = c
-  return { start, stop, status, on, enroll, terminate, ...(rtc !== undefined ? { rtc } : {}) }
+  const { start, stop, status, on, enroll, getProof, terminate, rtc } = c
+  return { start, stop, status, on, enroll, getProof, terminate, ...(rtc !== undefined ? { rtc } : {}) }
 }

@@ -105,6 +105,22 @@ export type ClientEvent =
 /** A log line of the peer (info and warnings). Failures come as `error` events, never as logs. */
 export interface LogEvent { level: 'info' | 'warn' | 'error', component: string, message: string, details?: Record<string, unknown> }
 
+/**
+ * A transaction shown to be in a block this peer verified itself (PROTOCOL.md §3.12): the block's height and
+ * hash, its txRoot, the transaction's position and the block's transaction count, the transaction's bytes
+ * (§3.2) and the proof's bytes (§3.12). All hashes and bytes are lowercase hex.
+ */
+export interface TxInclusion {
+  txHash: string
+  height: number
+  blockHash: string
+  txRoot: string
+  index: number
+  size: number
+  tx: string
+  proof: string
+}
+
 /** What the worker exposes over comlink. */
 export interface WorkerApi {
   start: (config: ClientConfig) => Promise<StatusSnapshot>
@@ -115,6 +131,8 @@ export interface WorkerApi {
   unsubscribe: (id: number) => Promise<void>
   /** Creates (once) the tab's non-extractable validator key and publishes its registration transaction. */
   enroll: () => Promise<{ publicKey: string }>
+  /** The verified inclusion of a transaction (64 hex digits of its hash), asked of connected peers. */
+  getProof: (txHash: string) => Promise<TxInclusion>
   /** Answers at once: the client's liveness probe after a worker error. */
   ping: () => Promise<'pong'>
   /** The page resumed (or became visible): catch up now rather than at the next poll. */
@@ -122,7 +140,7 @@ export interface WorkerApi {
 }
 
 /** The methods the worker exposes, in this order (the wire contract between client and worker). */
-export const WORKER_METHODS = ['start', 'stop', 'status', 'subscribe', 'unsubscribe', 'enroll', 'ping', 'resume'] as const satisfies ReadonlyArray<keyof WorkerApi>
+export const WORKER_METHODS = ['start', 'stop', 'status', 'subscribe', 'unsubscribe', 'enroll', 'getProof', 'ping', 'resume'] as const satisfies ReadonlyArray<keyof WorkerApi>
 
 /** The worker's side of the wire: every method answers a Reply instead of throwing. */
 export type WireApi = { [K in keyof WorkerApi]: (...args: Parameters<WorkerApi[K]>) => Promise<Reply<Awaited<ReturnType<WorkerApi[K]>>>> }

@@ -77,6 +77,7 @@ export class ChainService {
   /** States at multiples of the preset's checkpointInterval (newest checkpointRetention), to serve. */
   private served: ChainState[] = []
   private tipListeners = new Set<(s: ChainState) => void>()
+  private blockListeners = new Set<(blocks: Block[]) => void>()
 
   constructor (init: ChainServiceInit) {
     this.init = init
@@ -89,6 +90,12 @@ export class ChainService {
   onTip (fn: (s: ChainState) => void): () => void {
     this.tipListeners.add(fn)
     return () => { this.tipListeners.delete(fn) }
+  }
+
+  /** Every block that becomes part of the chain (gossip, sync, reorg), in height order, once verified. */
+  onBlocks (fn: (blocks: Block[]) => void): () => void {
+    this.blockListeners.add(fn)
+    return () => { this.blockListeners.delete(fn) }
   }
 
   /**
@@ -405,6 +412,7 @@ export class ChainService {
       })
     }
     for (const fn of this.tipListeners) fn(next)
+    if (items.length > 0) for (const fn of this.blockListeners) fn(items.map((i) => i.block))
   }
 
   private async persist (items: Array<{ block: Block, info: BlockInfo }>, checkpointState: ChainState): Promise<void> {

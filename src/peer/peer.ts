@@ -6,7 +6,7 @@
 import type { Connection, Libp2p, PeerId } from '@libp2p/interface'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { GossipSub } from '@libp2p/gossipsub'
-import { ProtocolError, computeBlockHash, computeNetworkId, decodeBlock, encodeTx, equals, isProtocolError, registerSigningMessage, toHex } from '../protocol/index.ts'
+import { ProtocolError, computeBlockHash, computeNetworkId, decodeBlock, encodeTx, equals, isProtocolError, registerSigningMessage, toHex, Writer } from '../protocol/index.ts'
 import type { ChainState, NetworkConfig, Ed25519Verifier, Transaction, TrustedCheckpoint } from '../protocol/index.ts'
 import type { ChainStore } from '../storage/types.ts'
 import type { Signer } from '../crypto/types.ts'
@@ -18,6 +18,8 @@ import { SyncService } from './sync-service.ts'
 import { Dialer } from './dialer.ts'
 import { concurrentOutboundStreams, keepOutboundStreams } from './gossip-streams.ts'
 import { detachPxDials } from './gossip-px.ts'
+import { KIND_PROOF, MAX_PROOF_FRAME, TxIndex, indexChain, verifyProofFrame } from './chain-queries.ts'
+import type { VerifiedInclusion } from './chain-queries.ts'
 import type { OutboundStreamKeeper } from './gossip-streams.ts'
 import type { SyncBudgetLimits } from './sync-budget.ts'
 import { IgnorePenalty } from './gossip-penalty.ts'
@@ -133,6 +135,8 @@ export class Peer {
   readonly rounds: RoundService
   readonly release: ReleaseService
   readonly sync: SyncService
+  /** Transactions this peer can prove to others (sync PROOF, chain-queries.ts). */
+  readonly txIndex = new TxIndex()
   readonly dialer: Dialer
   /** Direct round messages between a round's producer and its members (PROTOCOL.md §3.10). */
   readonly relay: QuorumRelay
@@ -209,6 +213,7 @@ export class Peer {
       onRejected: (peer, err) => { this.recordVerdict('sync', peer, err) },
       now: this.clock.now,
       timeline: this.timeline,
+      txIndex: this.txIndex,
       ...(init.checkpoint !== undefined ? { checkpoint: init.checkpoint } : {}),
       ...(init.syncBudget !== undefined ? { budget: init.syncBudget } : {})
     })
@@ -226,6 +231,7 @@ export class Peer {
     if (this.started) return
     this.started = true
     await this.chain.load()
+    this.unsubscribers.push(indexChain(this.chain, this.txIndex))
     const { libp2p } = this.init
     if (libp2p.status !== 'started') await libp2p.start()
     const ps = this.pubsub
@@ -342,10 +348,37 @@ export class Peer {
     if (!this.started) return
     this.log.info('catching up after a pause', { reason })
     void this.dialer.check()
+    for (const p of this.syncPeers().slice(0, 3)) void this.sync.syncFrom(p).catch(() => {})
+  }
+
+  /** Connected peers we sync from (not banned), bootstraps first, one entry per peer. */
+  private syncPeers (): PeerId[] {
     const conns = this.init.libp2p.getConnections().filter((c) => c.status === 'open' && !this.sync.isBanned(c.remotePeer.toString()))
     conns.sort((a, b) => Number(this.dialer.bootstrapIds.has(b.remotePeer.toString())) - Number(this.dialer.bootstrapIds.has(a.remotePeer.toString())))
-    const peers = [...new Map(conns.map((c) => [c.remotePeer.toString(), c.remotePeer])).values()]
-    for (const p of peers.slice(0, 3)) void this.sync.syncFrom(p).catch(() => {})
+    return [...new Map(conns.map((c) => [c.remotePeer.toString(), c.remotePeer])).values()]
+  }
+
+  /**
+   * The verified inclusion of transaction `txHash` (chain-queries.ts): asked of up to `maxPeers` connected peers,
+   * bootstraps first; the first answer that verifies against our own verified block wins. A forged answer counts
+   * against its server (PROOF_INVALID). Throws the last coded error, or PROOF_NOT_FOUND when no peer held it.
+   */
+  async getProof (txHash: Uint8Array, maxPeers = 4): Promise<VerifiedInclusion> {
+    if (txHash.length !== 32) throw new ProtocolError('NON_CANONICAL', { field: 'txHash', length: txHash.length })
+    const req = new Writer(33).u8(KIND_PROOF).fixed(txHash, 32).finish()
+    let last: ProtocolError | undefined
+    for (const p of this.syncPeers().slice(0, maxPeers)) {
+      try {
+        const [frame] = await this.sync.query(p, req, MAX_PROOF_FRAME)
+        if (frame === undefined) continue
+        return await verifyProofFrame(this.chain, txHash, frame)
+      } catch (err) {
+        if (!isProtocolError(err)) continue // a dial or stream failure: ask the next peer
+        if (err.action === 'reject') this.recordVerdict('sync', p.toString(), err)
+        last = err
+      }
+    }
+    throw last ?? new ProtocolError('PROOF_NOT_FOUND', { txHash: toHex(txHash) })
   }
 
   private connectedPeer (id: string): PeerId | undefined {

@@ -4,7 +4,8 @@
  * serves reject-class data is reported and never synced from again.
  *
  *   request  = u8 kind | kind=1 STATUS: nothing | kind=2 BLOCKS: u64 from, u16 count (<= MAX_SYNC_BATCH)
- *              | kind=3 STATE: u64 height, 32 block hash
+ *              | kind=3 STATE: u64 height, 32 block hash | kind=4 HEADER: u64 height | kind=5 PROOF: 32 tx hash
+ *   HEADER, PROOF -> chain-queries.ts
  *   STATE    -> two frames, the encoded genesis block and the encoded chain state after that block (§3.11), or none
  *               when the server does not hold that state (checkpoint-start.ts verifies them)
  *   STATUS   -> one frame: u8 hasGenesis, u64 tipHeight, 32 tipHash, 32 genesisHash, u8 n, n x (u8 len, release message)
@@ -24,6 +25,8 @@ import {
 import type { Block } from '../protocol/index.ts'
 import { SyncBudget } from './sync-budget.ts'
 import { BlockPrefetch } from './block-prefetch.ts'
+import { KIND_HEADER, KIND_PROOF, serveHeader, serveProof } from './chain-queries.ts'
+import type { TxIndex } from './chain-queries.ts'
 import { CheckpointStart } from './checkpoint-start.ts'
 import type { TrustedCheckpoint } from '../protocol/index.ts'
 import type { SyncBudgetLimits } from './sync-budget.ts'
@@ -67,6 +70,8 @@ export interface SyncServiceInit {
   checkpoint?: TrustedCheckpoint
   /** Records the first STATUS, checkpoint, sync and head phases (startup.ts). */
   timeline?: StartupTimeline
+  /** Transactions this server can prove (PROOF requests, chain-queries.ts); none without it. */
+  txIndex?: TxIndex
 }
 
 export class SyncService {
@@ -175,6 +180,15 @@ export class SyncService {
           await lp.write(state, { signal })
           this.budget.spend(peer, g.length + state.length)
         }
+      } else if (kind === KIND_HEADER) {
+        const height = r.u64('height')
+        r.end()
+        for (const f of await serveHeader(this.init.chain, height)) { await lp.write(f, { signal }); this.budget.spend(peer, f.length) }
+      } else if (kind === KIND_PROOF) {
+        const txHash = r.fixed(32, 'txHash')
+        r.end()
+        const frames = this.init.txIndex === undefined ? [] : await serveProof(this.init.chain, this.init.txIndex, txHash)
+        for (const f of frames) { await lp.write(f, { signal }); this.budget.spend(peer, f.length) }
       } else {
         throw new ProtocolError('UNKNOWN_KIND', { what: 'sync-request', kind })
       }
@@ -210,6 +224,11 @@ export class SyncService {
     } finally {
       signal.removeEventListener('abort', onAbort)
     }
+  }
+
+  /** HEADER or PROOF (chain-queries.ts) to `peer`: the frames it served (unverified). */
+  async query (peer: PeerId, body: Uint8Array, maxFrame: number): Promise<Uint8Array[]> {
+    return await this.request(peer, body, maxFrame, 1)
   }
 
   async status (peer: PeerId): Promise<PeerStatus> {

@@ -62,6 +62,15 @@ export const ErrorCodes = {
   CHECKPOINT_EXPIRED: 'ignore',
   /** No connected peer could serve the trusted checkpoint's state. */
   CHECKPOINT_UNAVAILABLE: 'ignore',
+  // served chain data for dApps (sync HEADER and PROOF)
+  /** A served inclusion proof that does not prove what it claims (forged transaction, proof or bytes). */
+  PROOF_INVALID: 'reject',
+  /** A served header that is not the block this peer verified at that height (another fork, or a lie). */
+  HEADER_MISMATCH: 'ignore',
+  /** This peer holds no verified block at that height to check a served header against (pruned, not synced). */
+  PROOF_UNVERIFIABLE: 'ignore',
+  /** No connected peer held the transaction in its index. */
+  PROOF_NOT_FOUND: 'ignore',
   // peer budgets (a runtime policy, not a chain rule: a request over a documented per-peer budget)
   RATE_LIMITED: 'reject',
 } as const satisfies Record<string, GossipAction>

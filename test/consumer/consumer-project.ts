@@ -58,15 +58,15 @@ const ESBUILD_HTML = `<!doctype html>
 
 /** The dApp's page script; `worker` is the expression for ClientOptions.worker, or undefined for the default. */
 const mainJs = (worker: string | undefined): string => `import { createLightpulseClient, LightpulseError } from 'lightpulse'
-import { decodeBlock, createWebCryptoVerifier, isWebCryptoEd25519Available } from 'lightpulse/protocol'
+import { HEADER_VERSION, decodeBlock, createWebCryptoVerifier, isWebCryptoEd25519Available } from 'lightpulse/protocol'
 
 const client = createLightpulseClient(${worker !== undefined ? `{ worker: ${worker} }` : ''})
 const events = []
 const state = { client, events, started: false, error: undefined, isLightpulseError: undefined }
 window.consumer = state
 // lightpulse/protocol in the browser, without Node built-ins: decoding is coded, WebCrypto verifies.
-// A header of version 1 cut off after 10 bytes.
-try { decodeBlock(new Uint8Array([2, 0, 0, 0, 0, 0, 0, 0, 0, 0])) } catch (err) { state.protocolDecode = err.code }
+// A header of the current version cut off after 10 bytes.
+try { decodeBlock(new Uint8Array([HEADER_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0])) } catch (err) { state.protocolDecode = err.code }
 state.protocolVerifier = (await isWebCryptoEd25519Available()) && typeof createWebCryptoVerifier().verify === 'function'
 await client.on((e) => { if (e.type !== 'round') events.push(e.type === 'error' ? e.type + ':' + e.code : e.type) })
 const config = await (await fetch('./config.json')).json()
