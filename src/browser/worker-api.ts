@@ -5,7 +5,7 @@
  */
 import { generateKeyPair, privateKeyFromRaw } from '@libp2p/crypto/keys'
 import { peerIdsOf } from '../peer/dialer.ts'
-import { toHex, fromHex, computeNetworkId, encodeInclusionProof, encodeTx, parseCheckpoint } from '../protocol/index.ts'
+import { toHex, fromHex, computeNetworkId, computeTxHash, encodeInclusionProof, encodeTx, parseCheckpoint } from '../protocol/index.ts'
 import type { Ed25519Verifier } from '../protocol/index.ts'
 import { Peer } from '../peer/peer.ts'
 import { IgnorePenalty } from '../peer/gossip-penalty.ts'
@@ -252,8 +252,8 @@ export function createWorkerApi (opts: WorkerApiOptions = {}): WorkerApi & { rea
         p.setSigner(s)
         signer = s
       }
-      await p.register()
-      return { publicKey: toHex(signer.publicKey) }
+      const tx = await p.register()
+      return { publicKey: toHex(signer.publicKey), txHash: toHex(computeTxHash(tx)) }
     },
     getProof: async (txHash) => {
       const p = peer

@@ -22,7 +22,7 @@ export interface LightpulseClient {
   /** Subscribes to the peer's events; resolves with an unsubscribe function. */
   on: (listener: (e: ClientEvent) => void) => Promise<() => Promise<void>>
   /** Creates (once) the tab's non-extractable validator key and publishes its registration. */
-  enroll: () => Promise<{ publicKey: string }>
+  enroll: () => Promise<{ publicKey: string, txHash: string }>
   /**
    * Shows that a transaction (64 hex digits of its hash) is in a block this peer verified itself: connected
    * peers are asked for its inclusion proof (sync PROOF), checked against the verified block's header. Coded

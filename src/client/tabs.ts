@@ -169,7 +169,7 @@ export function createTabSharedClient (local: LightpulseClient): LightpulseClien
       listeners.add(listener)
       return async () => { listeners.delete(listener) }
     },
-    enroll: async () => await call<{ publicKey: string }>('enroll'),
+    enroll: async () => await call<{ publicKey: string, txHash: string }>('enroll'),
     getProof: async (txHash) => await call<TxInclusion>('getProof', txHash),
     terminate: () => {
       terminated = true

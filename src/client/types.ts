@@ -129,8 +129,8 @@ export interface WorkerApi {
   /** Registers a listener (wrap it with comlink.proxy). Returns an id for unsubscribe. */
   subscribe: (listener: (e: ClientEvent) => void) => Promise<number>
   unsubscribe: (id: number) => Promise<void>
-  /** Creates (once) the tab's non-extractable validator key and publishes its registration transaction. */
-  enroll: () => Promise<{ publicKey: string }>
+  /** Creates (once) the tab's non-extractable validator key and publishes its registration transaction (its hash: `txHash`). */
+  enroll: () => Promise<{ publicKey: string, txHash: string }>
   /** The verified inclusion of a transaction (64 hex digits of its hash), asked of connected peers. */
   getProof: (txHash: string) => Promise<TxInclusion>
   /** Answers at once: the client's liveness probe after a worker error. */

@@ -298,6 +298,17 @@ test('enrolled as validator: registered, active, and signs blocks the Node valid
   await expect(page.locator('#validator-status')).toContainText(/registered|active/)
   await waitForStatus(page, 'validator active after the activation delay', (s) => s.validator?.active === true, 30_000)
   await expect(page.locator('#validator-status')).toContainText('active')
+  // The registration is on chain: the tab gets it proven by its peers, against the block it verified itself.
+  const proof = await page.evaluate(async () => {
+    const c = (globalThis as unknown as { lightpulse: { enroll: () => Promise<{ txHash: string }>, getProof: (h: string) => Promise<{ txHash: string, height: number, blockHash: string, index: number, size: number }> } }).lightpulse
+    const { txHash } = await c.enroll() // the same key, so the same registration (and hash) again
+    return { txHash, got: await c.getProof(txHash) }
+  })
+  expect(proof.got.txHash).toBe(proof.txHash)
+  expect(net.isHonest(proof.got.height, proof.got.blockHash), `the proven block ${proof.got.height} is the devnet's`).toBe(true)
+  expect(proof.got.index).toBeLessThan(proof.got.size)
+  const bad = await page.evaluate(async () => await (globalThis as unknown as { lightpulse: { getProof: (h: string) => Promise<unknown> } }).lightpulse.getProof('00'.repeat(32)).then(() => 'ok', (e: { code?: string }) => e.code))
+  expect(bad, 'a transaction no peer holds').toBe('PROOF_NOT_FOUND')
   const from = net.devnet.finalHeight
   await net.devnet.waitFor('a block accepted by the Node validators carrying the browser validator\'s signature',
     () => [...net.devnet.blocks.values()].some((b) => b.signerKeys.includes(key)), 90_000)
