@@ -265,6 +265,17 @@ export function createWorkerApi (opts: WorkerApiOptions = {}): WorkerApi & { rea
         index: v.proof.index, size: v.proof.size, tx: toHex(encodeTx(v.tx)), proof: toHex(encodeInclusionProof(v.proof))
       }
     },
+    header: async (height) => {
+      const p = peer
+      if (p === undefined) throw new LightpulseError('NOT_STARTED', 'Start the peer before asking for a header.')
+      if (!Number.isSafeInteger(height) || height < 0) throw new LightpulseError('CONFIG_INVALID', `A height is a whole number ≥ 0, not ${String(height)}.`)
+      const { header: h, hash } = await p.header(height)
+      return {
+        height: h.height, hash: toHex(hash), parentHash: toHex(h.parentHash), timestamp: h.timestamp, round: h.round, producer: toHex(h.producer),
+        bitset: h.bitset, revealBitset: h.revealBitset, randomValue: toHex(h.randomValue), txRoot: toHex(h.txRoot), registryRoot: toHex(h.registryRoot),
+        certRoot: toHex(h.certRoot), anchorHeight: h.anchorHeight, anchorTimestamp: h.anchorTimestamp
+      }
+    },
     ping: async () => 'pong',
     resume: async () => { peer?.wake('the page resumed') }
   }

@@ -12,7 +12,7 @@ import type { Reply } from './errors.ts'
 import { attachRtcBridge, canBridgeRtc } from './rtc-bridge.ts'
 import { canShareAcrossTabs, createTabSharedClient } from './tabs.ts'
 import type { RtcBridge, RtcBridgeOptions } from './rtc-bridge.ts'
-import type { ClientConfig, ClientEvent, StatusSnapshot, TxInclusion, WireApi } from './types.ts'
+import type { ClientConfig, ClientEvent, StatusSnapshot, TxInclusion, VerifiedHeader, WireApi } from './types.ts'
 
 export interface LightpulseClient {
   /** Starts the peer (idempotent); resolves with the first status once the stored chain is loaded. */
@@ -30,6 +30,13 @@ export interface LightpulseClient {
    * range, or not synced yet), HEADER_MISMATCH, PROOF_INVALID (a forged answer; that peer is penalised).
    */
   getProof: (txHash: string) => Promise<TxInclusion>
+  /** The header of a block this peer verified and still holds; BLOCK_NOT_HELD for a pruned or unknown height. */
+  header: (height: number) => Promise<VerifiedHeader>
+  /**
+   * The block's random value (taggedHash of its quorum's reveals) with its verified header: a beacon a dApp can
+   * draw from. Who can bias it, and how far: docs/LIMITS.md.
+   */
+  randomness: (height: number) => Promise<{ height: number, randomValue: string, header: VerifiedHeader }>
   /** Stops the worker at once (when the client started it); pending and later calls fail with WORKER_TERMINATED. */
   terminate: () => void
   /** The page-side WebRTC bridge that gives the worker's libp2p WebRTC (absent where the page has no RTCPeerConnection or rtc is off). */
@@ -114,6 +121,11 @@ export function connectWorker (endpoint: Endpoint, opts: { terminate?: () => voi
     },
     enroll: async () => await calls.run(async () => await wire.enroll()),
     getProof: async (txHash) => await calls.run(async () => await wire.getProof(txHash)),
+    header: async (height) => await calls.run(async () => await wire.header(height)),
+    randomness: async (height) => {
+      const header = await calls.run(async () => await wire.header(height))
+      return { height: header.height, randomValue: header.randomValue, header }
+    },
     terminate: () => {
       calls.kill(new LightpulseError('WORKER_TERMINATED', 'The lightpulse client was terminated; create a new client to start again.'))
       wire[releaseProxy]()
@@ -180,6 +192,6 @@ function ownClient (opts: ClientOptions): LightpulseClient {
 }
 
 function publicView (c: LightpulseClient): LightpulseClient {
-  const { start, stop, status, on, enroll, getProof, terminate, rtc } = c
-  return { start, stop, status, on, enroll, getProof, terminate, ...(rtc !== undefined ? { rtc } : {}) }
+  const { start, stop, status, on, enroll, getProof, header, randomness, terminate, rtc } = c
+  return { start, stop, status, on, enroll, getProof, header, randomness, terminate, ...(rtc !== undefined ? { rtc } : {}) }
 }

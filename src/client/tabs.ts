@@ -11,14 +11,14 @@ import { LightpulseError, fromWireError, isReply, toWireError } from './errors.t
 import type { Reply } from './errors.ts'
 import type { RtcBridge } from './rtc-bridge.ts'
 import type { LightpulseClient } from './client.ts'
-import type { ClientConfig, ClientEvent, StatusSnapshot, TxInclusion } from './types.ts'
+import type { ClientConfig, ClientEvent, StatusSnapshot, TxInclusion, VerifiedHeader } from './types.ts'
 
 /** How long a tab waits for the leader to answer a call before it fails with LEADER_UNREACHABLE. */
 export const LEADER_CALL_TIMEOUT_MS = 10_000
 
-type Method = 'status' | 'enroll' | 'getProof'
+type Method = 'status' | 'enroll' | 'getProof' | 'header'
 type Msg =
-  | { kind: 'call', id: string, method: Method, args: string[] }
+  | { kind: 'call', id: string, method: Method, args: Array<string | number> }
   | { kind: 'reply', id: string, reply: Reply<unknown> }
   | { kind: 'event', e: ClientEvent }
   | { kind: 'leader' }
@@ -35,7 +35,7 @@ async function tabKey (config: ClientConfig): Promise<string> {
   return `network:${[...digest.subarray(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join('')}`
 }
 
-interface Pending { method: Method, args: string[], resolve: (v: unknown) => void, reject: (e: LightpulseError) => void, timer: ReturnType<typeof setTimeout> }
+interface Pending { method: Method, args: Array<string | number>, resolve: (v: unknown) => void, reject: (e: LightpulseError) => void, timer: ReturnType<typeof setTimeout> }
 
 /**
  * A LightpulseClient that shares one peer between the tabs of an origin. `local` is the client of this tab's
@@ -60,8 +60,8 @@ export function createTabSharedClient (local: LightpulseClient): LightpulseClien
   const withRole = (s: StatusSnapshot, r: 'leader' | 'follower'): StatusSnapshot => ({ ...s, tab: { role: r } })
 
   /** A call answered by the leader's peer (or by our own, once we lead). */
-  const call = async <T>(method: Method, ...args: string[]): Promise<T> => {
-    if (role !== 'follower') return await (local[method] as (...a: string[]) => Promise<T>)(...args)
+  const call = async <T>(method: Method, ...args: Array<string | number>): Promise<T> => {
+    if (role !== 'follower') return await (local[method] as (...a: Array<string | number>) => Promise<T>)(...args)
     const id = crypto.randomUUID()
     return await new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -78,7 +78,7 @@ export function createTabSharedClient (local: LightpulseClient): LightpulseClien
     if (role === 'leader' && m.kind === 'call') {
       const reply = (value: unknown): void => { post({ kind: 'reply', id: m.id, reply: { ok: true, value } }) }
       const fail = (err: unknown): void => { post({ kind: 'reply', id: m.id, reply: { ok: false, error: toWireError(err) } }) }
-      ;(local[m.method] as (...a: string[]) => Promise<unknown>)(...(Array.isArray(m.args) ? m.args.map(String) : [])).then((v) => { reply(m.method === 'status' ? withRole(v as StatusSnapshot, 'follower') : v) }, fail)
+      ;(local[m.method] as (...a: Array<string | number>) => Promise<unknown>)(...(Array.isArray(m.args) ? m.args.filter((a) => typeof a === 'string' || typeof a === 'number') : [])).then((v) => { reply(m.method === 'status' ? withRole(v as StatusSnapshot, 'follower') : v) }, fail)
     } else if (role === 'follower' && m.kind === 'reply') {
       const p = pending.get(m.id)
       if (p === undefined) return
@@ -109,7 +109,7 @@ export function createTabSharedClient (local: LightpulseClient): LightpulseClien
     for (const [id, p] of pending) {
       pending.delete(id)
       clearTimeout(p.timer)
-      ;(local[p.method] as (...a: string[]) => Promise<unknown>)(...p.args).then(p.resolve, (err: unknown) => { p.reject(err instanceof LightpulseError ? err : new LightpulseError('INTERNAL', String(err))) })
+      ;(local[p.method] as (...a: Array<string | number>) => Promise<unknown>)(...p.args).then(p.resolve, (err: unknown) => { p.reject(err instanceof LightpulseError ? err : new LightpulseError('INTERNAL', String(err))) })
     }
     return withRole(s, 'leader')
   }
@@ -171,6 +171,11 @@ export function createTabSharedClient (local: LightpulseClient): LightpulseClien
     },
     enroll: async () => await call<{ publicKey: string, txHash: string }>('enroll'),
     getProof: async (txHash) => await call<TxInclusion>('getProof', txHash),
+    header: async (height) => await call<VerifiedHeader>('header', height),
+    randomness: async (height) => {
+      const header = await call<VerifiedHeader>('header', height)
+      return { height: header.height, randomValue: header.randomValue, header }
+    },
     terminate: () => {
       terminated = true
       local.terminate()

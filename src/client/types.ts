@@ -121,6 +121,24 @@ export interface TxInclusion {
   proof: string
 }
 
+/** A block header this peer verified itself (every field; hashes, keys and bytes lowercase hex). */
+export interface VerifiedHeader {
+  height: number
+  hash: string
+  parentHash: string
+  timestamp: number
+  round: number
+  producer: string
+  bitset: number
+  revealBitset: number
+  randomValue: string
+  txRoot: string
+  registryRoot: string
+  certRoot: string
+  anchorHeight: number
+  anchorTimestamp: number
+}
+
 /** What the worker exposes over comlink. */
 export interface WorkerApi {
   start: (config: ClientConfig) => Promise<StatusSnapshot>
@@ -131,6 +149,8 @@ export interface WorkerApi {
   unsubscribe: (id: number) => Promise<void>
   /** Creates (once) the tab's non-extractable validator key and publishes its registration transaction (its hash: `txHash`). */
   enroll: () => Promise<{ publicKey: string, txHash: string }>
+  /** The header of a block this peer verified and holds (BLOCK_NOT_HELD otherwise). */
+  header: (height: number) => Promise<VerifiedHeader>
   /** The verified inclusion of a transaction (64 hex digits of its hash), asked of connected peers. */
   getProof: (txHash: string) => Promise<TxInclusion>
   /** Answers at once: the client's liveness probe after a worker error. */
@@ -140,7 +160,7 @@ export interface WorkerApi {
 }
 
 /** The methods the worker exposes, in this order (the wire contract between client and worker). */
-export const WORKER_METHODS = ['start', 'stop', 'status', 'subscribe', 'unsubscribe', 'enroll', 'getProof', 'ping', 'resume'] as const satisfies ReadonlyArray<keyof WorkerApi>
+export const WORKER_METHODS = ['start', 'stop', 'status', 'subscribe', 'unsubscribe', 'enroll', 'getProof', 'header', 'ping', 'resume'] as const satisfies ReadonlyArray<keyof WorkerApi>
 
 /** The worker's side of the wire: every method answers a Reply instead of throwing. */
 export type WireApi = { [K in keyof WorkerApi]: (...args: Parameters<WorkerApi[K]>) => Promise<Reply<Awaited<ReturnType<WorkerApi[K]>>>> }

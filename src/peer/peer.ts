@@ -7,7 +7,7 @@ import type { Connection, Libp2p, PeerId } from '@libp2p/interface'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { GossipSub } from '@libp2p/gossipsub'
 import { ProtocolError, computeBlockHash, computeNetworkId, decodeBlock, encodeTx, equals, isProtocolError, registerSigningMessage, toHex, Writer } from '../protocol/index.ts'
-import type { ChainState, NetworkConfig, Ed25519Verifier, Transaction, TrustedCheckpoint } from '../protocol/index.ts'
+import type { BlockHeader, ChainState, NetworkConfig, Ed25519Verifier, Transaction, TrustedCheckpoint } from '../protocol/index.ts'
 import type { ChainStore } from '../storage/types.ts'
 import type { Signer } from '../crypto/types.ts'
 import { ChainService } from './chain-service.ts'
@@ -379,6 +379,24 @@ export class Peer {
       }
     }
     throw last ?? new ProtocolError('PROOF_NOT_FOUND', { txHash: toHex(txHash) })
+  }
+
+  /**
+   * The header of our verified block at `height` (genesis at 0): from the reorg window, else from the store.
+   * BLOCK_NOT_HELD for a height we do not hold (pruned, below the checkpoint we started from, above our tip).
+   */
+  async header (height: number): Promise<{ header: BlockHeader, hash: Uint8Array }> {
+    if (!Number.isSafeInteger(height) || height < 0) throw new ProtocolError('NON_CANONICAL', { field: 'height', height })
+    const recent = this.chain.recentTip(height)
+    if (recent !== undefined) return { header: recent.header, hash: recent.hash }
+    if (height <= this.chain.height) {
+      const [bytes] = await this.chain.readBlocks(height, 1)
+      if (bytes !== undefined) {
+        const header = decodeBlock(bytes).header
+        return { header, hash: computeBlockHash(header) }
+      }
+    }
+    throw new ProtocolError('BLOCK_NOT_HELD', { height, tip: this.chain.height })
   }
 
   private connectedPeer (id: string): PeerId | undefined {

@@ -71,6 +71,8 @@ export const ErrorCodes = {
   PROOF_UNVERIFIABLE: 'ignore',
   /** No connected peer held the transaction in its index. */
   PROOF_NOT_FOUND: 'ignore',
+  /** This peer holds no verified block at that height (pruned, below its checkpoint, or above its tip). */
+  BLOCK_NOT_HELD: 'ignore',
   // peer budgets (a runtime policy, not a chain rule: a request over a documented per-peer budget)
   RATE_LIMITED: 'reject',
 } as const satisfies Record<string, GossipAction>

@@ -33,6 +33,23 @@ test('the page asks the browser to keep its storage, and reports what the browse
   await expect(page.locator('#stored-range')).toContainText(granted ? 'kept by the browser' : 'the browser may clear it when space runs low')
 })
 
+test('header(height) and randomness(height) give a block the tab verified; a height it does not hold is BLOCK_NOT_HELD', async ({ page, net }) => {
+  await openPeer(page, net, 'header')
+  const head = await honestHead(page, net, 3, 45_000)
+  const got = await page.evaluate(async (h) => {
+    const c = (globalThis as unknown as { lightpulse: { header: (h: number) => Promise<{ height: number, hash: string, randomValue: string }>, randomness: (h: number) => Promise<{ height: number, randomValue: string, header: { hash: string } }> } }).lightpulse
+    const header = await c.header(h)
+    const beacon = await c.randomness(h - 1)
+    const missing = await c.header(h + 1_000_000).then(() => 'ok', (e: { code?: string }) => e.code)
+    return { header, beacon, missing }
+  }, head.height)
+  expect(got.header.height).toBe(head.height)
+  expect(got.header.hash, 'the head the status shows').toBe(head.hash)
+  expect(net.isHonest(got.beacon.height, got.beacon.header.hash), 'the beacon block is the devnet\'s').toBe(true)
+  expect(got.beacon.randomValue).toMatch(/^[0-9a-f]{64}$/)
+  expect(got.missing).toBe('BLOCK_NOT_HELD')
+})
+
 async function honestHead (page: Page, net: TestNetwork, min: number, timeoutMs: number): Promise<NonNullable<StatusSnapshot['head']>> {
   const s = await waitForStatus(page, `honest head >= ${min}`, (st) => st.head !== undefined && st.head.height >= min && net.isHonest(st.head.height, st.head.hash), timeoutMs)
   return s.head!

@@ -159,3 +159,19 @@ test('HEADER serves the header of a held block, nothing for one not held', async
     await client.stop(); await full.peer.stop()
   }
 })
+
+test('header(height): our verified header from the window or the store, genesis at 0; BLOCK_NOT_HELD above the tip', async () => {
+  const full = await holder(built.blocks)
+  try {
+    for (const h of [0, 1, 4, 6]) {
+      const got = await full.peer.header(h)
+      const want = h === 0 ? genesis.block.header : built.blocks[h - 1]!.header
+      assert.ok(equals(encodeHeader(got.header), encodeHeader(want)), `header ${h}`)
+      assert.ok(equals(got.hash, (await full.peer.chain.hashAt(h))!))
+    }
+    await assert.rejects(full.peer.header(7), (e: ProtocolError) => e.code === 'BLOCK_NOT_HELD')
+    await assert.rejects(full.peer.header(-1), (e: ProtocolError) => e.code === 'NON_CANONICAL')
+  } finally {
+    await full.peer.stop()
+  }
+})

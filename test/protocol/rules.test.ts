@@ -35,7 +35,7 @@ const IGNORED: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'UNKNOWN_PARENT', 'STALE', 'FUTURE', 'WRONG_HEIGHT', 'DUPLICATE', 'CHAIN_STALLED', 'NOT_ENOUGH_VALIDATORS',
   'ALREADY_REGISTERED', 'LOCKED', 'MEMPOOL_FULL', 'CHECKPOINT_EXPIRED', 'CHECKPOINT_UNAVAILABLE',
   // a served header that is not ours may be another fork's; a proof we cannot check, or nobody holds, is no one's fault
-  'HEADER_MISMATCH', 'PROOF_UNVERIFIABLE', 'PROOF_NOT_FOUND'
+  'HEADER_MISMATCH', 'PROOF_UNVERIFIABLE', 'PROOF_NOT_FOUND', 'BLOCK_NOT_HELD'
 ])
 const intended = (code: ErrorCode): GossipAction => IGNORED.has(code) ? 'ignore' : 'reject'
 
