@@ -37,6 +37,14 @@ test('three tabs share one peer and one head; closing the leader hands the peer 
     await expect(pages[(leader + 1) % 3]!.locator('#tab-role')).toHaveText(/another tab/)
     await expect(pages[leader]!.locator('#tab-role')).toHaveText(/runs the peer/)
     const before = await waitForStatus(pages[leader]!, 'the leader at the head', (s) => s.head !== undefined && !s.sync.syncing, 10_000)
+    // A follower's calls with arguments reach the leader's peer: a verified header, and a coded error.
+    const follower = pages[(leader + 1) % 3]!
+    const viaLeader = await follower.evaluate(async (h) => {
+      const c = (globalThis as unknown as { lightpulse: { header: (h: number) => Promise<{ hash: string }> } }).lightpulse
+      return { hash: (await c.header(h)).hash, missing: await c.header(h + 1_000_000).then(() => 'ok', (e: { code?: string }) => e.code) }
+    }, before.head!.height)
+    expect(viaLeader.hash, "the follower gets the leader's verified header").toBe(before.head!.hash)
+    expect(viaLeader.missing).toBe('BLOCK_NOT_HELD')
 
     // Close the leader's tab: the browser releases its lock, and a waiting tab starts the peer itself.
     const t0 = Date.now()
