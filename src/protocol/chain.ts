@@ -4,7 +4,7 @@
  * ProtocolError out.
  */
 import {
-  ANCESTRY_WINDOW, HEADER_VERSION, MAX_ROUND, MAX_TXS_PER_BLOCK, MIN_ACTIVE_VALIDATORS, PRESETS,
+  ANCESTRY_WINDOW, HEADER_VERSION, MAX_ROUND, MIN_ACTIVE_VALIDATORS, PRESETS,
   QUORUM_SIZE, SIGNATURES_REQUIRED, TAG
 } from './constants.ts'
 import type { Preset } from './constants.ts'
@@ -18,6 +18,8 @@ import type { AncestorLink } from './quorum.ts'
 import { computeQueueHead, computeRegistryRoot, countActive, createGenesisRegistry } from './registry.ts'
 import type { Registry } from './registry.ts'
 import { computeCertRoot, computeGenesisSeed, validateCertificate } from './certificate.ts'
+import { NO_SENDERS, applyBlockToSenders, validateTxSignatures, validateTxs } from './txs.ts'
+import type { SenderTable } from './txs.ts'
 import { computeRound0Start, computeRoundStart, computeStallTime } from './timing.ts'
 import type { ScheduleAnchor } from './timing.ts'
 import type { Ed25519Verifier } from './verifier.ts'
@@ -30,6 +32,8 @@ export interface ChainState {
   genesisHash: Uint8Array
   tip: { hash: Uint8Array, header: BlockHeader }
   registry: Registry
+  /** Data senders' replay records (txs.ts): committed with the registry in registryRoot. */
+  senders: SenderTable
   /**
    * The tip's ancestors (oldest first, tip last), at most ANCESTRY_WINDOW + 1 links, each with its full header:
    * a state encoded from them is bound, header by header, to the tip's hash (checkpoint.ts).
@@ -52,10 +56,6 @@ export function computeBlockHash (header: BlockHeader): Uint8Array {
 /** What a validator signs to endorse a block. */
 export function blockSigningMessage (networkId: Uint8Array, blockHash: Uint8Array): Uint8Array {
   return signingMessage(TAG.blockSig, networkId, blockHash)
-}
-
-export function registerSigningMessage (networkId: Uint8Array, publicKey: Uint8Array): Uint8Array {
-  return signingMessage(TAG.register, networkId, publicKey)
 }
 
 /** A transaction's hash: what the Merkle tree commits to, and what an inclusion proof is asked by. */
@@ -128,6 +128,7 @@ export async function processGenesis (config: NetworkConfig, block: Block, verif
     genesisHash: hash,
     tip: { hash, header: block.header },
     registry: createGenesisRegistry(config.genesisValidators),
+    senders: NO_SENDERS,
     ancestry: [linkOf(hash, block.header)],
     anchor: { height: 0, timestamp: block.header.timestamp }
   }
@@ -163,24 +164,6 @@ export function popcount (bits: number): number {
   return n
 }
 
-/** Structural checks on a block's transactions (no signatures): bounded, no duplicates, not yet registered. */
-export function validateTxs (registry: Registry, txs: Transaction[]): void {
-  check(txs.length <= MAX_TXS_PER_BLOCK, 'TOO_LARGE', { what: 'txs', count: txs.length, max: MAX_TXS_PER_BLOCK })
-  const seen = new Set<string>()
-  for (const tx of txs) {
-    const id = toHex(tx.publicKey)
-    check(!seen.has(id), 'TX_DUPLICATE', { publicKey: id })
-    check(!registry.has(id), 'ALREADY_REGISTERED', { publicKey: id })
-    seen.add(id)
-  }
-}
-
-export async function validateTxSignatures (networkId: Uint8Array, txs: Transaction[], verifier: Ed25519Verifier): Promise<void> {
-  const ok = await Promise.all(txs.map(async (tx) => await verifier.verify(tx.publicKey, registerSigningMessage(networkId, tx.publicKey), tx.signature)))
-  const bad = ok.findIndex((v) => !v)
-  if (bad >= 0) throw new ProtocolError('TX_INVALID', { reason: 'bad signature', publicKey: toHex(txs[bad]!.publicKey) })
-}
-
 /** Who took part in a block: the commit bitset the template locked, and the reveal bitset the final message named. */
 export interface Participation {
   bitset: number
@@ -196,7 +179,7 @@ export interface Participation {
  *   served (missed -= 1, floor 0); any other missed (missed += 1) — whether it never committed or
  *   committed and then withheld its reveal (commit bitset minus reveal bitset). A validator at
  *   `maxMissed` is removed, unless that would leave fewer than MIN_ACTIVE_VALIDATORS active.
- * - Each registration adds a validator, active `activationDelay` blocks later.
+ * - Each registration adds a validator, active `activationDelay` blocks later (data transactions do not touch the registry).
  */
 export function applyBlockToRegistry (registry: Registry, preset: Preset, height: number, quorum: Quorum, participation: Participation, txs: Transaction[]): Map<string, ValidatorRecord> {
   const next = new Map(registry)
@@ -218,6 +201,7 @@ export function applyBlockToRegistry (registry: Registry, preset: Preset, height
     active--
   }
   for (const tx of txs) {
+    if (tx.kind !== 'register') continue
     const id = toHex(tx.publicKey)
     next.set(id, {
       publicKey: tx.publicKey, id, registeredHeight: height, activeFrom: height + preset.activationDelay,
@@ -320,9 +304,10 @@ export async function processBlockDeferred (state: ChainState, block: Block, opt
     prev = s.index
   }
   check(equals(h.txRoot, computeTxRoot(block.txs)), 'TX_ROOT_MISMATCH', {})
-  validateTxs(state.registry, block.txs)
+  validateTxs(state.registry, state.senders, h.height, block.txs)
   const registry = applyBlockToRegistry(state.registry, state.preset, h.height, quorum, h, block.txs)
-  check(equals(h.registryRoot, computeRegistryRoot(registry)), 'REGISTRY_ROOT_MISMATCH', { height: h.height })
+  const senders = applyBlockToSenders(state.senders, h.height, block.txs)
+  check(equals(h.registryRoot, computeRegistryRoot(registry, senders)), 'REGISTRY_ROOT_MISMATCH', { height: h.height })
   const anchor = computeNextAnchor(state, h.height, h.timestamp, block.cert.length > 0)
   check(h.anchorHeight === anchor.height && h.anchorTimestamp === anchor.timestamp, 'ANCHOR_MISMATCH',
     { height: h.height, anchorHeight: h.anchorHeight, expected: anchor.height })
@@ -338,7 +323,7 @@ export async function processBlockDeferred (state: ChainState, block: Block, opt
     await validateTxSignatures(state.networkId, block.txs, opts.verifier)
   })()
   signatures.catch(() => {}) // observed by the caller; avoid an unhandled rejection if it drops the promise
-  return { state: applyValidatedBlock(state, block, hash, registry), info: { hash, quorum }, signatures }
+  return { state: applyValidatedBlock(state, block, hash, registry, senders), info: { hash, quorum }, signatures }
 }
 
 /**
@@ -364,13 +349,14 @@ export async function processBlocks (state: ChainState, blocks: Block[], opts: P
   return { states, infos }
 }
 
-function applyValidatedBlock (state: ChainState, block: Block, hash: Uint8Array, registry: Registry): ChainState {
+function applyValidatedBlock (state: ChainState, block: Block, hash: Uint8Array, registry: Registry, senders: SenderTable): ChainState {
   const ancestry = state.ancestry.length > ANCESTRY_WINDOW ? state.ancestry.slice(state.ancestry.length - ANCESTRY_WINDOW) : state.ancestry.slice()
   ancestry.push(linkOf(hash, block.header))
   return {
     ...state,
     tip: { hash, header: block.header },
     registry,
+    senders,
     ancestry,
     anchor: { height: block.header.anchorHeight, timestamp: block.header.anchorTimestamp }
   }

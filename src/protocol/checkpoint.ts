@@ -8,31 +8,35 @@
  * A state decoded from our own store is one we computed; a state served for a trusted checkpoint is checked
  * against the checkpoint's hash by verifyTrustedState, and then the peer verifies forward from it, block by block.
  */
-import { ANCESTRY_WINDOW, HEADER_SIZE, PRESETS } from './constants.ts'
+import { ANCESTRY_WINDOW, HEADER_SIZE, MAX_TX_LIFETIME, MAX_TXS_PER_BLOCK, PRESETS } from './constants.ts'
 import { Reader, Writer, ZERO32, equals, fromHex, toHex } from './bytes.ts'
 import { ProtocolError, check } from './errors.ts'
 import { writeHeader, decodeHeader } from './encoding.ts'
 import { computeBlockHash, computeNetworkId, linkOf, processGenesis } from './chain.ts'
 import type { ChainState, StateLink } from './chain.ts'
-import { computeRegistryRoot, encodeRecord } from './registry.ts'
+import { computeRegistryRoot, encodeRecord, encodeSenderRecord } from './registry.ts'
 import type { Ed25519Verifier } from './verifier.ts'
-import type { Block, NetworkConfig, ValidatorRecord } from './types.ts'
+import type { Block, NetworkConfig, SenderRecord, ValidatorRecord } from './types.ts'
 
-const CHECKPOINT_VERSION = 2
+const CHECKPOINT_VERSION = 3
 const MAX_REGISTRY = 1_000_000
-/** Largest encoded state a peer accepts: MAX_REGISTRY records. */
-export const MAX_STATE_SIZE = 1 + 32 + 32 + 1 + (ANCESTRY_WINDOW + 1) * HEADER_SIZE + 4 + MAX_REGISTRY * 67
+/** The most sender records a state can hold: every transaction of MAX_TX_LIFETIME blocks from its own sender. */
+export const MAX_SENDERS = MAX_TX_LIFETIME * MAX_TXS_PER_BLOCK
+/** Largest encoded state a peer accepts: MAX_REGISTRY validator records and MAX_SENDERS sender records. */
+export const MAX_STATE_SIZE = 1 + 32 + 32 + 1 + (ANCESTRY_WINDOW + 1) * HEADER_SIZE + 4 + MAX_REGISTRY * 67 + 4 + MAX_SENDERS * 48
 
 /** A trusted checkpoint: a block, named by height and hash, whose chain state a peer may start from. */
 export interface TrustedCheckpoint { height: number, hash: Uint8Array }
 
 export function encodeChainState (s: ChainState): Uint8Array {
-  const w = new Writer(512 + s.registry.size * 67 + s.ancestry.length * HEADER_SIZE)
+  const w = new Writer(512 + s.registry.size * 67 + s.senders.size * 48 + s.ancestry.length * HEADER_SIZE)
   w.u8(CHECKPOINT_VERSION).fixed(s.networkId, 32).fixed(s.genesisHash, 32)
   w.u8(s.ancestry.length)
   for (const a of s.ancestry) writeHeader(w, a.header)
   w.u32(s.registry.size)
   for (const id of [...s.registry.keys()].sort()) encodeRecord(w, s.registry.get(id)!)
+  w.u32(s.senders.size)
+  for (const id of [...s.senders.keys()].sort()) encodeSenderRecord(w, s.senders.get(id)!)
   return w.finish()
 }
 
@@ -77,6 +81,17 @@ function decodeUnchecked (config: NetworkConfig, bytes: Uint8Array): ChainState 
     prevId = rec.id
     registry.set(rec.id, rec)
   }
+  const ns = r.u32('senderCount')
+  check(ns <= MAX_SENDERS, 'TOO_LARGE', { what: 'senders', count: ns })
+  const senders = new Map<string, SenderRecord>()
+  prevId = ''
+  for (let i = 0; i < ns; i++) {
+    const publicKey = r.fixed(32, 'sender')
+    const rec: SenderRecord = { publicKey, id: toHex(publicKey), lastSeq: r.u64('lastSeq'), until: r.u64('until') }
+    check(rec.id > prevId, 'NON_CANONICAL', { what: 'sender order', index: i })
+    prevId = rec.id
+    senders.set(rec.id, rec)
+  }
   r.end()
 
   const tip = ancestry[ancestry.length - 1]!
@@ -101,9 +116,11 @@ function decodeUnchecked (config: NetworkConfig, bytes: Uint8Array): ChainState 
     invalid(first.header.anchorHeight === 0 && first.header.anchorTimestamp === first.timestamp, 'genesis anchor')
   }
   invalid(header.anchorHeight <= header.height && header.anchorTimestamp <= header.timestamp, 'anchor after the tip')
-  invalid(equals(computeRegistryRoot(registry), header.registryRoot), 'registry does not match the tip header', { height: header.height })
+  // A record the tip's block would have dropped (until <= tip height) cannot be in the state it committed to.
+  for (const rec of senders.values()) invalid(rec.until > header.height && rec.lastSeq >= 1, 'sender record out of range', { sender: rec.id.slice(0, 16) })
+  invalid(equals(computeRegistryRoot(registry, senders), header.registryRoot), 'registry does not match the tip header', { height: header.height })
   return {
-    config, networkId, preset: PRESETS[config.preset], genesisHash, tip: { hash: tip.hash, header }, registry, ancestry,
+    config, networkId, preset: PRESETS[config.preset], genesisHash, tip: { hash: tip.hash, header }, registry, senders, ancestry,
     anchor: { height: header.anchorHeight, timestamp: header.anchorTimestamp }
   }
 }

@@ -20,16 +20,29 @@ export const ENTROPY_BLOCKS = 12
 export const ANCESTRY_WINDOW = ENTROPY_LAG + ENTROPY_BLOCKS
 
 // Encoding limits (bounded decoding: every length and count is finite).
-export const HEADER_VERSION = 3
+export const HEADER_VERSION = 4
 export const HEADER_SIZE = 230
 export const MAX_TXS_PER_BLOCK = 256
 /** The longest inclusion proof path: ceil(log2(MAX_TXS_PER_BLOCK)). */
 export const MAX_PROOF_PATH = 8
-export const MAX_TX_SIZE = 1024
+/** Largest encoded transaction: a data transaction with the longest tag and payload (1 + 32 + 8 + 8 + 1 + 32 + 2 + 1024 + 64). */
+export const MAX_TX_SIZE = 1172
+/** Data transactions (PROTOCOL.md §3.13): the application tag is 1..MAX_TAG_SIZE bytes of printable ASCII. */
+export const MAX_TAG_SIZE = 32
+/** Largest data-transaction payload, bytes. */
+export const MAX_PAYLOAD_SIZE = 1024
+/** Sum of a block's encoded transactions, bytes: the per-block byte budget. */
+export const MAX_BLOCK_TX_BYTES = 131_072
+/**
+ * A data transaction names the last height it may be included at (`expires`), at most MAX_TX_LIFETIME blocks
+ * after the block that includes it. A sender's sequence record is kept until its newest included expiry has
+ * passed, so a replay is refused for as long as it could be included, and the record table stays bounded.
+ */
+export const MAX_TX_LIFETIME = 256
 export const MAX_CERT_ENTRIES = 64
 export const MAX_RELEASE_SIGNERS = 64
-export const MAX_BLOCK_SIZE = HEADER_SIZE + 2 + MAX_TXS_PER_BLOCK * (2 + MAX_TX_SIZE) + 1 + QUORUM_SIZE * 65 + 1 + MAX_CERT_ENTRIES * 73 + 1 + QUORUM_SIZE * 32
-export const MAX_ROUND_MESSAGE_SIZE = 2 + 32 + 1 + 1 + 2 + QUORUM_SIZE * 32 + 2 + MAX_TXS_PER_BLOCK * (2 + MAX_TX_SIZE) + 64
+export const MAX_BLOCK_SIZE = HEADER_SIZE + 2 + MAX_TXS_PER_BLOCK * 2 + MAX_BLOCK_TX_BYTES + 1 + QUORUM_SIZE * 65 + 1 + MAX_CERT_ENTRIES * 73 + 1 + QUORUM_SIZE * 32
+export const MAX_ROUND_MESSAGE_SIZE = 2 + 32 + 1 + 1 + 2 + QUORUM_SIZE * 32 + 2 + MAX_TXS_PER_BLOCK * 2 + MAX_BLOCK_TX_BYTES + 64
 /** Blocks per sync response. */
 export const MAX_SYNC_BATCH = 512
 
@@ -128,6 +141,7 @@ export const TAG = {
   registry: 'lightpulse/v1/registry',
   certRoot: 'lightpulse/v1/cert-root',
   register: 'lightpulse/v1/register',
+  dataTx: 'lightpulse/v1/data-tx',
   release: 'lightpulse/v1/release',
   resume: 'lightpulse/v1/resume',
   genesisSeed: 'lightpulse/v1/genesis-seed',

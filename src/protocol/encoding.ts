@@ -3,13 +3,13 @@
  * oversized, trailing and non-canonical bytes, so encode(decode(b)) === b for every accepted b.
  */
 import { ProtocolError, check } from './errors.ts'
-import { Reader, Writer } from './bytes.ts'
+import { Reader, Writer, utf8 } from './bytes.ts'
 import {
-  HEADER_SIZE, HEADER_VERSION, MAX_BLOCK_SIZE, MAX_CERT_ENTRIES, MAX_ROUND_MESSAGE_SIZE, MAX_TX_SIZE,
-  MAX_TXS_PER_BLOCK, PRODUCER_POSITION, QUORUM_SIZE, MAX_RELEASE_SIGNERS
+  HEADER_SIZE, HEADER_VERSION, MAX_BLOCK_SIZE, MAX_BLOCK_TX_BYTES, MAX_CERT_ENTRIES, MAX_PAYLOAD_SIZE, MAX_ROUND_MESSAGE_SIZE,
+  MAX_TAG_SIZE, MAX_TX_SIZE, MAX_TXS_PER_BLOCK, PRODUCER_POSITION, QUORUM_SIZE, MAX_RELEASE_SIGNERS
 } from './constants.ts'
 import type {
-  Block, BlockHeader, BlockSignature, CertEntry, NetworkConfig, QuorumMessage, RoundMessage, Transaction
+  Block, BlockHeader, BlockSignature, CertEntry, DataTx, NetworkConfig, QuorumMessage, RoundMessage, Transaction
 } from './types.ts'
 
 const BITSET_MASK = (1 << QUORUM_SIZE) - 1
@@ -60,17 +60,52 @@ export function decodeHeader (bytes: Uint8Array): BlockHeader {
 
 // ---- transactions ----
 const TX_REGISTER = 1
+const TX_DATA = 2
+
+/** A data transaction without its signature: what its sender signs. */
+export function encodeDataTxBody (tx: Omit<DataTx, 'signature' | 'kind'>): Uint8Array {
+  const tag = utf8(tx.tag)
+  if (!isValidTag(tag)) throw new RangeError(`invalid tag "${tx.tag}": 1..${MAX_TAG_SIZE} bytes of printable ASCII`)
+  if (tx.payload.length > MAX_PAYLOAD_SIZE) throw new RangeError(`payload of ${tx.payload.length} bytes (max ${MAX_PAYLOAD_SIZE})`)
+  const w = new Writer(52 + tag.length + tx.payload.length + 64)
+  w.u8(TX_DATA).fixed(tx.sender, 32).u64(tx.seq).u64(tx.expires).u8(tag.length).raw(tag).bytes16(tx.payload)
+  return w.finish()
+}
+
+/** Whether `tag` is 1..MAX_TAG_SIZE bytes, each printable ASCII (0x21..0x7e). */
+export function isValidTag (tag: Uint8Array): boolean {
+  if (tag.length < 1 || tag.length > MAX_TAG_SIZE) return false
+  for (const c of tag) if (c < 0x21 || c > 0x7e) return false
+  return true
+}
 
 export function encodeTx (tx: Transaction): Uint8Array {
-  return new Writer(97).u8(TX_REGISTER).fixed(tx.publicKey, 32).fixed(tx.signature, 64).finish()
+  if (tx.kind === 'register') return new Writer(97).u8(TX_REGISTER).fixed(tx.publicKey, 32).fixed(tx.signature, 64).finish()
+  const body = encodeDataTxBody(tx)
+  return new Writer(body.length + 64).raw(body).fixed(tx.signature, 64).finish()
 }
 
 export function decodeTx (bytes: Uint8Array): Transaction {
   if (bytes.length > MAX_TX_SIZE) throw new ProtocolError('TOO_LARGE', { what: 'tx', size: bytes.length, max: MAX_TX_SIZE })
   const r = new Reader(bytes, 'tx')
   const kind = r.u8('kind')
-  if (kind !== TX_REGISTER) throw new ProtocolError('UNKNOWN_KIND', { what: 'tx', kind })
-  const tx: Transaction = { kind: 'register', publicKey: r.fixed(32, 'publicKey'), signature: r.fixed(64, 'signature') }
+  let tx: Transaction
+  if (kind === TX_REGISTER) {
+    tx = { kind: 'register', publicKey: r.fixed(32, 'publicKey'), signature: r.fixed(64, 'signature') }
+  } else if (kind === TX_DATA) {
+    const sender = r.fixed(32, 'sender')
+    const seq = r.u64('seq')
+    const expires = r.u64('expires')
+    const tagLen = r.u8('tagLength')
+    if (tagLen > MAX_TAG_SIZE) throw new ProtocolError('TOO_LARGE', { what: 'tx', field: 'tag', size: tagLen, max: MAX_TAG_SIZE })
+    const tag = r.fixed(tagLen, 'tag')
+    if (!isValidTag(tag)) throw new ProtocolError('NON_CANONICAL', { what: 'tx', field: 'tag', reason: 'not 1..32 bytes of printable ASCII' })
+    const payload = r.bytes16(MAX_PAYLOAD_SIZE, 'payload')
+    if (seq < 1) throw new ProtocolError('NON_CANONICAL', { what: 'tx', field: 'seq', reason: 'sequence numbers start at 1' })
+    tx = { kind: 'data', sender, seq, expires, tag: String.fromCharCode(...tag), payload, signature: r.fixed(64, 'signature') }
+  } else {
+    throw new ProtocolError('UNKNOWN_KIND', { what: 'tx', kind })
+  }
   r.end()
   return tx
 }
@@ -84,7 +119,13 @@ function writeTxs (w: Writer, txs: Transaction[]): void {
 function readTxs (r: Reader): Transaction[] {
   const n = r.count(2, MAX_TXS_PER_BLOCK, 'txCount')
   const txs: Transaction[] = []
-  for (let i = 0; i < n; i++) txs.push(decodeTx(r.bytes16(MAX_TX_SIZE, 'tx')))
+  let total = 0
+  for (let i = 0; i < n; i++) {
+    const bytes = r.bytes16(MAX_TX_SIZE, 'tx')
+    total += bytes.length
+    if (total > MAX_BLOCK_TX_BYTES) throw new ProtocolError('TOO_LARGE', { what: 'txs', field: 'bytes', size: total, max: MAX_BLOCK_TX_BYTES })
+    txs.push(decodeTx(bytes))
+  }
   return txs
 }
 

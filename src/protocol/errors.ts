@@ -54,6 +54,10 @@ export const ErrorCodes = {
   GENESIS_MISMATCH: 'reject',
   LOCKED: 'ignore',
   MEMPOOL_FULL: 'ignore',
+  /** A data transaction whose expiry height has passed (PROTOCOL.md §3.13): it can never be included now. */
+  TX_EXPIRED: 'ignore',
+  /** A submitted transaction was not in a verified block before the caller's timeout. */
+  INCLUSION_TIMEOUT: 'ignore',
   // chain states (stored, or served for a trusted checkpoint)
   CHECKPOINT_INVALID: 'reject',
   /** A served state that is well formed but not the one the trusted checkpoint names. */

@@ -5,7 +5,7 @@
 import { TAG } from './constants.ts'
 import { Writer, compare, toHex } from './bytes.ts'
 import { taggedHash } from './hash.ts'
-import type { ValidatorRecord } from './types.ts'
+import type { SenderRecord, ValidatorRecord } from './types.ts'
 
 export type Registry = ReadonlyMap<string, ValidatorRecord>
 
@@ -53,11 +53,23 @@ export function encodeRecord (w: Writer, r: ValidatorRecord): void {
     .u8(r.lastValidatedPosition).u64(r.lastRewardHeight).u16(r.missed)
 }
 
-/** Commitment to the whole registry: tagged hash of every record in public-key order. */
-export function computeRegistryRoot (reg: Registry): Uint8Array {
+export function encodeSenderRecord (w: Writer, r: SenderRecord): void {
+  w.fixed(r.publicKey, 32).u64(r.lastSeq).u64(r.until)
+}
+
+const EMPTY: ReadonlyMap<string, SenderRecord> = new Map()
+
+/**
+ * The header's registryRoot: the tagged hash of the validator records in public-key order, then the data
+ * senders' records in public-key order, each list preceded by its u32 count.
+ */
+export function computeRegistryRoot (reg: Registry, senders: ReadonlyMap<string, SenderRecord> = EMPTY): Uint8Array {
   const ids = [...reg.keys()].sort()
-  const w = new Writer(8 + ids.length * 67)
+  const sids = [...senders.keys()].sort()
+  const w = new Writer(8 + ids.length * 67 + sids.length * 48)
   w.u32(ids.length)
   for (const id of ids) encodeRecord(w, reg.get(id)!)
+  w.u32(sids.length)
+  for (const id of sids) encodeSenderRecord(w, senders.get(id)!)
   return taggedHash(TAG.registry, w.finish())
 }

@@ -13,10 +13,11 @@ import { encodeRoundMessageBody } from './encoding.ts'
 import { signingMessage, taggedHash } from './hash.ts'
 import {
   applyBlockToRegistry, blockSigningMessage, computeBlockHash, computeNextAnchor, computeNextQuorum, computeRandomValue, computeTxRoot, popcount,
-  validateRevealBitset, validateTxs
+  validateRevealBitset
 } from './chain.ts'
 import type { ChainState } from './chain.ts'
 import { computeRegistryRoot } from './registry.ts'
+import { applyBlockToSenders, validateTxs } from './txs.ts'
 import { computeRoundStart } from './timing.ts'
 import type { Ed25519Verifier } from './verifier.ts'
 import type { Block, BlockHeader, CertEntry, FinalMessage, Quorum, RoundMessage, TemplateMessage, Transaction } from './types.ts'
@@ -192,7 +193,7 @@ function addTemplate (chain: ChainState, rs: RoundState, m: TemplateMessage): vo
     check(mine === undefined || equals(mine, m.commitments[idx]!), 'TEMPLATE_MISMATCH', { reason: 'commitment differs from the one the validator sent', position: p })
     idx++
   }
-  validateTxs(chain.registry, m.txs)
+  validateTxs(chain.registry, chain.senders, rs.height, m.txs)
   rs.template = m
   rs.templateBody = body
   // Reveals that arrived before the template are checked now; a mismatch is dropped.
@@ -267,7 +268,7 @@ function tryFinalizeHeader (chain: ChainState, rs: RoundState): void {
     revealBitset: f.revealBitset,
     randomValue: computeRandomValue(f.reveals),
     txRoot: computeTxRoot(t.txs),
-    registryRoot: computeRegistryRoot(registry),
+    registryRoot: computeRegistryRoot(registry, applyBlockToSenders(chain.senders, rs.height, t.txs)),
     certRoot: rs.cert.length > 0 ? computeCertRoot(rs.cert) : ZERO32,
     anchorHeight: anchor.height,
     anchorTimestamp: anchor.timestamp

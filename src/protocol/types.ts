@@ -41,7 +41,35 @@ export interface RegisterTx {
   signature: Bytes
 }
 
-export type Transaction = RegisterTx
+/**
+ * Application data, signed by its sender (PROTOCOL.md §3.13). `seq` orders one sender's transactions (each
+ * included one must exceed the last); `expires` is the last height the transaction may be included at.
+ */
+export interface DataTx {
+  kind: 'data'
+  /** Ed25519 public key of the sender. */
+  sender: Bytes
+  seq: number
+  expires: number
+  /** Application tag: 1..MAX_TAG_SIZE bytes of printable ASCII (0x21..0x7e). */
+  tag: string
+  /** At most MAX_PAYLOAD_SIZE bytes. */
+  payload: Bytes
+  /** Ed25519 signature by `sender` over (data-tx tag, network id, the encoding without this field). */
+  signature: Bytes
+}
+
+export type Transaction = RegisterTx | DataTx
+
+/** A data sender's replay record: the last sequence number included, kept while any of its transactions could still be. */
+export interface SenderRecord {
+  publicKey: Bytes
+  /** Lowercase hex of publicKey (map key). */
+  id: string
+  lastSeq: number
+  /** The highest `expires` of its included transactions: the record is dropped after the block at this height. */
+  until: number
+}
 
 export interface BlockSignature {
   /** Quorum position 0..10 of the signer. */

@@ -7,10 +7,10 @@ import {
   QUORUM_SIZE, ZERO32, addRoundMessage, applyBlockToRegistry, assembleBlock, blockSigningMessage, buildFinal, buildTemplate, computeBlockHash,
   computeCertRoot, computeCommitment, computeNetworkId, computeNextQuorum, computeNextRound0Start, computeRandomValue, computeRegistryRoot, computeTxRoot,
   createGenesisBlock, createRoundState, encodeBlock, processBlock, processGenesis,
-  quorumSigningMessage, registerSigningMessage, roundMessageSigningMessage, selectCertificate, sha256, toHex, utf8, concat
+  applyBlockToSenders, dataSigningMessage, quorumSigningMessage, registerSigningMessage, roundMessageSigningMessage, selectCertificate, sha256, toHex, utf8, concat
 } from '../../src/protocol/index.ts'
 import type {
-  Block, CertEntry, ChainState, NetworkConfig, RoundMessage, Transaction, ReleaseMessage, ResumeMessage
+  Block, CertEntry, ChainState, DataTx, NetworkConfig, RegisterTx, RoundMessage, Transaction, ReleaseMessage, ResumeMessage
 } from '../../src/protocol/index.ts'
 import type { Signer, Ed25519Verifier } from '../../src/crypto/types.ts'
 import { createNodeVerifier } from '../../src/crypto/node.ts'
@@ -66,8 +66,14 @@ export async function signRound (net: TestNetwork, signer: Signer, m: UnsignedRo
   return full
 }
 
-export async function registerTx (net: TestNetwork, signer: Signer): Promise<Transaction> {
+export async function registerTx (net: TestNetwork, signer: Signer): Promise<RegisterTx> {
   return { kind: 'register', publicKey: signer.publicKey, signature: await signer.sign(registerSigningMessage(net.networkId, signer.publicKey)) }
+}
+
+/** A data transaction signed by `signer` (PROTOCOL.md §3.13). */
+export async function dataTx (net: TestNetwork, signer: Signer, fields: { seq: number, expires: number, tag?: string, payload?: Uint8Array }): Promise<DataTx> {
+  const body = { sender: signer.publicKey, seq: fields.seq, expires: fields.expires, tag: fields.tag ?? 'test', payload: fields.payload ?? utf8(`payload ${fields.seq}`) }
+  return { kind: 'data', ...body, signature: await signer.sign(dataSigningMessage(net.networkId, body)) }
 }
 
 export interface BuildOptions {
@@ -171,7 +177,7 @@ export function recomputeRoots (state: ChainState, block: Block): Block {
       ...h,
       randomValue: computeRandomValue(block.reveals),
       txRoot: computeTxRoot(block.txs),
-      registryRoot: computeRegistryRoot(registry),
+      registryRoot: computeRegistryRoot(registry, applyBlockToSenders(state.senders, h.height, block.txs)),
       certRoot: block.cert.length > 0 ? computeCertRoot(block.cert) : ZERO32,
       anchorHeight: block.cert.length > 0 ? h.height : state.anchor.height,
       anchorTimestamp: block.cert.length > 0 ? h.timestamp : state.anchor.timestamp

@@ -184,10 +184,11 @@ describe('decoding errors', () => {
     throwsCode(() => decodeBlock(blockWith(new Uint8Array(0))), 'TRUNCATED') // no kind byte
     throwsCode(() => decodeBlock(blockWith(tx.slice(0, 96))), 'TRUNCATED') // kind 1, too short
     throwsCode(() => decodeBlock(blockWith(tx.slice(0, 1))), 'TRUNCATED')
-    throwsCode(() => decodeBlock(blockWith(concat(tx, new Uint8Array(MAX_TX_SIZE - 97)))), 'TRAILING_BYTES') // 1024 bytes
-    throwsCode(() => decodeBlock(blockWith(patch(tx.slice(0, 10), 0, new Uint8Array([2])))), 'UNKNOWN_KIND') // kind before length
+    throwsCode(() => decodeBlock(blockWith(concat(tx, new Uint8Array(MAX_TX_SIZE - 97)))), 'TRAILING_BYTES') // MAX_TX_SIZE bytes
+    throwsCode(() => decodeBlock(blockWith(patch(tx.slice(0, 10), 0, new Uint8Array([3])))), 'UNKNOWN_KIND') // kind before length
+    throwsCode(() => decodeBlock(blockWith(patch(tx.slice(0, 10), 0, new Uint8Array([2])))), 'TRUNCATED') // a data tx cut short
     throwsCode(() => decodeBlock(blockWith(patch(concat(tx, new Uint8Array(3)), 0, new Uint8Array([0])))), 'UNKNOWN_KIND')
-    // Over 1024 is TOO_LARGE from the length alone, before the bytes are read.
+    // Over MAX_TX_SIZE is TOO_LARGE from the length alone, before the bytes are read.
     throwsCode(() => decodeBlock(blockWith(new Uint8Array(0), MAX_TX_SIZE + 1)), 'TOO_LARGE')
     // A declared length longer than what is left in the block: TRUNCATED.
     throwsCode(() => decodeBlock(blockWith(tx.slice(0, 20), 97)), 'TRUNCATED')
@@ -285,7 +286,7 @@ describe('decoding errors', () => {
 
   test('unknown kinds are UNKNOWN_KIND', () => {
     const tx = encodeTx(txs[0]!)
-    for (const kind of [0, 2, 255]) throwsCode(() => decodeTx(patch(tx, 0, new Uint8Array([kind]))), 'UNKNOWN_KIND')
+    for (const kind of [0, 3, 255]) throwsCode(() => decodeTx(patch(tx, 0, new Uint8Array([kind]))), 'UNKNOWN_KIND')
     const rm = encodeRoundMessage(roundMessages[0]!)
     for (const kind of [0, 6, 10, 255]) throwsCode(() => decodeRoundMessage(patch(rm, 0, new Uint8Array([kind]))), 'UNKNOWN_KIND')
     const qm = encodeQuorumMessage(quorumMessages[0]!)

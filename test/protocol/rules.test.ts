@@ -33,7 +33,7 @@ import { flip, rejectsCode, throwsCode } from '../helpers/assert.ts'
  */
 const IGNORED: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'UNKNOWN_PARENT', 'STALE', 'FUTURE', 'WRONG_HEIGHT', 'DUPLICATE', 'CHAIN_STALLED', 'NOT_ENOUGH_VALIDATORS',
-  'ALREADY_REGISTERED', 'LOCKED', 'MEMPOOL_FULL', 'CHECKPOINT_EXPIRED', 'CHECKPOINT_UNAVAILABLE',
+  'ALREADY_REGISTERED', 'LOCKED', 'MEMPOOL_FULL', 'TX_EXPIRED', 'INCLUSION_TIMEOUT', 'CHECKPOINT_EXPIRED', 'CHECKPOINT_UNAVAILABLE',
   // a served header that is not ours may be another fork's; a proof we cannot check, or nobody holds, is no one's fault
   'HEADER_MISMATCH', 'PROOF_UNVERIFIABLE', 'PROOF_NOT_FOUND', 'BLOCK_NOT_HELD'
 ])
@@ -1076,7 +1076,7 @@ describe('checkpoints', () => {
   test('any corrupted registry byte: CHECKPOINT_INVALID', () => {
     const bytes = encodeChainState(S)
     const at = registryAt(S)
-    assert.equal(bytes.length, at + S.registry.size * RECORD, 'layout: the registry closes the state')
+    assert.equal(bytes.length, at + S.registry.size * RECORD + 4 + S.senders.size * 48, 'layout: the registry, then the data senders, close the state')
     for (let i = at; i < bytes.length; i++) {
       const bad = bytes.slice()
       flip(bad, i, 0x04)

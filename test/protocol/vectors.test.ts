@@ -17,7 +17,7 @@ import type { ChainState, Preset } from '../../src/protocol/index.ts'
 import {
   PRNG_SEEDS, SEQUENCE_BOUNDS, UNIFORM_BOUNDS, VECTOR_ROUNDS, ancestryFromJson, blockOutcome, buildBlockVectors, buildPrngVectors,
   buildQuorumVectors, buildRegistryTransitionVectors, computePrngCase, computeRegistryTransition, computeRegistryVectors,
-  registryFromJson, registryToJson, toJson
+  registryFromJson, registryToJson, sendersToJson, toJson
 } from '../vectors/build.ts'
 import type {
   BlockVectors, PrngVectors, QuorumVectors, RecordJson, RegistryTransitionCase, RegistryTransitionVectors, RegistryVectors
@@ -273,16 +273,18 @@ describe('block validity vectors (test/vectors/blocks.json)', () => {
     for (const b of blocksFile.chain) state = (await processBlock(state, decodeBlock(fromHex(b)), { verifier })).state
     const tip = blocksFile.tip
     assert.deepEqual(
-      { height: state.tip.header.height, hash: toHex(state.tip.hash), registryRoot: toHex(state.tip.header.registryRoot), nextRound0Start: computeNextRound0Start(state), stallTime: computeNextStallTime(state), registry: registryToJson(state.registry) },
+      { height: state.tip.header.height, hash: toHex(state.tip.hash), registryRoot: toHex(state.tip.header.registryRoot), nextRound0Start: computeNextRound0Start(state), stallTime: computeNextStallTime(state), registry: registryToJson(state.registry), senders: sendersToJson(state.senders) },
       tip)
-    assert.equal(refRegistryRoot(tip.registry), tip.registryRoot)
+    assert.ok(tip.senders.length > 0, 'the chain leaves a data sender record at the tip')
+    assert.equal(refRegistryRoot(tip.registry, tip.senders), tip.registryRoot)
     for (const c of blocksFile.cases) {
       const out = await blockOutcome(state, fromHex(c.block), c.now, verifier)
       assert.equal(out.code, c.expect, c.name)
       if (c.expect === 'valid') {
         assert.equal(toHex(out.hash!), c.hash, c.name)
         assert.deepEqual(registryToJson(out.state!.registry), c.registryAfter, c.name)
-        assert.equal(refRegistryRoot(c.registryAfter!), toHex(decodeBlock(fromHex(c.block)).header.registryRoot), c.name)
+        assert.deepEqual(sendersToJson(out.state!.senders), c.sendersAfter, c.name)
+        assert.equal(refRegistryRoot(c.registryAfter!, c.sendersAfter), toHex(decodeBlock(fromHex(c.block)).header.registryRoot), c.name)
       }
     }
   })

@@ -4,16 +4,16 @@
  * Inputs are fixed here; outputs are computed by the protocol code.
  */
 import {
-  PRESETS, Prng, ProtocolError, TAG, Writer, applyBlockToRegistry, blockSigningMessage, computeBlockHash, computeEntropy,
+  MAX_TX_LIFETIME, MAX_TX_SIZE, PRESETS, Prng, ProtocolError, TAG, Writer, applyBlockToRegistry, blockSigningMessage, computeBlockHash, computeEntropy,
   computeIdleOrder, computeNextQuorum, computeNextRound0Start, computeNextStallTime, computeQueueHead, computeQuorum,
   computeRegistryRoot, computeRoundStart, decodeBlock, encodeBlock, encodeHeader, encodeTx, fromHex, processBlock, sha256, toHex,
   utf8, concat
 } from '../../src/protocol/index.ts'
 import type {
-  AncestorLink, Block, CertEntry, ChainState, Ed25519Verifier, Preset, Registry, ValidatorRecord
+  AncestorLink, Block, CertEntry, ChainState, DataTx, Ed25519Verifier, Preset, Registry, SenderTable, ValidatorRecord
 } from '../../src/protocol/index.ts'
 import {
-  buildBlock, buildGenesis, createTestNetwork, recomputeRoots, registerTx, resignBlock, signResume, signerFor
+  buildBlock, buildGenesis, createTestNetwork, dataTx, recomputeRoots, registerTx, resignBlock, signResume, signerFor
 } from '../helpers/chain-builder.ts'
 import { testSigners } from '../helpers/keys.ts'
 
@@ -71,6 +71,8 @@ export function buildPrngVectors (): PrngVectors {
 }
 
 // ---------- quorum ----------
+export interface SenderJson { publicKey: string, lastSeq: number, until: number }
+
 export interface RecordJson {
   publicKey: string
   registeredHeight: number
@@ -255,6 +257,8 @@ export interface BlockCase {
   /** For valid cases: the block hash and the tip registry after it. */
   hash?: string
   registryAfter?: RecordJson[]
+  /** For valid cases: the data senders' records after it (PROTOCOL.md §3.13), sorted by public key. */
+  sendersAfter?: SenderJson[]
 }
 
 export interface BlockVectors {
@@ -264,7 +268,7 @@ export interface BlockVectors {
   genesis: { block: string, hash: string }
   /** Blocks 1..k, each valid on the one before (processed with no clock check). */
   chain: string[]
-  tip: { height: number, hash: string, registryRoot: string, nextRound0Start: number, stallTime: number, registry: RecordJson[] }
+  tip: { height: number, hash: string, registryRoot: string, nextRound0Start: number, stallTime: number, registry: RecordJson[], senders: SenderJson[] }
   cases: BlockCase[]
 }
 
@@ -273,6 +277,10 @@ export function recordToJson (r: ValidatorRecord): RecordJson {
     publicKey: r.id, registeredHeight: r.registeredHeight, activeFrom: r.activeFrom, lastValidatedHeight: r.lastValidatedHeight,
     lastValidatedPosition: r.lastValidatedPosition, lastRewardHeight: r.lastRewardHeight, missed: r.missed
   }
+}
+
+export function sendersToJson (senders: SenderTable): SenderJson[] {
+  return [...senders.keys()].sort().map((id) => { const r = senders.get(id)!; return { publicKey: r.id, lastSeq: r.lastSeq, until: r.until } })
 }
 
 export function registryToJson (reg: Registry): RecordJson[] {
@@ -294,14 +302,15 @@ export async function blockOutcome (state: ChainState, bytes: Uint8Array, now: n
 export async function buildBlockVectors (): Promise<BlockVectors> {
   const net = createTestNetwork({ label: 'vectors' })
   const timing = PRESETS.devnet.timing
-  const late = testSigners('vectors/late', 4)
+  const late = testSigners('vectors/late', 5)
   for (const s of late) net.byKey.set(toHex(s.publicKey), s) // late[0] is active from height 5 and may be chosen
   const genesis = await buildGenesis(net)
   // Block 2 registers late[0] (so registering it again is ALREADY_REGISTERED).
   let S = genesis.state
   const chain: Block[] = []
   for (let h = 1; h <= 5; h++) {
-    const opts = h === 2 ? { txs: [await registerTx(net, late[0]!)] } : h === 3 ? { round: 2, absent: [1, 5], signers: 8 } : h === 4 ? { signers: 7 } : {}
+    // Block 4 carries late[4]'s data transaction seq 1, expiring at height 12: the tip keeps its sender record.
+    const opts = h === 2 ? { txs: [await registerTx(net, late[0]!)] } : h === 3 ? { round: 2, absent: [1, 5], signers: 8 } : h === 4 ? { signers: 7, txs: [await dataTx(net, late[4]!, { seq: 1, expires: 12, tag: 'board', payload: utf8('hello') })] } : {}
     const b = await buildBlock(net, S, opts)
     S = (await processBlock(S, b, { verifier: net.verifier })).state
     chain.push(b)
@@ -311,9 +320,9 @@ export async function buildBlockVectors (): Promise<BlockVectors> {
   const q0 = computeNextQuorum(S, 0)
   const good = await buildBlock(net, S)
   const hex = (b: Block): string => toHex(encodeBlock(b))
-  const tamper = async (mutate: (b: Block) => void, opts: { from?: Block, roots?: boolean, quorumRound?: number } = {}): Promise<Block> => {
+  const tamper = async (mutate: (b: Block) => void | Promise<void>, opts: { from?: Block, roots?: boolean, quorumRound?: number } = {}): Promise<Block> => {
     let b = structuredClone(opts.from ?? good)
-    mutate(b)
+    await mutate(b)
     if (opts.roots === true) b = recomputeRoots(S, b)
     return await resignBlock(net, S, b, opts.quorumRound ?? b.header.round)
   }
@@ -334,6 +343,15 @@ export async function buildBlockVectors (): Promise<BlockVectors> {
   const round1 = await buildBlock(net, S, { round: 1 })
   const againTx = await registerTx(net, late[0]!)
   const genesisValidatorTx = await registerTx(net, net.validators[3]!)
+  const next = S.tip.header.height + 1
+  const d = async (seq: number, expires: number, tag = 'board', payload = utf8(`post ${seq}`)): Promise<DataTx> => await dataTx(net, late[4]!, { seq, expires, tag, payload })
+  const d2 = await dataTx(net, late[3]!, { seq: 7, expires: next, tag: 'raffle/1', payload: new Uint8Array(0) })
+  const dataEntry = (patch: (w: Writer) => void): string => { const w = new Writer(); patch(w); return txEntryBlock(w.finish()) }
+  const dataBody = (tag: number[], payloadLen: number, seq = 2): (w: Writer) => void => (w) => {
+    w.u8(2).fixed(late[4]!.publicKey, 32).u64(seq).u64(next + 1).u8(tag.length).raw(new Uint8Array(tag)).bytes16(new Uint8Array(payloadLen)).fixed(new Uint8Array(64), 64)
+  }
+  const forgedData = await d(2, next + 5)
+  forgedData.signature = flipped(forgedData.signature, 9)
 
   const specs: Array<{ name: string, rule: string, now?: number, block: Block | string, expect: string }> = [
     // valid
@@ -346,6 +364,19 @@ export async function buildBlockVectors (): Promise<BlockVectors> {
     { name: 'resume certificate (signers 0, 2, 4), round 0: timestamp = certificate time', rule: '§10 steps 2, 8; §12', block: await buildBlock(net, S, { cert: resumeOk }), expect: 'valid' },
     { name: 'resume certificate, round 2: timestamp = certificate time + 2 rounds', rule: '§10 step 8; §12', block: await buildBlock(net, S, { cert: resumeOk, round: 2 }), expect: 'valid' },
     { name: 'clock exactly maxClockDriftMs behind the timestamp', rule: '§10 step 9', now: good.header.timestamp - timing.maxClockDriftMs, block: good, expect: 'valid' },
+    { name: 'data txs: a sender with a record (seq 2 and 5, gaps allowed) and a new sender with an empty payload', rule: '§3.13; §10 step 18', block: await buildBlock(net, S, { txs: [await d(2, next + 10), await d(5, next + MAX_TX_LIFETIME), d2] }), expect: 'valid' },
+    { name: 'data tx expiring at the inclusion height, next to a registration', rule: '§3.13', block: await buildBlock(net, S, { txs: [lateTx, await d(3, next)] }), expect: 'valid' },
+    { name: 'data tx replayed (seq 1 again, as in block 4)', rule: '§3.13 sequence', block: await tamper(async (b) => { b.txs = [await d(1, next + 3)] }, { roots: true }), expect: 'TX_DUPLICATE' },
+    { name: 'two data txs of one sender with seq 3 and 3', rule: '§3.13 sequence', block: await tamper(async (b) => { b.txs = [await d(3, next + 3), await d(3, next + 4)] }, { roots: true }), expect: 'TX_DUPLICATE' },
+    { name: 'two data txs of one sender with seq 4 then 3', rule: '§3.13 sequence', block: await tamper(async (b) => { b.txs = [await d(4, next + 3), await d(3, next + 3)] }, { roots: true }), expect: 'TX_DUPLICATE' },
+    { name: 'data tx expired (expires = height - 1)', rule: '§3.13 expiry', block: await tamper(async (b) => { b.txs = [await d(2, next - 1)] }, { roots: true }), expect: 'TX_INVALID' },
+    { name: 'data tx expiring beyond height + MAX_TX_LIFETIME', rule: '§3.13 expiry', block: await tamper(async (b) => { b.txs = [await d(2, next + MAX_TX_LIFETIME + 1)] }, { roots: true }), expect: 'TX_INVALID' },
+    { name: 'data tx with a bad signature', rule: '§10 step 20', block: await buildBlock(net, S, { txs: [forgedData] }), expect: 'TX_INVALID' },
+    { name: 'data tx tag with a space', rule: '§3.13 decode', block: dataEntry(dataBody([0x61, 0x20, 0x62], 0)), expect: 'NON_CANONICAL' },
+    { name: 'data tx tag of 0 bytes', rule: '§3.13 decode', block: dataEntry(dataBody([], 0)), expect: 'NON_CANONICAL' },
+    { name: 'data tx tag of 33 bytes', rule: '§3.13 decode', block: dataEntry(dataBody(new Array(33).fill(0x61), 0)), expect: 'TOO_LARGE' },
+    { name: 'data tx payload of 1025 bytes', rule: '§3.13 decode', block: dataEntry(dataBody([0x61], 1025)), expect: 'TOO_LARGE' },
+    { name: 'data tx with seq 0', rule: '§3.13 decode', block: dataEntry(dataBody([0x61], 1, 0)), expect: 'NON_CANONICAL' },
     // decoding (§3.3)
     { name: 'last byte missing', rule: '§3.3 decode', block: toHex(goodBytes.slice(0, -1)), expect: 'TRUNCATED' },
     { name: 'one trailing byte', rule: '§3.3 decode', block: toHex(concat(goodBytes, new Uint8Array(1))), expect: 'TRAILING_BYTES' },
@@ -357,8 +388,8 @@ export async function buildBlockVectors (): Promise<BlockVectors> {
     { name: 'certificate count 65', rule: '§3.3 decode', block: toHex(concat(header, new Writer().u16(0).u8(0).u8(65).finish())), expect: 'TOO_LARGE' },
     { name: 'tx entry of 96 bytes', rule: '§3.3 tx entry length', block: txEntryBlock(encodeTx(lateTx).slice(0, 96)), expect: 'TRUNCATED' },
     { name: 'tx entry of 98 bytes', rule: '§3.3 tx entry length', block: txEntryBlock(concat(encodeTx(lateTx), new Uint8Array(1))), expect: 'TRAILING_BYTES' },
-    { name: 'tx entry of kind 2', rule: '§3.3 tx entry length', block: txEntryBlock(patchBytes(encodeTx(lateTx), 0, [2])), expect: 'UNKNOWN_KIND' },
-    { name: 'tx entry length 1025', rule: '§3.3 tx entry length', block: toHex(concat(header, new Writer().u16(1).u16(1025).finish())), expect: 'TOO_LARGE' },
+    { name: 'tx entry of kind 3', rule: '§3.3 tx entry length', block: txEntryBlock(patchBytes(encodeTx(lateTx), 0, [3])), expect: 'UNKNOWN_KIND' },
+    { name: 'tx entry length MAX_TX_SIZE + 1 (1173)', rule: '§3.3 tx entry length', block: toHex(concat(header, new Writer().u16(1).u16(MAX_TX_SIZE + 1).finish())), expect: 'TOO_LARGE' },
     // §10, one rule each
     { name: 'certificate of 6 entries (N = 5)', rule: '§10 step 2', block: await buildBlock(net, S, { cert: await resume([0, 1, 2, 3, 4, 4], [0, 1, 2, 3, 4, 5]) }), expect: 'TOO_LARGE' },
     { name: 'resume certificate entry from before the stall', rule: '§10 step 2', block: await buildBlock(net, S, { cert: await resume([0, 1, 2], [-1, 5, 6]) }), expect: 'CERT_UNEXPECTED' },
@@ -414,7 +445,7 @@ export async function buildBlockVectors (): Promise<BlockVectors> {
     const out = await blockOutcome(S, bytes, now, net.verifier)
     if (out.code !== spec.expect) throw new Error(`block vector "${spec.name}": expected ${spec.expect}, got ${out.code}`)
     const c: BlockCase = { name: spec.name, rule: spec.rule, now, block: toHex(bytes), expect: out.code }
-    if (out.state !== undefined) { c.hash = toHex(out.hash!); c.registryAfter = registryToJson(out.state.registry) }
+    if (out.state !== undefined) { c.hash = toHex(out.hash!); c.registryAfter = registryToJson(out.state.registry); c.sendersAfter = sendersToJson(out.state.senders) }
     cases.push(c)
   }
   const names = new Set(cases.map((c) => c.name))
@@ -429,7 +460,7 @@ export async function buildBlockVectors (): Promise<BlockVectors> {
     networkId: toHex(net.networkId),
     genesis: { block: toHex(encodeBlock(genesis.block)), hash: toHex(genesis.state.tip.hash) },
     chain: chain.map(hex),
-    tip: { height: S.tip.header.height, hash: toHex(S.tip.hash), registryRoot: toHex(S.tip.header.registryRoot), nextRound0Start: r0, stallTime: stall, registry: registryToJson(S.registry) },
+    tip: { height: S.tip.header.height, hash: toHex(S.tip.hash), registryRoot: toHex(S.tip.header.registryRoot), nextRound0Start: r0, stallTime: stall, registry: registryToJson(S.registry), senders: sendersToJson(S.senders) },
     cases
   }
 }

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { ENTROPY_BLOCKS, ENTROPY_LAG, fromHex, toHex } from '../../src/protocol/index.ts'
-import type { EntropyCase, RecordJson, RegistryTransitionCase } from './build.ts'
+import type { EntropyCase, RecordJson, RegistryTransitionCase, SenderJson } from './build.ts'
 import type { HeaderJson } from './build-header.ts'
 
 export function sha (...parts: Uint8Array[]): Uint8Array {
@@ -64,7 +64,7 @@ export function refQuorum (records: RecordJson[], height: number, entropy: Uint8
   }
   return { producer: producer.key.toString('hex'), validators: rest.slice(0, 11).map((r) => r.key.toString('hex')) }
 }
-export function refRegistryRoot (records: RecordJson[]): string {
+export function refRegistryRoot (records: RecordJson[], senders: SenderJson[] = []): string {
   const sorted = [...records].sort((a, b) => a.publicKey < b.publicKey ? -1 : 1)
   const parts: Buffer[] = [Buffer.from(u32be(sorted.length))]
   for (const r of sorted) {
@@ -76,6 +76,15 @@ export function refRegistryRoot (records: RecordJson[]): string {
     b.writeUInt8(r.lastValidatedPosition, 56)
     b.writeBigUInt64BE(BigInt(r.lastRewardHeight), 57)
     b.writeUInt16BE(r.missed, 65)
+    parts.push(b)
+  }
+  const ss = [...senders].sort((a, b) => a.publicKey < b.publicKey ? -1 : 1)
+  parts.push(Buffer.from(u32be(ss.length)))
+  for (const r of ss) {
+    const b = Buffer.alloc(48)
+    Buffer.from(r.publicKey, 'hex').copy(b, 0)
+    b.writeBigUInt64BE(BigInt(r.lastSeq), 32)
+    b.writeBigUInt64BE(BigInt(r.until), 40)
     parts.push(b)
   }
   return toHex(tagged('lightpulse/v1/registry', Buffer.concat(parts)))
