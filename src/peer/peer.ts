@@ -24,6 +24,7 @@ import type { OutboundStreamKeeper } from './gossip-streams.ts'
 import type { SyncBudgetLimits } from './sync-budget.ts'
 import { IgnorePenalty } from './gossip-penalty.ts'
 import { Mempool } from './mempool.ts'
+import { DataTxService } from './data-txs.ts'
 import { Emitter } from './events.ts'
 import type { PeerEvents } from './events.ts'
 import { systemClock } from './clock.ts'
@@ -141,6 +142,8 @@ export class Peer {
   /** Direct round messages between a round's producer and its members (PROTOCOL.md §3.10). */
   readonly relay: QuorumRelay
   readonly mempool = new Mempool()
+  /** Data transactions from this peer: submit, wait for inclusion, verify handed-in proofs (data-txs.ts). */
+  readonly dataTxs: DataTxService
   /** The start-up phases (dial, identify, status, sync, head), each once (startup.ts). */
   readonly timeline: StartupTimeline
   readonly topics: Topics
@@ -216,6 +219,16 @@ export class Peer {
       txIndex: this.txIndex,
       ...(init.checkpoint !== undefined ? { checkpoint: init.checkpoint } : {}),
       ...(init.syncBudget !== undefined ? { budget: init.syncBudget } : {})
+    })
+    this.dataTxs = new DataTxService({
+      chain: this.chain, mempool: this.mempool, verifier: init.verifier, networkId: this.networkId, clock: this.clock,
+      heightOf: (h) => this.txIndex.heightOf(h),
+      header: async (height) => await this.header(height),
+      publish: async (b) => {
+        const r = await this.pubsub.publish(this.topics.txs, b)
+        this.stats.published[this.topics.txs] = (this.stats.published[this.topics.txs] ?? 0) + 1
+        return r.recipients.length
+      }
     })
     this.dialer = new Dialer({ libp2p: init.libp2p as unknown as Libp2p, bootstraps: init.bootstraps ?? [], clock: this.clock, log: this.log.forComponent('dialer'), events: this.events, minPeers: init.minPeers, retryMs: init.redialMs, releaseBootstrapsAt: init.releaseBootstrapsAt })
     this.chain.onTip((s) => { this.rounds.onTip(s); this.keepRegistered(s) })
@@ -297,6 +310,7 @@ export class Peer {
     this.dialer.stop()
     this.rounds.stop()
     this.release.stop()
+    this.dataTxs.stop()
     if (this.syncTimer !== undefined) this.clock.clearTimeout(this.syncTimer)
     for (const u of this.unsubscribers) u()
     this.unsubscribers = []

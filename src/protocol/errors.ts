@@ -58,6 +58,10 @@ export const ErrorCodes = {
   TX_EXPIRED: 'ignore',
   /** A submitted transaction was not in a verified block before the caller's timeout. */
   INCLUSION_TIMEOUT: 'ignore',
+  /** No connected peer takes the txs topic: a submitted transaction reached no one (it stays in the local mempool). */
+  NO_PEERS: 'ignore',
+  /** The peer stopped while a call waited on it. */
+  PEER_STOPPED: 'ignore',
   // chain states (stored, or served for a trusted checkpoint)
   CHECKPOINT_INVALID: 'reject',
   /** A served state that is well formed but not the one the trusted checkpoint names. */

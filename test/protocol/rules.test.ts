@@ -33,7 +33,7 @@ import { flip, rejectsCode, throwsCode } from '../helpers/assert.ts'
  */
 const IGNORED: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'UNKNOWN_PARENT', 'STALE', 'FUTURE', 'WRONG_HEIGHT', 'DUPLICATE', 'CHAIN_STALLED', 'NOT_ENOUGH_VALIDATORS',
-  'ALREADY_REGISTERED', 'LOCKED', 'MEMPOOL_FULL', 'TX_EXPIRED', 'INCLUSION_TIMEOUT', 'CHECKPOINT_EXPIRED', 'CHECKPOINT_UNAVAILABLE',
+  'ALREADY_REGISTERED', 'LOCKED', 'MEMPOOL_FULL', 'TX_EXPIRED', 'INCLUSION_TIMEOUT', 'NO_PEERS', 'PEER_STOPPED', 'CHECKPOINT_EXPIRED', 'CHECKPOINT_UNAVAILABLE',
   // a served header that is not ours may be another fork's; a proof we cannot check, or nobody holds, is no one's fault
   'HEADER_MISMATCH', 'PROOF_UNVERIFIABLE', 'PROOF_NOT_FOUND', 'BLOCK_NOT_HELD'
 ])

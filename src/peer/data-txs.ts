@@ -1,0 +1,149 @@
+/**
+ * Writing to the chain from a peer (PROTOCOL.md §3.13): sign a data transaction with the caller's key, check it
+ * against our own mempool rules, publish it on the txs topic, and wait until a block this peer verified itself
+ * carries it. The inclusion is proven locally: the Merkle proof is built from that block's transactions, whose
+ * root the verified header commits to.
+ */
+import {
+  MAX_TX_LIFETIME, ProtocolError, computeBlockHash, computeTxHash, dataSigningMessage, decodeBlock, encodeTx, equals, lastSeqOf, merkleProof,
+  toHex, verifyInclusion
+} from '../protocol/index.ts'
+import type { Block, BlockHeader, DataTx, Ed25519Verifier, InclusionProof, Transaction } from '../protocol/index.ts'
+import type { Signer } from '../crypto/types.ts'
+import type { ChainService } from './chain-service.ts'
+import type { Mempool } from './mempool.ts'
+import type { VerifiedInclusion } from './chain-queries.ts'
+import type { Clock } from './clock.ts'
+
+/** Blocks a submitted transaction stays valid for by default: its expiry is the next height plus this. */
+export const DEFAULT_EXPIRES_IN = 64
+
+export interface SubmitOptions {
+  /** Blocks from the next height until the transaction expires (1..MAX_TX_LIFETIME). Default DEFAULT_EXPIRES_IN. */
+  expiresIn?: number
+}
+
+export interface DataTxInit {
+  chain: ChainService
+  mempool: Mempool
+  verifier: Ed25519Verifier
+  networkId: Uint8Array
+  clock: Clock
+  /** Publishes on the txs topic; resolves with the number of peers it was sent to. */
+  publish: (bytes: Uint8Array) => Promise<number>
+  /** Where our transaction index saw `txHash` (chain-queries.ts TxIndex). */
+  heightOf: (txHash: Uint8Array) => number | undefined
+  /** The header of our verified block at a height (BLOCK_NOT_HELD otherwise). */
+  header: (height: number) => Promise<{ header: BlockHeader, hash: Uint8Array }>
+}
+
+/** The inclusion of `tx` at position `index` of `block`, a block this peer verified. */
+export function inclusionIn (block: Block, index: number): VerifiedInclusion {
+  const hashes = block.txs.map(computeTxHash)
+  return { height: block.header.height, blockHash: computeBlockHash(block.header), header: block.header, tx: block.txs[index]!, txHash: hashes[index]!, proof: merkleProof(hashes, index) }
+}
+
+export class DataTxService {
+  private readonly init: DataTxInit
+  /** The last sequence number this peer signed per sender, so that back-to-back submissions never collide. */
+  private readonly signed = new Map<string, number>()
+  private readonly waiters = new Set<(err: ProtocolError) => void>()
+
+  constructor (init: DataTxInit) { this.init = init }
+
+  /**
+   * Signs a data transaction with `signer` and publishes it. Its sequence number is one above the highest of the
+   * sender's record on our chain, its pending transactions and what we signed before. Throws LOCKED (no genesis),
+   * the mempool's codes (MEMPOOL_FULL, ...), and NO_PEERS when no connected peer takes the txs topic: then the
+   * transaction stays in our mempool only, and a retry publishes it again.
+   */
+  async submit (signer: Signer, tag: string, payload: Uint8Array, opts: SubmitOptions = {}): Promise<DataTx> {
+    const state = this.init.chain.state
+    if (state === undefined) throw new ProtocolError('LOCKED', { reason: 'no genesis yet: nothing can be included' })
+    const expiresIn = opts.expiresIn ?? DEFAULT_EXPIRES_IN
+    if (!Number.isInteger(expiresIn) || expiresIn < 0 || expiresIn > MAX_TX_LIFETIME) throw new ProtocolError('TX_INVALID', { reason: 'expiresIn outside 0..MAX_TX_LIFETIME', expiresIn })
+    const id = toHex(signer.publicKey)
+    const seq = Math.max(lastSeqOf(state.senders, id), this.signed.get(id) ?? 0, ...this.init.mempool.pendingSeqs(id)) + 1
+    const body = { sender: signer.publicKey, seq, expires: state.tip.header.height + 1 + expiresIn, tag, payload }
+    let encoded: Uint8Array
+    try {
+      encoded = encodeTx({ kind: 'data', ...body, signature: new Uint8Array(64) })
+    } catch (err) {
+      throw new ProtocolError('TX_INVALID', { reason: (err as Error).message })
+    }
+    const tx: DataTx = { kind: 'data', ...body, signature: await signer.sign(dataSigningMessage(this.init.networkId, body)) }
+    encoded = encodeTx(tx)
+    await this.init.mempool.validateAndAdd(state, encoded, this.init.verifier)
+    this.signed.set(id, seq)
+    await this.republish(encoded)
+    return tx
+  }
+
+  /** Publishes transaction bytes again (after NO_PEERS, or to refresh peers that dropped it). */
+  async republish (encoded: Uint8Array): Promise<void> {
+    const sent = await this.init.publish(encoded)
+    if (sent === 0) throw new ProtocolError('NO_PEERS', { what: 'txs topic', reason: 'no connected peer takes transactions: the transaction is kept in this peer\'s mempool; retry once connected' })
+  }
+
+  /**
+   * Resolves with the transaction's verified inclusion once a block this peer verified carries it (at once if
+   * one already does). Rejects INCLUSION_TIMEOUT after `timeoutMs`, TX_EXPIRED when the chain passes the expiry
+   * of a transaction we know (`tx`), and PEER_STOPPED when the peer stops.
+   */
+  async waitForInclusion (txHash: Uint8Array, opts: { timeoutMs: number, tx?: Transaction }): Promise<VerifiedInclusion> {
+    const { chain, clock } = this.init
+    // Listen first, then look in what we hold: a block accepted meanwhile is seen either way.
+    return await new Promise<VerifiedInclusion>((resolve, reject) => {
+      let settled = false
+      const done = (): void => { settled = true; off(); offTip(); clock.clearTimeout(timer); this.waiters.delete(fail) }
+      const fail = (err: ProtocolError): void => { if (!settled) { done(); reject(err) } }
+      const succeed = (v: VerifiedInclusion): void => { if (!settled) { done(); resolve(v) } }
+      const off = chain.onBlocks((blocks) => {
+        for (const b of blocks) {
+          const i = b.txs.findIndex((t) => equals(computeTxHash(t), txHash))
+          if (i >= 0) { succeed(inclusionIn(b, i)); return }
+        }
+      })
+      const offTip = chain.onTip((s) => {
+        const tx = opts.tx
+        if (tx?.kind === 'data' && s.tip.header.height >= tx.expires) {
+          // The block at the expiry height was the last chance: its block listeners run right after the tip's,
+          // so the verdict waits a microtask for them.
+          queueMicrotask(() => fail(new ProtocolError('TX_EXPIRED', { expires: tx.expires, height: s.tip.header.height, txHash: toHex(txHash) })))
+        }
+      })
+      const timer = clock.setTimeout(() => { fail(new ProtocolError('INCLUSION_TIMEOUT', { txHash: toHex(txHash), timeoutMs: opts.timeoutMs })) }, opts.timeoutMs)
+      this.waiters.add(fail)
+      this.findHeld(txHash).then((v) => { if (v !== undefined) succeed(v) }, () => {})
+    })
+  }
+
+  /** The inclusion from a block we hold and indexed, if any. */
+  private async findHeld (txHash: Uint8Array): Promise<VerifiedInclusion | undefined> {
+    const h = this.init.heightOf(txHash)
+    if (h === undefined) return undefined
+    const [bytes] = await this.init.chain.readBlocks(h, 1).catch(() => [])
+    if (bytes === undefined) return undefined
+    const b = decodeBlock(bytes)
+    const i = b.txs.findIndex((t) => equals(computeTxHash(t), txHash))
+    return i >= 0 ? inclusionIn(b, i) : undefined
+  }
+
+  /**
+   * Checks an inclusion handed to us (by another tab, a server, a dApp's backend) against the header we verified
+   * at its height: PROOF_INVALID when the transaction is not the hash or the proof does not give our header's
+   * txRoot; HEADER_MISMATCH when the named block is not ours; BLOCK_NOT_HELD when we hold no block there.
+   */
+  async verify (height: number, blockHash: Uint8Array, tx: Transaction, txHash: Uint8Array, proof: InclusionProof): Promise<VerifiedInclusion> {
+    if (!equals(computeTxHash(tx), txHash)) throw new ProtocolError('PROOF_INVALID', { reason: 'the transaction does not hash to txHash' })
+    const ours = await this.init.header(height)
+    if (!equals(ours.hash, blockHash)) throw new ProtocolError('HEADER_MISMATCH', { height, reason: 'not the block this peer verified at that height' })
+    if (!verifyInclusion(ours.header.txRoot, txHash, proof)) throw new ProtocolError('PROOF_INVALID', { reason: 'proof does not give the verified header\'s txRoot', height })
+    return { height, blockHash: ours.hash, header: ours.header, tx, txHash, proof }
+  }
+
+  /** Rejects every pending wait with PEER_STOPPED. */
+  stop (): void {
+    for (const fail of [...this.waiters]) fail(new ProtocolError('PEER_STOPPED', { reason: 'the peer stopped' }))
+  }
+}
