@@ -5,8 +5,9 @@
  */
 import { generateKeyPair, privateKeyFromRaw } from '@libp2p/crypto/keys'
 import { peerIdsOf } from '../peer/dialer.ts'
-import { toHex, fromHex, computeNetworkId, computeTxHash, encodeInclusionProof, encodeTx, parseCheckpoint } from '../protocol/index.ts'
-import type { Ed25519Verifier } from '../protocol/index.ts'
+import { toHex, fromHex, computeNetworkId, computeTxHash, parseCheckpoint } from '../protocol/index.ts'
+import type { DataTx, Ed25519Verifier } from '../protocol/index.ts'
+import { fromWireInclusion, tabDataSigner, toWireInclusion, txEvents } from './worker-data.ts'
 import { Peer } from '../peer/peer.ts'
 import { IgnorePenalty } from '../peer/gossip-penalty.ts'
 import { topicsFor, networkTag } from '../peer/topics.ts'
@@ -28,6 +29,8 @@ import { StartupTimeline } from '../peer/startup.ts'
 
 /** The head counts as stale once this many of the preset's longest block times passed without a newer block. */
 export const STALE_AFTER_BLOCKS = 3
+/** waitForInclusion's default timeout: about a minute of devnet blocks, half a mainnet block. */
+export const DEFAULT_INCLUSION_TIMEOUT_MS = 60_000
 
 /** `staleSince` for the status: when the verified head became stale, if it is now. */
 function staleness (state: Peer['chain']['state'], head: StatusSnapshot['head']): { staleSince?: number } {
@@ -66,6 +69,9 @@ export function createWorkerApi (opts: WorkerApiOptions = {}): WorkerApi & { rea
   let starting: Promise<StatusSnapshot> | undefined
   let keeper: RelayKeeper | undefined
   let firstHeight: number | undefined
+  let dataSigner: Promise<Signer> | undefined
+  /** Transactions this worker submitted, by hash (the newest 1,024): waitForInclusion knows their expiry. */
+  const submitted = new Map<string, DataTx>()
   // Created as the worker's module evaluation ends (the entry calls this at its top level): `worker` is the
   // script's fetch and evaluation, from the worker's start.
   const timeline = new StartupTimeline(() => performance.now())
@@ -177,6 +183,10 @@ export function createWorkerApi (opts: WorkerApiOptions = {}): WorkerApi & { rea
       if (mine !== undefined && b.signerKeys.includes(mine)) signed++
       emit({ type: 'block', ...b })
     })
+    p.chain.onBlocks((blocks) => {
+      if (listeners.size === 0 || !blocks.some((b) => b.txs.some((t) => t.kind === 'data'))) return
+      for (const e of txEvents(blocks)) emit({ type: 'tx', ...e })
+    })
     p.events.on('round', (r) => {
       if (r.role !== 'observer') lastDuty = { height: r.height, round: r.round, stage: r.stage }
       emit({ type: 'round', ...r })
@@ -218,6 +228,15 @@ export function createWorkerApi (opts: WorkerApiOptions = {}): WorkerApi & { rea
     return status()
   }
 
+  const running = (what: string): Peer => {
+    if (peer === undefined || store === undefined) throw new LightpulseError('NOT_STARTED', `Start the peer before you ${what}.`)
+    return peer
+  }
+  const txHashOf = (txHash: string): Uint8Array => {
+    if (typeof txHash !== 'string' || !/^[0-9a-f]{64}$/i.test(txHash)) throw new LightpulseError('CONFIG_INVALID', `A transaction hash is 64 hex digits, not "${String(txHash)}".`)
+    return fromHex(txHash.toLowerCase())
+  }
+
   return {
     internals: { get peer () { return peer }, get store () { return store }, get verifier () { return verifier } },
     start: async (cfg) => {
@@ -233,6 +252,7 @@ export function createWorkerApi (opts: WorkerApiOptions = {}): WorkerApi & { rea
       await p?.stop()
       await store?.close()
       store = undefined
+      dataSigner = undefined
     },
     status: async () => status(),
     subscribe: async (listener) => {
@@ -256,18 +276,35 @@ export function createWorkerApi (opts: WorkerApiOptions = {}): WorkerApi & { rea
       return { publicKey: toHex(signer.publicKey), txHash: toHex(computeTxHash(tx)) }
     },
     getProof: async (txHash) => {
-      const p = peer
-      if (p === undefined) throw new LightpulseError('NOT_STARTED', 'Start the peer before asking for a proof.')
-      if (!/^[0-9a-f]{64}$/i.test(txHash)) throw new LightpulseError('CONFIG_INVALID', `A transaction hash is 64 hex digits, not "${txHash}".`)
-      const v = await p.getProof(fromHex(txHash.toLowerCase()))
-      return {
-        txHash: toHex(v.txHash), height: v.height, blockHash: toHex(v.blockHash), txRoot: toHex(v.header.txRoot),
-        index: v.proof.index, size: v.proof.size, tx: toHex(encodeTx(v.tx)), proof: toHex(encodeInclusionProof(v.proof))
-      }
+      const p = running('ask for a proof')
+      return toWireInclusion(await p.getProof(txHashOf(txHash)))
+    },
+    submit: async (tag, payload, opts = {}) => {
+      const p = running('submit a transaction')
+      if (typeof tag !== 'string') throw new LightpulseError('CONFIG_INVALID', 'A transaction tag is a string of 1..32 printable ASCII characters.')
+      if (!(payload instanceof Uint8Array)) throw new LightpulseError('CONFIG_INVALID', 'A transaction payload is a Uint8Array (or a string, which the client encodes as UTF-8).')
+      if (p.chain.state === undefined) throw new LightpulseError('LOCKED', 'The network is still in its stasis lock: nothing can be included before genesis.')
+      const signer = opts.keyPair !== undefined ? await webCryptoSignerFromKeyPair(opts.keyPair) : await (dataSigner ??= tabDataSigner(store!))
+      const tx = await p.dataTxs.submit(signer, tag, payload, opts.expiresIn !== undefined ? { expiresIn: opts.expiresIn } : {})
+      const txHash = toHex(computeTxHash(tx))
+      submitted.set(txHash, tx)
+      if (submitted.size > 1024) submitted.delete(submitted.keys().next().value!)
+      return { txHash, sender: toHex(tx.sender), seq: tx.seq, expires: tx.expires, tag: tx.tag }
+    },
+    waitForInclusion: async (txHash, opts = {}) => {
+      const p = running('wait for an inclusion')
+      const timeoutMs = opts.timeout ?? DEFAULT_INCLUSION_TIMEOUT_MS
+      if (!Number.isFinite(timeoutMs) || timeoutMs < 0) throw new LightpulseError('CONFIG_INVALID', `A timeout is a number of ms ≥ 0, not ${String(opts.timeout)}.`)
+      const tx = submitted.get(txHash.toLowerCase())
+      return toWireInclusion(await p.dataTxs.waitForInclusion(txHashOf(txHash), { timeoutMs, ...(tx !== undefined ? { tx } : {}) }))
+    },
+    verifyProof: async (inclusion) => {
+      const p = running('verify a proof')
+      const i = fromWireInclusion(inclusion)
+      return toWireInclusion(await p.dataTxs.verify(i.height, i.blockHash, i.tx, i.txHash, i.proof))
     },
     header: async (height) => {
-      const p = peer
-      if (p === undefined) throw new LightpulseError('NOT_STARTED', 'Start the peer before asking for a header.')
+      const p = running('ask for a header')
       if (!Number.isSafeInteger(height) || height < 0) throw new LightpulseError('CONFIG_INVALID', `A height is a whole number ≥ 0, not ${String(height)}.`)
       const { header: h, hash } = await p.header(height)
       return {

@@ -12,7 +12,10 @@ import type { Reply } from './errors.ts'
 import { attachRtcBridge, canBridgeRtc } from './rtc-bridge.ts'
 import { canShareAcrossTabs, createTabSharedClient } from './tabs.ts'
 import type { RtcBridge, RtcBridgeOptions } from './rtc-bridge.ts'
-import type { ClientConfig, ClientEvent, StatusSnapshot, TxInclusion, VerifiedHeader, WireApi } from './types.ts'
+import { payloadBytes, streamsOf } from './streams.ts'
+import type { StreamOptions } from './streams.ts'
+import type { BlockEvent } from '../peer/events.ts'
+import type { ClientConfig, ClientEvent, StatusSnapshot, SubmitOptions, SubmittedTx, TxEvent, TxInclusion, VerifiedHeader, WireApi } from './types.ts'
 
 export interface LightpulseClient {
   /** Starts the peer (idempotent); resolves with the first status once the stored chain is loaded. */
@@ -37,6 +40,23 @@ export interface LightpulseClient {
    * draw from. Who can bias it, and how far: docs/LIMITS.md.
    */
   randomness: (height: number) => Promise<{ height: number, randomValue: string, header: VerifiedHeader }>
+  /**
+   * Signs a data transaction with the tab's data key (or `opts.keyPair`) and publishes it: `tag` is 1..32
+   * printable ASCII characters (an application name), `payload` up to 1,024 bytes (a string is sent as UTF-8).
+   * Resolves with its hash once a peer took it. Codes: LOCKED, TX_INVALID, MEMPOOL_FULL, NO_PEERS (nothing sent).
+   */
+  submit: (tag: string, payload: Uint8Array | string, opts?: SubmitOptions) => Promise<SubmittedTx>
+  /**
+   * Resolves with the verified inclusion once a block this peer verified carries the transaction (at once if it
+   * already does). Codes: INCLUSION_TIMEOUT (default 60 s), TX_EXPIRED, PEER_STOPPED.
+   */
+  waitForInclusion: (txHash: string, opts?: { timeout?: number }) => Promise<TxInclusion>
+  /** Checks an inclusion from anywhere against the header this peer verified. Codes: PROOF_INVALID, HEADER_MISMATCH, BLOCK_NOT_HELD. */
+  verifyProof: (inclusion: TxInclusion) => Promise<TxInclusion>
+  /** Every block this peer verifies from now on: `for await (const b of client.blocks()) …` (break to unsubscribe). */
+  blocks: (opts?: StreamOptions) => AsyncIterableIterator<BlockEvent>
+  /** Every data transaction (with `tag`, or any) in the blocks this peer verifies from now on, each with its inclusion proof. */
+  transactions: (tag?: string, opts?: StreamOptions) => AsyncIterableIterator<TxEvent>
   /** Stops the worker at once (when the client started it); pending and later calls fail with WORKER_TERMINATED. */
   terminate: () => void
   /** The page-side WebRTC bridge that gives the worker's libp2p WebRTC (absent where the page has no RTCPeerConnection or rtc is off). */
@@ -126,6 +146,13 @@ export function connectWorker (endpoint: Endpoint, opts: { terminate?: () => voi
       const header = await calls.run(async () => await wire.header(height))
       return { height: header.height, randomValue: header.randomValue, header }
     },
+    submit: async (tag, payload, o) => await calls.run(async () => await wire.submit(tag, payloadBytes(payload), o)),
+    waitForInclusion: async (txHash, o) => await calls.run(async () => await wire.waitForInclusion(txHash, o)),
+    verifyProof: async (inclusion) => await calls.run(async () => await wire.verifyProof(inclusion)),
+    ...streamsOf(async (listener) => {
+      const id = await calls.run(async () => await wire.subscribe(proxy(listener)))
+      return async () => { await calls.run(async () => await wire.unsubscribe(id)) }
+    }),
     terminate: () => {
       calls.kill(new LightpulseError('WORKER_TERMINATED', 'The lightpulse client was terminated; create a new client to start again.'))
       wire[releaseProxy]()
@@ -192,6 +219,6 @@ function ownClient (opts: ClientOptions): LightpulseClient {
 }
 
 function publicView (c: LightpulseClient): LightpulseClient {
-  const { start, stop, status, on, enroll, getProof, header, randomness, terminate, rtc } = c
-  return { start, stop, status, on, enroll, getProof, header, randomness, terminate, ...(rtc !== undefined ? { rtc } : {}) }
+  const { start, stop, status, on, enroll, getProof, header, randomness, submit, waitForInclusion, verifyProof, blocks, transactions, terminate, rtc } = c
+  return { start, stop, status, on, enroll, getProof, header, randomness, submit, waitForInclusion, verifyProof, blocks, transactions, terminate, ...(rtc !== undefined ? { rtc } : {}) }
 }

@@ -25,6 +25,8 @@ export type ClientErrorCode =
   | 'NO_BOOTSTRAP'
   /** This tab is a client of the peer another tab runs, and that tab did not answer in time. */
   | 'LEADER_UNREACHABLE'
+  /** An async-iterator subscription's consumer fell too far behind (src/client/streams.ts). */
+  | 'STREAM_OVERFLOW'
   /** An unexpected failure inside the worker; `details` and the message say more. */
   | 'INTERNAL'
 

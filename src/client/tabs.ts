@@ -11,14 +11,20 @@ import { LightpulseError, fromWireError, isReply, toWireError } from './errors.t
 import type { Reply } from './errors.ts'
 import type { RtcBridge } from './rtc-bridge.ts'
 import type { LightpulseClient } from './client.ts'
-import type { ClientConfig, ClientEvent, StatusSnapshot, TxInclusion, VerifiedHeader } from './types.ts'
+import { payloadBytes, streamsOf } from './streams.ts'
+import type { ClientConfig, ClientEvent, StatusSnapshot, SubmittedTx, TxInclusion, VerifiedHeader } from './types.ts'
+
+/** waitForInclusion's default timeout (as the worker's: src/browser/worker-api.ts). */
+const DEFAULT_INCLUSION_TIMEOUT_MS = 60_000
 
 /** How long a tab waits for the leader to answer a call before it fails with LEADER_UNREACHABLE. */
 export const LEADER_CALL_TIMEOUT_MS = 10_000
 
-type Method = 'status' | 'enroll' | 'getProof' | 'header'
+type Method = 'status' | 'enroll' | 'getProof' | 'header' | 'submit' | 'waitForInclusion' | 'verifyProof'
+/** Arguments are structured clones (strings, numbers, bytes, plain objects, CryptoKeys). */
+type Args = unknown[]
 type Msg =
-  | { kind: 'call', id: string, method: Method, args: Array<string | number> }
+  | { kind: 'call', id: string, method: Method, args: Args }
   | { kind: 'reply', id: string, reply: Reply<unknown> }
   | { kind: 'event', e: ClientEvent }
   | { kind: 'leader' }
@@ -35,7 +41,7 @@ async function tabKey (config: ClientConfig): Promise<string> {
   return `network:${[...digest.subarray(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join('')}`
 }
 
-interface Pending { method: Method, args: Array<string | number>, resolve: (v: unknown) => void, reject: (e: LightpulseError) => void, timer: ReturnType<typeof setTimeout> }
+interface Pending { method: Method, args: Args, resolve: (v: unknown) => void, reject: (e: LightpulseError) => void, timer: ReturnType<typeof setTimeout> }
 
 /**
  * A LightpulseClient that shares one peer between the tabs of an origin. `local` is the client of this tab's
@@ -60,14 +66,17 @@ export function createTabSharedClient (local: LightpulseClient): LightpulseClien
   const withRole = (s: StatusSnapshot, r: 'leader' | 'follower'): StatusSnapshot => ({ ...s, tab: { role: r } })
 
   /** A call answered by the leader's peer (or by our own, once we lead). */
-  const call = async <T>(method: Method, ...args: Array<string | number>): Promise<T> => {
-    if (role !== 'follower') return await (local[method] as (...a: Array<string | number>) => Promise<T>)(...args)
+  const call = async <T>(method: Method, ...args: Args): Promise<T> => await callFor<T>(0, method, ...args)
+  /** A call that may legitimately take `waitMs` (waitForInclusion) before the leader counts as unreachable. */
+  const callFor = async <T>(waitMs: number, method: Method, ...args: Args): Promise<T> => {
+    if (role !== 'follower') return await (local[method] as (...a: Args) => Promise<T>)(...args)
     const id = crypto.randomUUID()
+    const limit = waitMs + LEADER_CALL_TIMEOUT_MS
     return await new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         pending.delete(id)
-        reject(new LightpulseError('LEADER_UNREACHABLE', `The tab that runs this site's peer did not answer ${method}() within ${LEADER_CALL_TIMEOUT_MS / 1000} s. Close the other tabs of this page, or reload.`, { method }))
-      }, LEADER_CALL_TIMEOUT_MS)
+        reject(new LightpulseError('LEADER_UNREACHABLE', `The tab that runs this site's peer did not answer ${method}() within ${Math.round(limit / 1000)} s. Close the other tabs of this page, or reload.`, { method }))
+      }, limit)
       pending.set(id, { method, args, resolve: resolve as (v: unknown) => void, reject, timer })
       post({ kind: 'call', id, method, args })
     })
@@ -78,7 +87,7 @@ export function createTabSharedClient (local: LightpulseClient): LightpulseClien
     if (role === 'leader' && m.kind === 'call') {
       const reply = (value: unknown): void => { post({ kind: 'reply', id: m.id, reply: { ok: true, value } }) }
       const fail = (err: unknown): void => { post({ kind: 'reply', id: m.id, reply: { ok: false, error: toWireError(err) } }) }
-      ;(local[m.method] as (...a: Array<string | number>) => Promise<unknown>)(...(Array.isArray(m.args) ? m.args.filter((a) => typeof a === 'string' || typeof a === 'number') : [])).then((v) => { reply(m.method === 'status' ? withRole(v as StatusSnapshot, 'follower') : v) }, fail)
+      ;(local[m.method] as (...a: Args) => Promise<unknown>)(...(Array.isArray(m.args) ? m.args : [])).then((v) => { reply(m.method === 'status' ? withRole(v as StatusSnapshot, 'follower') : v) }, fail)
     } else if (role === 'follower' && m.kind === 'reply') {
       const p = pending.get(m.id)
       if (p === undefined) return
@@ -109,7 +118,7 @@ export function createTabSharedClient (local: LightpulseClient): LightpulseClien
     for (const [id, p] of pending) {
       pending.delete(id)
       clearTimeout(p.timer)
-      ;(local[p.method] as (...a: Array<string | number>) => Promise<unknown>)(...p.args).then(p.resolve, (err: unknown) => { p.reject(err instanceof LightpulseError ? err : new LightpulseError('INTERNAL', String(err))) })
+      ;(local[p.method] as (...a: Args) => Promise<unknown>)(...p.args).then(p.resolve, (err: unknown) => { p.reject(err instanceof LightpulseError ? err : new LightpulseError('INTERNAL', String(err))) })
     }
     return withRole(s, 'leader')
   }
@@ -154,6 +163,11 @@ export function createTabSharedClient (local: LightpulseClient): LightpulseClien
     role = 'idle'
   }
 
+  const on: LightpulseClient['on'] = async (listener) => {
+    listeners.add(listener)
+    return async () => { listeners.delete(listener) }
+  }
+
   return {
     start: async (c) => { starting ??= start(c).finally(() => { starting = undefined }); return await starting },
     stop: async () => {
@@ -165,10 +179,7 @@ export function createTabSharedClient (local: LightpulseClient): LightpulseClien
       const s = await call<StatusSnapshot>('status')
       return role === 'leader' ? withRole(s, 'leader') : s
     },
-    on: async (listener) => {
-      listeners.add(listener)
-      return async () => { listeners.delete(listener) }
-    },
+    on,
     enroll: async () => await call<{ publicKey: string, txHash: string }>('enroll'),
     getProof: async (txHash) => await call<TxInclusion>('getProof', txHash),
     header: async (height) => await call<VerifiedHeader>('header', height),
@@ -181,6 +192,10 @@ export function createTabSharedClient (local: LightpulseClient): LightpulseClien
       local.terminate()
       close()
     },
+    submit: async (tag, payload, o) => await call<SubmittedTx>('submit', tag, payloadBytes(payload), o),
+    waitForInclusion: async (txHash, o) => await callFor<TxInclusion>(o?.timeout ?? DEFAULT_INCLUSION_TIMEOUT_MS, 'waitForInclusion', txHash, o),
+    verifyProof: async (inclusion) => await call<TxInclusion>('verifyProof', inclusion),
+    ...streamsOf(on),
     get rtc (): RtcBridge | undefined { return local.rtc }
   }
 }

@@ -101,6 +101,21 @@ export type ClientEvent =
   | ({ type: 'error' } & PeerErrorEvent)
   | ({ type: 'stalled' } & StalledEvent)
   | ({ type: 'log' } & LogEvent)
+  | ({ type: 'tx' } & TxEvent)
+
+/**
+ * A data transaction in a block this peer just verified (gossip or sync), with its inclusion proof built from
+ * that block: what `client.transactions(tag)` yields.
+ */
+export interface TxEvent {
+  tag: string
+  /** Sender public key, hex. */
+  sender: string
+  seq: number
+  expires: number
+  payload: Uint8Array
+  inclusion: TxInclusion
+}
 
 /** A log line of the peer (info and warnings). Failures come as `error` events, never as logs. */
 export interface LogEvent { level: 'info' | 'warn' | 'error', component: string, message: string, details?: Record<string, unknown> }
@@ -119,7 +134,22 @@ export interface TxInclusion {
   size: number
   tx: string
   proof: string
+  /** For a data transaction: its fields decoded from `tx` (payload as bytes). */
+  data?: { tag: string, sender: string, seq: number, expires: number, payload: Uint8Array }
 }
+
+export interface SubmitOptions {
+  /**
+   * Sign with this Ed25519 key pair (WebCrypto; it may be non-extractable) instead of the tab's own data key.
+   * Default: the tab's data key, created once (non-extractable) and kept in IndexedDB.
+   */
+  keyPair?: CryptoKeyPair
+  /** Blocks from the next height until the transaction expires (0..256). Default 64. */
+  expiresIn?: number
+}
+
+/** A data transaction signed and handed to the network. */
+export interface SubmittedTx { txHash: string, sender: string, seq: number, expires: number, tag: string }
 
 /** A block header this peer verified itself (every field; hashes, keys and bytes lowercase hex). */
 export interface VerifiedHeader {
@@ -153,6 +183,15 @@ export interface WorkerApi {
   header: (height: number) => Promise<VerifiedHeader>
   /** The verified inclusion of a transaction (64 hex digits of its hash), asked of connected peers. */
   getProof: (txHash: string) => Promise<TxInclusion>
+  /**
+   * Signs a data transaction (tag: 1..32 printable ASCII bytes; payload up to 1,024 bytes) and publishes it.
+   * Codes: LOCKED, TX_INVALID (bounds), MEMPOOL_FULL, NO_PEERS (nothing sent: submit again once connected).
+   */
+  submit: (tag: string, payload: Uint8Array, opts?: SubmitOptions) => Promise<SubmittedTx>
+  /** Resolves once a block this peer verified carries the transaction. Codes: INCLUSION_TIMEOUT, TX_EXPIRED, PEER_STOPPED. */
+  waitForInclusion: (txHash: string, opts?: { timeout?: number }) => Promise<TxInclusion>
+  /** Checks an inclusion (from anywhere) against the header this peer verified. Codes: PROOF_INVALID, HEADER_MISMATCH, BLOCK_NOT_HELD. */
+  verifyProof: (inclusion: TxInclusion) => Promise<TxInclusion>
   /** Answers at once: the client's liveness probe after a worker error. */
   ping: () => Promise<'pong'>
   /** The page resumed (or became visible): catch up now rather than at the next poll. */
@@ -160,7 +199,7 @@ export interface WorkerApi {
 }
 
 /** The methods the worker exposes, in this order (the wire contract between client and worker). */
-export const WORKER_METHODS = ['start', 'stop', 'status', 'subscribe', 'unsubscribe', 'enroll', 'getProof', 'header', 'ping', 'resume'] as const satisfies ReadonlyArray<keyof WorkerApi>
+export const WORKER_METHODS = ['start', 'stop', 'status', 'subscribe', 'unsubscribe', 'enroll', 'getProof', 'header', 'submit', 'waitForInclusion', 'verifyProof', 'ping', 'resume'] as const satisfies ReadonlyArray<keyof WorkerApi>
 
 /** The worker's side of the wire: every method answers a Reply instead of throwing. */
 export type WireApi = { [K in keyof WorkerApi]: (...args: Parameters<WorkerApi[K]>) => Promise<Reply<Awaited<ReturnType<WorkerApi[K]>>>> }

@@ -54,8 +54,9 @@ export class DataTxService {
   /**
    * Signs a data transaction with `signer` and publishes it. Its sequence number is one above the highest of the
    * sender's record on our chain, its pending transactions and what we signed before. Throws LOCKED (no genesis),
-   * the mempool's codes (MEMPOOL_FULL, ...), and NO_PEERS when no connected peer takes the txs topic: then the
-   * transaction stays in our mempool only, and a retry publishes it again.
+   * TX_INVALID (tag, payload or expiresIn out of bounds), the mempool's codes (MEMPOOL_FULL, ...), and NO_PEERS
+   * when no connected peer takes the txs topic: then nothing was sent and nothing is kept, so submitting again
+   * once connected is safe.
    */
   async submit (signer: Signer, tag: string, payload: Uint8Array, opts: SubmitOptions = {}): Promise<DataTx> {
     const state = this.init.chain.state
@@ -74,15 +75,13 @@ export class DataTxService {
     const tx: DataTx = { kind: 'data', ...body, signature: await signer.sign(dataSigningMessage(this.init.networkId, body)) }
     encoded = encodeTx(tx)
     await this.init.mempool.validateAndAdd(state, encoded, this.init.verifier)
+    const sent = await this.init.publish(encoded).catch(() => 0)
+    if (sent === 0) {
+      this.init.mempool.remove(tx)
+      throw new ProtocolError('NO_PEERS', { what: 'txs topic', reason: 'no connected peer takes transactions: nothing was sent; submit again once connected' })
+    }
     this.signed.set(id, seq)
-    await this.republish(encoded)
     return tx
-  }
-
-  /** Publishes transaction bytes again (after NO_PEERS, or to refresh peers that dropped it). */
-  async republish (encoded: Uint8Array): Promise<void> {
-    const sent = await this.init.publish(encoded)
-    if (sent === 0) throw new ProtocolError('NO_PEERS', { what: 'txs topic', reason: 'no connected peer takes transactions: the transaction is kept in this peer\'s mempool; retry once connected' })
   }
 
   /**

@@ -65,7 +65,19 @@ export class Mempool {
     return tx
   }
 
-  /** A pending data transaction of `sender` with `seq`, if any. */
+  /** Takes a pending data transaction out again (a submission that reached no peer). */
+  remove (tx: DataTx): void {
+    const id = toHex(tx.sender)
+    const entry = this.data.get(id)
+    const p = entry?.get(tx.seq)
+    if (entry === undefined || p === undefined) return
+    entry.delete(tx.seq)
+    this.dataCount--
+    this.dataBytes -= p.bytes
+    if (entry.size === 0) this.data.delete(id)
+  }
+
+  /** The sequence numbers of `sender`'s pending data transactions. */
   pendingSeqs (sender: string): number[] {
     return [...(this.data.get(sender)?.keys() ?? [])]
   }
