@@ -156,6 +156,53 @@ test('a page built with esbuild, passing its own Worker (lightpulse/worker), rea
   }
 })
 
+test('the example message board, built from the installed package: one user posts, another reads it verified; the widget fits a phone', async ({ browser }) => {
+  test.setTimeout(240_000) // two pages to a verified head (60 s each), the inclusion (120 s bound inside the page)
+  const ui = await serveUi({ port: 0, root: project!.boardOut, config: () => config })
+  const writerCtx = await browser.newContext()
+  // The reader is a phone: a narrow touch screen, as Playwright's iPhone-sized profile (390 x 844).
+  const readerCtx = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 3 })
+  try {
+    const writer = await writerCtx.newPage()
+    const reader = await readerCtx.newPage()
+    const started = async (p: Page): Promise<void> => {
+      await expect.poll(async () => await p.evaluate(() => (window as unknown as { board?: { started?: boolean } }).board?.started === true), { timeout: 60_000, message: 'the board started its peer' }).toBe(true)
+      // The widget in the page, from its shadow root: verified once the peer is at a verified head.
+      await expect(p.locator('lightpulse-status').locator('[part=state]')).toHaveText('verified', { timeout: 60_000 })
+    }
+    await writer.goto(`${ui.url}?store=board-writer`)
+    await reader.goto(`${ui.url}?store=board-reader`)
+    await started(writer)
+    await started(reader)
+    await expect(reader.locator('lightpulse-status').locator('[part=height]')).toHaveText(/^#\d+$/)
+    await expect(reader.locator('lightpulse-status').locator('[part=signers]')).toHaveText(/^\d+\/11 signed$/)
+    const box = await reader.locator('lightpulse-status').boundingBox()
+    expect(box, 'the widget is laid out').not.toBeNull()
+    expect(box!.x + box!.width, 'the widget fits the phone\'s width').toBeLessThanOrEqual(390)
+    await reader.screenshot({ path: test.info().outputPath('board-phone.png'), fullPage: true })
+
+    const message = `hello from the writer at ${Date.now()}`
+    await writer.locator('#text').fill(message)
+    await writer.locator('#post').click()
+    await expect(writer.locator('#compose-status')).toHaveText(/included in block #\d+/, { timeout: 120_000 })
+    const post = reader.locator('#posts li', { hasText: message })
+    await expect(post, 'the post reaches the reader').toHaveCount(1, { timeout: 30_000 })
+    await expect(post.locator('.verified')).toHaveText(/verified in block #\d+/, { timeout: 10_000 })
+    // A link to the post proves it from the peers' answers (sync PROOF), checked against the reader's own header.
+    const txHash = await post.getAttribute('data-tx')
+    await reader.goto(`${ui.url}?store=board-reader#tx=${txHash!}`)
+    await expect(reader.locator('#lookup-result .verified')).toHaveText(/verified in block #\d+/, { timeout: 60_000 })
+    await expect(reader.locator('#lookup-result .body')).toHaveText(message)
+    await reader.screenshot({ path: test.info().outputPath('board-phone-post.png'), fullPage: true })
+    const errors = await reader.evaluate(() => (window as unknown as { board: { errors: string[] } }).board.errors)
+    expect(errors).toEqual([])
+  } finally {
+    await writerCtx.close()
+    await readerCtx.close()
+    await ui.close()
+  }
+})
+
 test('the published types check in a TypeScript consumer (and reject a code outside the union)', async () => {
   const r = await run(process.execPath, [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project!.dir], { cwd: project!.dir, timeoutMs: 120_000 })
   expect(r.stdout + r.stderr).toBe('')

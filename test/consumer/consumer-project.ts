@@ -6,7 +6,7 @@
  * Used by test/browser/consumer.spec.ts and the package benchmarks (bench/package.ts).
  */
 import { spawn } from 'node:child_process'
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -91,7 +91,8 @@ probe.terminate()
 `
 
 const TYPES_TS = `import { createLightpulseClient, LightpulseError } from 'lightpulse'
-import type { ClientConfig, ClientEvent, LightpulseErrorCode, StatusSnapshot } from 'lightpulse'
+import type { ClientConfig, ClientEvent, LightpulseErrorCode, StatusSnapshot, SubmittedTx, TxEvent, TxInclusion } from 'lightpulse'
+import { LightpulseStatusElement, defineLightpulseStatus, widgetView } from 'lightpulse/widget'
 import { decodeBlock, processGenesis, createWebCryptoVerifier } from 'lightpulse/protocol'
 import type { Block, ChainState } from 'lightpulse/protocol'
 import { startNode, Devnet } from 'lightpulse/node'
@@ -108,7 +109,15 @@ export async function use (config: ClientConfig): Promise<number | undefined> {
   const b: Block = decodeBlock(new Uint8Array(0))
   const st: ChainState = await processGenesis({} as never, b, createWebCryptoVerifier())
   const opts: Partial<NodeOptions> = {}
-  void [wrong, err, st, opts, startNode, Devnet]
+  const sub: SubmittedTx = await client.submit('board', 'hello', { expiresIn: 10 })
+  const inc: TxInclusion = await client.waitForInclusion(sub.txHash, { timeout: 1000 })
+  for await (const t of client.transactions('board')) { const e: TxEvent = t; void e.payload.byteLength; break }
+  for await (const b of client.blocks()) { void b.height; break }
+  const el: LightpulseStatusElement = new (defineLightpulseStatus())()
+  el.client = client
+  // @ts-expect-error: submit takes a tag first
+  void client.submit(new Uint8Array(1))
+  void [wrong, err, st, opts, startNode, Devnet, inc.data?.tag, widgetView(s, 0).state]
   return s.head?.height
 }
 `
@@ -151,6 +160,8 @@ export interface ConsumerProject {
   viteOut: string
   /** esbuild build output (index.html, main.js, worker.js). */
   esbuildOut: string
+  /** The example dApp (examples/message-board) built with Vite against the installed package. */
+  boardOut: string
   remove: () => Promise<void>
 }
 
@@ -183,10 +194,17 @@ export async function createConsumerProject (tarball: string, log: (l: string) =
     await esbuild.build({ absWorkingDir: esSrc, entryPoints: ['main.js', 'worker.js'], bundle: true, format: 'esm', splitting: false, outdir: esbuildOut, target: 'es2022', minify: true, logLevel: 'error' })
     await writeFile(join(esbuildOut, 'index.html'), ESBUILD_HTML)
 
+    // The example dApp, as its README builds it: its own files and Vite config, the installed package.
+    const boardSrc = join(dir, 'message-board')
+    const boardOut = join(boardSrc, 'dist')
+    await cp(join(REPO, 'examples', 'message-board'), boardSrc, { recursive: true, filter: (f) => !/node_modules|[/\\]dist/.test(f) })
+    log('consumer: vite build of examples/message-board')
+    await build({ root: boardSrc, configFile: join(boardSrc, 'vite.config.js'), logLevel: 'warn', base: './', build: { outDir: boardOut, emptyOutDir: true, reportCompressedSize: false, chunkSizeWarningLimit: 4096 } })
+
     await writeFile(join(dir, 'types.ts'), TYPES_TS)
     await writeFile(join(dir, 'tsconfig.json'), TSCONFIG(join(REPO, 'node_modules', '@types')))
     await writeFile(join(dir, 'verify.mjs'), VERIFY_MJS)
-    return { dir, viteOut, esbuildOut, remove: async () => { await rm(dir, { recursive: true, force: true }) } }
+    return { dir, viteOut, esbuildOut, boardOut, remove: async () => { await rm(dir, { recursive: true, force: true }) } }
   } catch (err) {
     await rm(dir, { recursive: true, force: true })
     throw err
