@@ -14,6 +14,8 @@
  *     cold-tab-verified-head fresh context: goto -> the devnet's height at goto, beside a
  *                            bare WebSocket+noise dial in the same browser              target <= 500 ms
  *     reload-verified-head   same tab, page.reload -> the devnet's height                  target <= 250 ms
+ *     submit-to-inclusion    client.submit -> waitForInclusion in the page, p50 and p99,
+ *                            beside the devnet's block interval (browser-dapp.ts)        measured
  *     cold-tab-cpu-limited   the cold tab in a Chromium under a CPU quota (cpu-limit.ts)   measured
  *   long group (browser-long.ts, a fresh 100,000-block chain): checkpoint start at 100,000, storage and
  *   worker heap over a pruned sync of all of it.
@@ -43,6 +45,7 @@ import { LAUNCH_ARGS, installHeadWatch, medianByKey, phaseBreakdown, phaseLine, 
 import type { Breakdown } from './browser-helpers.ts'
 import { LONG_BLOCKS, longRuns } from './browser-long.ts'
 import { launchLimitedBrowser } from './cpu-limit.ts'
+import { inclusionRuns } from './browser-dapp.ts'
 
 const RESULTS = join(BENCH_DIR, 'results.json')
 const SYNC_BLOCKS = 10_000
@@ -124,6 +127,7 @@ async function devnetRuns (browser: Browser, runs: number, log: (l: string) => v
   let fixture: Awaited<ReturnType<typeof buildFixture>> | undefined
   const bareDial: number[] = []
   let limited: Entry | undefined
+  let inclusion: Entry | undefined
   const cold: number[] = []
   const reload: number[] = []
   const coldHeights: number[] = []
@@ -166,6 +170,7 @@ async function devnetRuns (browser: Browser, runs: number, log: (l: string) => v
         await context.close()
       }
     }
+    inclusion = await inclusionRuns(browser, ui.url, devnet, runs === 2 ? 8 : 20, log)
     limited = await limitedColdRuns(ui.url, () => devnet.finalHeight, runs, log)
   } finally {
     await ui?.close()
@@ -185,6 +190,7 @@ async function devnetRuns (browser: Browser, runs: number, log: (l: string) => v
       phaseMs: medianByKey(reloadPhases.map((p) => p.took)),
       phaseEndsMsSinceNavigation: medianByKey(reloadPhases.map((p) => p.at))
     }),
+    ...(inclusion !== undefined ? [inclusion] : []),
     ...(limited !== undefined ? [limited] : [])
   ]
 }

@@ -15,6 +15,7 @@ import { runRoundLatency, runSilentCommitter } from './round-latency.ts'
 import { runDevnetMemory } from './devnet-memory.ts'
 import { runPackageBench } from './package.ts'
 import { runConnectionFlood } from './connection-flood.ts'
+import { runProofs } from './proofs.ts'
 import { runBrowserBench, writeBrowserResults } from './browser.ts'
 import { runLaunchBench, writeLaunchResults } from './launch.ts'
 
@@ -25,7 +26,8 @@ const BENCHMARKS: Record<string, (o: BenchOptions) => Promise<Entry[]>> = {
   'devnet-memory': runDevnetMemory,
   'silent-committer': runSilentCommitter,
   package: runPackageBench,
-  'connection-flood': runConnectionFlood
+  'connection-flood': runConnectionFlood,
+  proofs: runProofs
 }
 
 /** Benchmark groups that keep their own key in results.json (run after the Node ones). */
