@@ -22,11 +22,19 @@ export async function inclusionRuns (browser: Browser, url: string, devnet: Devn
   try {
     const page = await context.newPage()
     await page.goto(`${url}?store=bench-dapp`)
-    await page.waitForFunction(async () => {
-      const c = (globalThis as unknown as { lightpulse?: { status: () => Promise<StatusSnapshot> } }).lightpulse
-      const s = await c?.status()
-      return s?.head !== undefined && s.genesis && !s.sync.syncing && s.connections.length > 0
-    }, undefined, { timeout: 60_000, polling: 100 })
+    // A bounded wait for a verified head with a connection (waitForFunction would take the async predicate's
+    // promise itself as truthy).
+    const deadline = Date.now() + 60_000
+    for (;;) {
+      const ready = await page.evaluate(async () => {
+        const c = (globalThis as unknown as { lightpulse?: { status: () => Promise<StatusSnapshot> } }).lightpulse
+        const s = await c?.status()
+        return s?.head !== undefined && s.genesis && !s.sync.syncing && s.connections.length > 0
+      })
+      if (ready) break
+      if (Date.now() > deadline) throw new Error('the dApp tab reached no verified head within 60 s')
+      await page.waitForTimeout(100) // poll interval
+    }
     const from = devnet.finalHeight
     const took = await page.evaluate(async (n) => {
       type Lp = { submit: (t: string, p: string) => Promise<{ txHash: string }>, waitForInclusion: (h: string, o: { timeout: number }) => Promise<{ height: number }> }
