@@ -63,8 +63,11 @@ async function lookup () {
   const m = /tx=([0-9a-f]{64})/.exec(location.hash)
   if (m === null) return
   $('lookup').hidden = false
+  $('lookup-result').className = ''
   $('lookup-result').textContent = 'asking peers for the post and its proof…'
   try {
+    // Ask once a peer is connected (bounded): right after start the first dial may still be in flight.
+    for (let i = 0; i < 50 && (await client.status()).connections.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 200))
     const inc = await client.getProof(m[1])
     if (inc.data?.tag !== TAG) throw Object.assign(new Error('not a board post'), { code: 'NOT_A_POST' })
     const check = showPost({ ...inc.data, inclusion: inc }, { linked: true })

@@ -25,7 +25,8 @@ import type { UiServer } from '../../src/node/web.ts'
 import { networkToFile } from '../../src/node/files.ts'
 import { buildChain, buildGenesis, createTestNetwork } from '../helpers/chain-builder.ts'
 import { toHex, encodeBlock } from '../../src/protocol/index.ts'
-import type { StatusSnapshot } from '../../src/client/types.ts'
+import type { ClientConfig, StatusSnapshot } from '../../src/client/types.ts'
+import { networkFromFile } from '../../src/peer/network-file.ts'
 
 // One install and one devnet for the whole file; a failure is a failure (no retry of the whole set-up).
 test.describe.configure({ mode: 'serial', retries: 0 })
@@ -200,6 +201,33 @@ test('the example message board, built from the installed package: one user post
     await writerCtx.close()
     await readerCtx.close()
     await ui.close()
+  }
+})
+
+test('the board against a hostile peer that serves forged proofs: PROOF_INVALID, counted against it, nothing shown as verified', async ({ page }) => {
+  test.setTimeout(120_000)
+  const { startHostileSyncProcess } = await import('./fixtures/hostile-sync-process.ts')
+  const cfg = config as ClientConfig
+  const hostile = await startHostileSyncProcess(networkFromFile(cfg.network), cfg.bootstraps[0]!, { forgeBlocks: false })
+  const ui = await serveUi({ port: 0, root: project!.boardOut, config: () => ({ ...cfg, bootstraps: [hostile.wsAddr, ...cfg.bootstraps] }) })
+  try {
+    await expect.poll(() => hostile.height, { timeout: 30_000, message: 'the hostile node follows the chain' }).toBeGreaterThanOrEqual(1)
+    await page.goto(`${ui.url}?store=board-hostile`)
+    const peers = async (): Promise<string[]> => await page.evaluate(async () => {
+      const b = (window as unknown as { board?: { client: { status: () => Promise<StatusSnapshot> }, started?: boolean } }).board
+      return b?.started === true ? (await b.client.status()).connections.map((c) => c.peer) : []
+    })
+    await expect.poll(peers, { timeout: 60_000, message: 'the page connected to the hostile peer' }).toContain(hostile.peerId)
+    // A link to a post that no block carries: the honest bootstrap holds nothing, the hostile one "proves" it.
+    await page.evaluate((h) => { location.hash = `tx=${h}` }, hostile.claimedTxHash)
+    await expect(page.locator('#lookup-result')).toContainText('could not be verified: PROOF_INVALID', { timeout: 30_000 })
+    await expect(page.locator('.verified')).toHaveCount(0)
+    expect(hostile.served.forgedProofs, 'the hostile peer answered').toBeGreaterThanOrEqual(1)
+    const rejected = await page.evaluate(async () => (await (window as unknown as { board: { client: { status: () => Promise<StatusSnapshot> } } }).board.client.status()).stats.rejected)
+    expect(rejected.PROOF_INVALID ?? 0, 'the forgery counts against its server').toBeGreaterThanOrEqual(1)
+  } finally {
+    await ui.close()
+    await hostile.stop()
   }
 })
 
