@@ -16,6 +16,7 @@ import { runDevnetMemory } from './devnet-memory.ts'
 import { runPackageBench } from './package.ts'
 import { runConnectionFlood } from './connection-flood.ts'
 import { runProofs } from './proofs.ts'
+import { runGossipFlood } from './gossip-flood.ts'
 import { runBrowserBench, writeBrowserResults } from './browser.ts'
 import { runLaunchBench, writeLaunchResults } from './launch.ts'
 
@@ -27,7 +28,8 @@ const BENCHMARKS: Record<string, (o: BenchOptions) => Promise<Entry[]>> = {
   'silent-committer': runSilentCommitter,
   package: runPackageBench,
   'connection-flood': runConnectionFlood,
-  proofs: runProofs
+  proofs: runProofs,
+  'gossip-flood': runGossipFlood
 }
 
 /** Benchmark groups that keep their own key in results.json (run after the Node ones). */

@@ -282,12 +282,12 @@ test('a hostile peer is rejected, attributed, and disconnected; the chain goes o
     })
 
     // ---- f: an oversized round message ----
-    // A 200 KiB blob is NOT over the protocol's limit: MAX_ROUND_MESSAGE_SIZE (a template with 256 txs) is
-    // ~257 KiB, and gossipsub accepts RPC frames up to MAX_GOSSIP_BYTES (300 KiB). A blob of
-    // MAX_ROUND_MESSAGE_SIZE + 1 bytes fits the gossip frame, so it reaches the validator and decodeRoundMessage
-    // rejects it by size (TOO_LARGE) before parsing anything. (A frame above MAX_GOSSIP_BYTES would fail
-    // gossipsub's length-prefixed decoder (maxInboundDataLength) and never reach the validator; not exercised here.)
-    assert.ok(200 * 1024 < MAX_ROUND_MESSAGE_SIZE && MAX_ROUND_MESSAGE_SIZE + 1 + 1024 < MAX_GOSSIP_BYTES)
+    // MAX_ROUND_MESSAGE_SIZE (a template with a full transaction budget) is ~129 KiB, and gossipsub accepts RPC
+    // frames up to MAX_GOSSIP_BYTES (300 KiB). A blob of MAX_ROUND_MESSAGE_SIZE + 1 bytes fits the gossip frame, so
+    // it reaches the validator and decodeRoundMessage rejects it by size (TOO_LARGE) before parsing anything. (A
+    // frame above MAX_GOSSIP_BYTES would fail gossipsub's length-prefixed decoder (maxInboundDataLength) and never
+    // reach the validator; not exercised here.)
+    assert.ok(MAX_ROUND_MESSAGE_SIZE + 1 + 1024 < MAX_GOSSIP_BYTES)
     await attack('f: oversized round message', topics.rounds, ['TOO_LARGE'], async () => {
       const bytes = new Uint8Array(randomBytes(MAX_ROUND_MESSAGE_SIZE + 1))
       bytes[0] = 1 // looks like a commit

@@ -1,0 +1,123 @@
+/**
+ * gossip-flood: the block lag of a validator while a stock gossipsub peer floods it.
+ *
+ * A loopback devnet (13 validators, 1 bootstrap, as `lightpulse devnet` runs them). A stock js-libp2p node with
+ * gossipsub (test/peer/gossip-penalty.test.ts's attacker) dials validator 0 and publishes Ignore-class junk on
+ * three topics, RATE messages a second each, for FLOOD_MS: round messages for an old parent (STALE), that
+ * old block again (STALE) and an expired data transaction (TX_EXPIRED) — every message distinct, so gossipsub's
+ * dedup does not absorb them, and none invalid, so only the application's Ignore budget (gossip-penalty.ts)
+ * can cost the sender. Sampled every 100 ms: how many blocks validator 0 is behind the devnet's tip. The
+ * reference, in the same run: the same sampling for FLOOD_MS just before the flood. Runs: 3 (2 with --quick).
+ */
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { createLibp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@libp2p/noise'
+import { yamux } from '@libp2p/yamux'
+import { identify } from '@libp2p/identify'
+import { gossipsub } from '@libp2p/gossipsub'
+import { multiaddr } from '@multiformats/multiaddr'
+import { randomBytes } from 'node:crypto'
+import { Devnet } from '../src/node/devnet.ts'
+import { syncProtocolFor, topicsFor } from '../src/peer/topics.ts'
+import { lpStream } from '@libp2p/utils'
+import { gossipOptions } from '../src/peer/gossip-config.ts'
+import { MAX_BLOCK_SIZE, Writer, computeNetworkId, dataSigningMessage, encodeRoundMessage, encodeTx, fromHex, utf8 } from '../src/protocol/index.ts'
+import { entry, metric } from './common.ts'
+import type { BenchOptions, Entry } from './common.ts'
+
+const RATE = 1_000
+const FLOOD_MS = 10_000
+
+async function sampleLag (devnet: Devnet, ms: number): Promise<number[]> {
+  const out: number[] = []
+  const end = Date.now() + ms
+  while (Date.now() < end) {
+    const victim = devnet.validatorViews.find((v) => v.index === 0)!
+    out.push(Math.max(0, devnet.tipHeight - victim.height))
+    await new Promise((resolve) => setTimeout(resolve, 100)) // sampling interval
+  }
+  return out
+}
+
+export async function runGossipFlood (o: BenchOptions): Promise<Entry[]> {
+  const runs = o.quick ? 2 : 3
+  const devnet = new Devnet({ validators: 13, bootstraps: 1 })
+  const flooded: number[] = []
+  const quiet: number[] = []
+  const sent: number[] = []
+  try {
+    o.log('  starting a devnet (13 validators, 1 bootstrap)...')
+    await devnet.start()
+    await devnet.runUntil(5, 120_000)
+    const topics = topicsFor(computeNetworkId(devnet.network))
+    const old = fromHex([...devnet.blocks.get(1)!.hashes][0]!)
+    for (let r = 0; r < runs; r++) {
+      const q = await sampleLag(devnet, FLOOD_MS)
+      const attacker = await createLibp2p({
+        privateKey: await generateKeyPair('Ed25519'),
+        addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+        transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()],
+        connectionGater: { denyDialMultiaddr: () => false },
+        services: { identify: identify(), pubsub: gossipsub({ ...gossipOptions({ role: 'light', topics, isBootstrap: () => false, local: true }), floodPublish: true }) }
+      })
+      let n = 0
+      let lag: number[] = []
+      try {
+        for (const t of [topics.rounds, topics.blocks, topics.txs]) attacker.services.pubsub.subscribe(t)
+        const victim = devnet.validatorViews.find((v) => v.index === 0)!
+        await attacker.dial(multiaddr(victim.addrs.find((a) => a.includes('/tcp/') && !a.includes('/ws'))!))
+        for (let i = 0; i < 100 && attacker.services.pubsub.getSubscribers(topics.rounds).length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50))
+        const key = await generateKeyPair('Ed25519')
+        const tx = async (seq: number): Promise<Uint8Array> => {
+          const body = { sender: key.publicKey.raw, seq, expires: 1, tag: 'flood', payload: utf8(`junk ${seq}`) }
+          return encodeTx({ kind: 'data', ...body, signature: await key.sign(dataSigningMessage(computeNetworkId(devnet.network), body)) })
+        }
+        const oldBlock = await fetchBlock(attacker, victim.addrs.find((a) => a.includes('/tcp/') && !a.includes('/ws'))!, computeNetworkId(devnet.network), 1)
+        const sampling = sampleLag(devnet, FLOOD_MS)
+        const end = Date.now() + FLOOD_MS
+        const ps = attacker.services.pubsub
+        while (Date.now() < end) {
+          const tick = Date.now()
+          for (let i = 0; i < RATE / 100; i++) {
+            n++
+            void ps.publish(topics.rounds, encodeRoundMessage({ kind: 'commit', parentHash: old, round: 0, position: n % 11, commitment: randomBytes(32), signature: randomBytes(64) } as never)).catch(() => {})
+            void ps.publish(topics.txs, await tx(n)).catch(() => {})
+            if (oldBlock !== undefined) {
+              const b = oldBlock.slice()
+              b[b.length - 1] = n & 0xff // another reveal byte: a distinct message, still the old height
+              b[b.length - 2] = (n >> 8) & 0xff
+              void ps.publish(topics.blocks, b).catch(() => {})
+            }
+          }
+          await new Promise((resolve) => setTimeout(resolve, Math.max(0, 10 - (Date.now() - tick))))
+        }
+        lag = await sampling
+      } finally {
+        await attacker.stop()
+      }
+      const max = Math.max(...lag)
+      flooded.push(max)
+      quiet.push(Math.max(...q))
+      sent.push(n)
+      o.log(`  run ${r + 1}/${runs}: ${n} messages on each of 3 topics in ${FLOOD_MS / 1000} s; validator 0 at most ${max} block(s) behind the tip during the flood (p50 ${lag.sort((a, b) => a - b)[Math.floor(lag.length / 2)]}), at most ${Math.max(...q)} before it`)
+    }
+  } finally {
+    await devnet.stop()
+  }
+  return [entry('gossip-flood-block-lag', metric(flooded, 'blocks (max lag of the flooded validator behind the tip)', 0), { op: '<=', value: 1 }, {
+    referenceQuiet: metric(quiet, 'blocks (max lag, same validator, the 10 s before the flood)', 0),
+    messagesPerTopic: metric(sent, 'messages (each of rounds, blocks, txs)', 0),
+    rate: `${RATE} messages/s per topic, ${FLOOD_MS / 1000} s`
+  })]
+}
+
+/** Block `height` from a node's sync protocol (BLOCKS, PROTOCOL.md §3.9). */
+async function fetchBlock (node: Awaited<ReturnType<typeof createLibp2p>>, addr: string, networkId: Uint8Array, height: number): Promise<Uint8Array | undefined> {
+  const stream = await node.dialProtocol(multiaddr(addr), syncProtocolFor(networkId))
+  const lp = lpStream(stream, { maxDataLength: MAX_BLOCK_SIZE })
+  await lp.write(new Writer(11).u8(2).u64(height).u16(1).finish())
+  const frame = await lp.read({ signal: AbortSignal.timeout(10_000) })
+  await stream.close().catch(() => {})
+  return frame.subarray()
+}
