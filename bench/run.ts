@@ -17,6 +17,7 @@ import { runPackageBench } from './package.ts'
 import { runConnectionFlood } from './connection-flood.ts'
 import { runProofs } from './proofs.ts'
 import { runGossipFlood } from './gossip-flood.ts'
+import { runSyncStorm } from './sync-storm.ts'
 import { runBrowserBench, writeBrowserResults } from './browser.ts'
 import { runLaunchBench, writeLaunchResults } from './launch.ts'
 
@@ -29,7 +30,8 @@ const BENCHMARKS: Record<string, (o: BenchOptions) => Promise<Entry[]>> = {
   package: runPackageBench,
   'connection-flood': runConnectionFlood,
   proofs: runProofs,
-  'gossip-flood': runGossipFlood
+  'gossip-flood': runGossipFlood,
+  'sync-storm': runSyncStorm
 }
 
 /** Benchmark groups that keep their own key in results.json (run after the Node ones). */
