@@ -46,6 +46,7 @@ export async function runGossipFlood (o: BenchOptions): Promise<Entry[]> {
   const flooded: number[] = []
   const quiet: number[] = []
   const sent: number[] = []
+  const sentTo: number[] = []
   try {
     o.log('  starting a devnet (13 validators, 1 bootstrap)...')
     await devnet.start()
@@ -62,6 +63,7 @@ export async function runGossipFlood (o: BenchOptions): Promise<Entry[]> {
         services: { identify: identify(), pubsub: gossipsub({ ...gossipOptions({ role: 'light', topics, isBootstrap: () => false, local: true }), floodPublish: true }) }
       })
       let n = 0
+      let delivered = 0
       let lag: number[] = []
       try {
         for (const t of [topics.rounds, topics.blocks, topics.txs]) attacker.services.pubsub.subscribe(t)
@@ -77,17 +79,18 @@ export async function runGossipFlood (o: BenchOptions): Promise<Entry[]> {
         const sampling = sampleLag(devnet, FLOOD_MS)
         const end = Date.now() + FLOOD_MS
         const ps = attacker.services.pubsub
+        const count = (p: Promise<{ recipients: unknown[] }>): void => { p.then((r) => { if (r.recipients.length > 0) delivered++ }, () => {}) }
         while (Date.now() < end) {
           const tick = Date.now()
           for (let i = 0; i < RATE / 100; i++) {
             n++
-            void ps.publish(topics.rounds, encodeRoundMessage({ kind: 'commit', parentHash: old, round: 0, position: n % 11, commitment: randomBytes(32), signature: randomBytes(64) } as never)).catch(() => {})
-            void ps.publish(topics.txs, await tx(n)).catch(() => {})
+            count(ps.publish(topics.rounds, encodeRoundMessage({ kind: 'commit', parentHash: old, round: 0, position: n % 11, commitment: randomBytes(32), signature: randomBytes(64) } as never)))
+            count(ps.publish(topics.txs, await tx(n)))
             if (oldBlock !== undefined) {
               const b = oldBlock.slice()
               b[b.length - 1] = n & 0xff // another reveal byte: a distinct message, still the old height
               b[b.length - 2] = (n >> 8) & 0xff
-              void ps.publish(topics.blocks, b).catch(() => {})
+              count(ps.publish(topics.blocks, b))
             }
           }
           await new Promise((resolve) => setTimeout(resolve, Math.max(0, 10 - (Date.now() - tick))))
@@ -100,7 +103,8 @@ export async function runGossipFlood (o: BenchOptions): Promise<Entry[]> {
       flooded.push(max)
       quiet.push(Math.max(...q))
       sent.push(n)
-      o.log(`  run ${r + 1}/${runs}: ${n} messages on each of 3 topics in ${FLOOD_MS / 1000} s; validator 0 at most ${max} block(s) behind the tip during the flood (p50 ${lag.sort((a, b) => a - b)[Math.floor(lag.length / 2)]}), at most ${Math.max(...q)} before it`)
+      sentTo.push(delivered)
+      o.log(`  run ${r + 1}/${runs}: ${n} messages on each of 3 topics in ${FLOOD_MS / 1000} s (${delivered} of them sent to the validator); validator 0 at most ${max} block(s) behind the tip during the flood (p50 ${lag.sort((a, b) => a - b)[Math.floor(lag.length / 2)]}), at most ${Math.max(...q)} before it`)
     }
   } finally {
     await devnet.stop()
@@ -108,6 +112,7 @@ export async function runGossipFlood (o: BenchOptions): Promise<Entry[]> {
   return [entry('gossip-flood-block-lag', metric(flooded, 'blocks (max lag of the flooded validator behind the tip)', 0), { op: '<=', value: 1 }, {
     referenceQuiet: metric(quiet, 'blocks (max lag, same validator, the 10 s before the flood)', 0),
     messagesPerTopic: metric(sent, 'messages (each of rounds, blocks, txs)', 0),
+    publishedToTheValidator: metric(sentTo, 'messages (of the 3 topics together) that gossipsub sent to the validator', 0),
     rate: `${RATE} messages/s per topic, ${FLOOD_MS / 1000} s`
   })]
 }

@@ -54,8 +54,11 @@ export async function runSyncStorm (o: BenchOptions): Promise<Entry[]> {
   let answered = 0
   let refused = 0
   let blocked = 0
-  const latencies: number[] = []
-  const honestRate = async (ms: number, record: boolean): Promise<number> => {
+  let latencies: number[] = []
+  const p50s: number[] = []
+  const p99s: number[] = []
+  const quietP50s: number[] = []
+  const honestRate = async (ms: number, into: number[]): Promise<number> => {
     let n = 0
     const start = Date.now()
     for (let i = 0; Date.now() - start < ms; i++) {
@@ -64,17 +67,21 @@ export async function runSyncStorm (o: BenchOptions): Promise<Entry[]> {
       const t0 = performance.now()
       const from = 1 + Math.floor(Math.random() * (BLOCKS - 64))
       const got = await honest.sync.blocks(serverLibp2p.peerId, from, 64).catch(() => [])
-      if (got.length === 64) { n++; if (record) latencies.push(performance.now() - t0) }
+      if (got.length === 64) { n++; into.push(performance.now() - t0) }
     }
     return n / ((Date.now() - start) / 1000)
   }
   try {
     for (let r = 0; r < runs; r++) {
-      quiet.push(await honestRate(STORM_MS, false))
+      const quietLat: number[] = []
+      quiet.push(await honestRate(STORM_MS, quietLat))
+      quietLat.sort((a, b) => a - b)
+      quietP50s.push(quietLat[Math.floor(quietLat.length / 2)] ?? NaN)
       const stormers = await Promise.all(Array.from({ length: STORMERS }, async () => await node('light')))
       let stop = false
       const loops: Array<Promise<void>> = []
       for (const s of stormers) {
+        await s.start()
         await s.dial(addr).catch(() => {})
         for (let k = 0; k < STREAMS_EACH; k++) {
           loops.push((async () => {
@@ -94,12 +101,16 @@ export async function runSyncStorm (o: BenchOptions): Promise<Entry[]> {
           })())
         }
       }
-      const rate = await honestRate(STORM_MS, true)
+      const rate = await honestRate(STORM_MS, latencies)
       stop = true
       await Promise.all(loops)
       blocked += stormers.filter((s) => server.blocklist.has(s.peerId.toString())).length
       await Promise.all(stormers.map(async (s) => { await s.stop() }))
       stormed.push(rate)
+      latencies.sort((a, b) => a - b)
+      p50s.push(latencies[Math.floor(latencies.length / 2)] ?? NaN)
+      p99s.push(latencies[Math.min(latencies.length - 1, Math.ceil(latencies.length * 0.99) - 1)] ?? NaN)
+      latencies = []
       o.log(`  run ${r + 1}/${runs}: honest peer ${rate.toFixed(1)} requests/s (64 blocks each) during a storm of ${STORMERS} peers x ${STREAMS_EACH} streams; ${quiet[r]!.toFixed(1)} requests/s with no storm`)
     }
   } finally {
@@ -108,7 +119,9 @@ export async function runSyncStorm (o: BenchOptions): Promise<Entry[]> {
   }
   return [entry('sync-under-storm', metric(stormed, 'requests/s (honest peer, 64 blocks each, during the storm)', 1), { op: 'report', value: 0 }, {
     referenceNoStorm: metric(quiet, `requests/s (same honest loop at ${HONEST_RPS}/s, same server, no storm; interleaved)`, 1),
-    honestLatencyDuringStorm: metric(latencies, 'ms per request (median of all runs)', 1),
+    honestLatencyP50DuringStorm: metric(p50s, 'ms per request (p50 of each run)', 1),
+    honestLatencyP99DuringStorm: metric(p99s, 'ms per request (p99 of each run)', 1),
+    referenceLatencyP50NoStorm: metric(quietP50s, 'ms per request (p50 of each run, no storm)', 1),
     honestBlocked: server.blocklist.has(honestLibp2p.peerId.toString()) ? 'yes' : 'no',
     stormerRequestsAnswered: Math.round(answered / runs),
     stormerRequestsRefused: Math.round(refused / runs),
