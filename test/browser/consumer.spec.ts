@@ -224,7 +224,8 @@ test('the board against a hostile peer that serves forged proofs: PROOF_INVALID,
     // The claimed post is not shown as verified (posts of earlier tests, in blocks this page verified, may be).
     await expect(page.locator('#lookup-result .verified')).toHaveCount(0)
     await expect(page.locator('#lookup-result .body')).toHaveCount(0)
-    expect(hostile.served.forgedProofs, 'the hostile peer answered').toBeGreaterThanOrEqual(1)
+    // The hostile process reports its counters every 250 ms: the answer the page refused shows up there within one report.
+    await expect.poll(() => hostile.served.forgedProofs, { timeout: 5_000, message: 'the hostile peer answered' }).toBeGreaterThanOrEqual(1)
     const rejected = await page.evaluate(async () => (await (window as unknown as { board: { client: { status: () => Promise<StatusSnapshot> } } }).board.client.status()).stats.rejected)
     expect(rejected.PROOF_INVALID ?? 0, 'the forgery counts against its server').toBeGreaterThanOrEqual(1)
   } finally {
