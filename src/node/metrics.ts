@@ -112,7 +112,8 @@ export class NodeMetrics {
       ...(this.pxHistory !== undefined
         ? [
             { name: 'lightpulse_px_history_entries', help: 'Peers in the PX history cache, per topic.', type: 'gauge' as const, samples: Object.entries(p.topics).map(([name, topic]) => ({ labels: { topic: name }, value: this.pxHistory!.size(topic) })) },
-            { name: 'lightpulse_px_history_served_total', help: 'PX entries handed out from the history cache.', type: 'counter' as const, samples: [{ value: this.pxHistory.served }] }
+            { name: 'lightpulse_px_history_served_total', help: 'PX entries handed out from the history cache.', type: 'counter' as const, samples: [{ value: this.pxHistory.served }] },
+            { name: 'lightpulse_px_history_forgotten_total', help: 'PX history entries dropped: their peer left on its own, or the entry aged out (src/peer/px-history.ts).', type: 'counter' as const, samples: [{ value: this.pxHistory.forgotten }] }
           ]
         : []),
       ...(this.pxOnArrival !== undefined

@@ -139,6 +139,11 @@ export async function startNode (o: NodeOptions): Promise<RunningNode> {
     // assertGossipsubInternals above guarantees the makePrune this needs, so it always installs.
     installPxHistory(libp2p.services.pubsub, libp2p.peerStore, h, { prunePeers, ok: (id) => !blocklist.has(id) })
     pxHistory = h
+    // A peer whose last connection closed without our trimming left on its own: hand it out no more.
+    libp2p.addEventListener('peer:disconnect', (e) => {
+      const id = e.detail.toString()
+      if (trimmer?.trimmedRecently(id) !== true) h.forget(id)
+    })
   }
   const pxOnArrival = o.role === 'bootstrap' ? installPxOnArrival(libp2p.services.pubsub, libp2p) : undefined
   const peer = new Peer({

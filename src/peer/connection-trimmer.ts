@@ -219,6 +219,21 @@ export class ConnectionTrimmer {
     this.trimming = this.trim().finally(() => { this.trimming = undefined })
   }
 
+  /** Peers whose connections we closed at the watermark, with when (the newest TRIMMED_KEPT). */
+  private readonly trimmedAt = new Map<string, number>()
+
+  private markTrimmed (peer: string): void {
+    this.trimmedAt.delete(peer)
+    this.trimmedAt.set(peer, this.now())
+    while (this.trimmedAt.size > TRIMMED_KEPT) this.trimmedAt.delete(this.trimmedAt.keys().next().value!)
+  }
+
+  /** Whether we closed a connection to `peer` at the watermark within the last `withinMs`: it did not leave on its own. */
+  trimmedRecently (peer: string, withinMs = 60_000): boolean {
+    const at = this.trimmedAt.get(peer)
+    return at !== undefined && this.now() - at <= withinMs
+  }
+
   /** Closes connections down to the low watermark, in trim order. Returns how many it closed. */
   async trim (): Promise<number> {
     const libp2p = this.libp2p
@@ -255,6 +270,7 @@ export class ConnectionTrimmer {
     this.statsData.trimmed += victims.length
     this.log.info('trimming connections', { open: conns.length, closing: victims.length, low: this.low, high: this.high, emergency })
     const byId = new Map(conns.map((c) => [c.id, c]))
+    for (const v of victims) this.markTrimmed(v.peer)
     await Promise.all(victims.map(async (v) => {
       const c = byId.get(v.id)
       if (c === undefined) return
@@ -267,6 +283,9 @@ export class ConnectionTrimmer {
     return victims.length
   }
 }
+
+/** Trimmed peers remembered for `trimmedRecently`. */
+const TRIMMED_KEPT = 4_096
 
 export class WatermarkError extends Error {
   override readonly name = 'WatermarkError'

@@ -10,7 +10,10 @@
  *
  * The cache holds the peers' own signed peer records (the envelope identify gave us), so a receiver can
  * check them exactly as it checks gossipsub's own PX entries. An entry is overwritten at random once the
- * cache is full; entries of peers that have left stay until overwritten and cost the receiver one failed dial.
+ * cache is full. Entries are kept only while their peer is likely alive: a peer that left on its own (its last
+ * connection to us closed, and not by our watermark trimming) is forgotten at once (`forget`), and an entry is
+ * handed out for at most `maxAgeMs` after it was recorded; a peer we trimmed stays (it is still in the
+ * network, which is what PX from history is for) until that age.
  * Nothing changes on the wire: these are ordinary gossipsub v1.1 PX entries, and any gossipsub peer uses them.
  *
  * gossipsub has no hook for choosing PX peers, so `installPxHistory` wraps its (private) `makePrune` on
@@ -28,9 +31,11 @@ export interface PxHistoryParams {
   fromHistory: number
   /** Cache size per topic. */
   size: number
+  /** How long an entry is handed out after it was recorded, ms. Default 15 minutes. */
+  maxAgeMs?: number
 }
 
-export const DEFAULT_PX_HISTORY: PxHistoryParams = { fromHistory: 8, size: 4_096 }
+export const DEFAULT_PX_HISTORY: PxHistoryParams = { fromHistory: 8, size: 4_096, maxAgeMs: 15 * 60_000 }
 
 export interface PxEntry {
   /** Peer id string (gossipsub's key), for the `ok` filter. */
@@ -39,6 +44,8 @@ export interface PxEntry {
   peerID: Uint8Array
   /** The peer's signed peer record envelope. */
   signedPeerRecord: Uint8Array
+  /** When it was recorded (the history's clock); set by `add`. */
+  at?: number
 }
 
 /** RPC.PeerInfo as gossipsub builds it. */
@@ -47,15 +54,19 @@ export interface PxInfo { peerID?: Uint8Array, signedPeerRecord?: Uint8Array }
 export class PxHistory {
   readonly params: PxHistoryParams
   private readonly random: () => number
+  private readonly now: () => number
   private readonly byTopic = new Map<string, PxEntry[]>()
   /** PX entries handed out from the cache, for metrics. */
   served = 0
+  /** Entries dropped because their peer left, or aged out, for metrics. */
+  forgotten = 0
 
-  constructor (params: PxHistoryParams = DEFAULT_PX_HISTORY, random: () => number = Math.random) {
+  constructor (params: PxHistoryParams = DEFAULT_PX_HISTORY, random: () => number = Math.random, now: () => number = Date.now) {
     if (!Number.isInteger(params.fromHistory) || params.fromHistory < 0) throw new RangeError(`fromHistory must be an integer >= 0 (got ${params.fromHistory})`)
     if (!Number.isInteger(params.size) || params.size < 1) throw new RangeError(`size must be an integer >= 1 (got ${params.size})`)
     this.params = params
     this.random = random
+    this.now = now
   }
 
   size (topic: string): number { return this.byTopic.get(topic)?.length ?? 0 }
@@ -64,8 +75,24 @@ export class PxHistory {
   add (topic: string, e: PxEntry): void {
     let ring = this.byTopic.get(topic)
     if (ring === undefined) { ring = []; this.byTopic.set(topic, ring) }
-    if (ring.length < this.params.size) ring.push(e)
-    else ring[Math.floor(this.random() * ring.length)] = e
+    const rec = { ...e, at: this.now() }
+    // One entry per peer: a peer pruned again refreshes its entry.
+    const i = ring.findIndex((x) => x.id === e.id)
+    if (i >= 0) ring[i] = rec
+    else if (ring.length < this.params.size) ring.push(rec)
+    else ring[Math.floor(this.random() * ring.length)] = rec
+  }
+
+  /** Drops every entry of peer `id` (it left the network on its own). */
+  forget (id: string): void {
+    for (const ring of this.byTopic.values()) {
+      for (let i = ring.length - 1; i >= 0; i--) {
+        if (ring[i]!.id !== id) continue
+        ring[i] = ring[ring.length - 1]!
+        ring.pop()
+        this.forgotten++
+      }
+    }
   }
 
   /**
@@ -77,8 +104,17 @@ export class PxHistory {
     const seen = new Set<string>([toHex(forPeer)])
     const ring = this.byTopic.get(topic) ?? []
     const want = Math.min(this.params.fromHistory, max)
+    const oldest = this.now() - (this.params.maxAgeMs ?? Infinity)
     for (let tries = 0; tries < want * 4 && out.length < want && ring.length > 0; tries++) {
-      const e = ring[Math.floor(this.random() * ring.length)]!
+      const at = Math.floor(this.random() * ring.length)
+      const e = ring[at]!
+      if ((e.at ?? Infinity) < oldest) {
+        // Aged out: too long since we knew it alive.
+        ring[at] = ring[ring.length - 1]!
+        ring.pop()
+        this.forgotten++
+        continue
+      }
       const k = toHex(e.peerID)
       if (seen.has(k) || !ok(e.id)) continue
       seen.add(k)

@@ -222,3 +222,22 @@ test('PX on arrival: waits heartbeats for the outbound stream, gives up after ma
   g.subscribe('after')
   assert.equal(px.stats.queued, 3, 'uninstalled: no longer listening')
 })
+
+test('PxHistory: a peer that left is forgotten; an entry is handed out for at most maxAgeMs; a peer pruned again refreshes its entry', () => {
+  let t = 0
+  const h = new PxHistory({ fromHistory: 4, size: 8, maxAgeMs: 1_000 }, seededRandom(3), () => t)
+  for (let i = 0; i < 4; i++) h.add('a', entry(i))
+  h.add('b', entry(1))
+  h.forget('peer-1')
+  assert.equal(h.size('a'), 3)
+  assert.equal(h.size('b'), 0, 'on every topic')
+  assert.equal(h.forgotten, 2)
+  const ids = (): string[] => h.compose('a', new Uint8Array([9]), [], 4).map((p) => String(p.peerID![3]))
+  assert.deepEqual(ids().sort(), ['0', '2', '3'])
+  t = 900
+  h.add('a', entry(2)) // pruned again: recorded anew
+  assert.equal(h.size('a'), 3, 'one entry per peer')
+  t = 1_500 // entries 0 and 3 are 1.5 s old, entry 2 is 0.6 s old
+  for (let i = 0; i < 5; i++) assert.deepEqual(ids(), ['2'])
+  assert.equal(h.size('a'), 1, 'aged-out entries are dropped as they are met')
+})
