@@ -19,7 +19,7 @@ import type { Signer } from '../crypto/types.ts'
 import { openIdbStore } from '../storage/idb-store.ts'
 import type { IdbChainStore } from '../storage/idb-store.ts'
 import { LightpulseError } from '../client/errors.ts'
-import { DEFAULT_KEEP_BLOCKS } from '../client/types.ts'
+import { DEFAULT_INCLUSION_TIMEOUT_MS, DEFAULT_KEEP_BLOCKS } from '../client/types.ts'
 import type { ClientConfig, ClientEvent, StatusSnapshot, TransportName, WorkerApi } from '../client/types.ts'
 import { availableTransports, createBrowserLibp2p } from './libp2p-browser.ts'
 import { RelayKeeper } from '../peer/relay-keeper.ts'
@@ -29,8 +29,6 @@ import { StartupTimeline } from '../peer/startup.ts'
 
 /** The head counts as stale once this many of the preset's longest block times passed without a newer block. */
 export const STALE_AFTER_BLOCKS = 3
-/** waitForInclusion's default timeout: about a minute of devnet blocks, half a mainnet block. */
-export const DEFAULT_INCLUSION_TIMEOUT_MS = 60_000
 
 /** `staleSince` for the status: when the verified head became stale, if it is now. */
 function staleness (state: Peer['chain']['state'], head: StatusSnapshot['head']): { staleSince?: number } {
@@ -184,7 +182,7 @@ export function createWorkerApi (opts: WorkerApiOptions = {}): WorkerApi & { rea
       emit({ type: 'block', ...b })
     })
     p.chain.onBlocks((blocks) => {
-      if (listeners.size === 0 || !blocks.some((b) => b.txs.some((t) => t.kind === 'data'))) return
+      if (listeners.size === 0) return
       for (const e of txEvents(blocks)) emit({ type: 'tx', ...e })
     })
     p.events.on('round', (r) => {

@@ -3,13 +3,13 @@
  * bytes, structured-clone safe) and the `tx` events of verified blocks.
  */
 import { decodeInclusionProof, decodeTx, encodeInclusionProof, encodeTx, fromHex, toHex } from '../protocol/index.ts'
-import type { Block, Transaction } from '../protocol/index.ts'
+import type { Block, InclusionProof, Transaction } from '../protocol/index.ts'
 import { ProtocolError } from '../protocol/errors.ts'
 import { generateWebCryptoSigner, webCryptoSignerFromKeyPair } from '../crypto/webcrypto.ts'
 import type { Signer } from '../crypto/types.ts'
 import type { IdbChainStore } from '../storage/idb-store.ts'
 import type { VerifiedInclusion } from '../peer/chain-queries.ts'
-import { inclusionIn } from '../peer/data-txs.ts'
+import { inclusionsIn } from '../peer/chain-queries.ts'
 import type { TxEvent, TxInclusion } from '../client/types.ts'
 
 const DATA_KEY = 'data'
@@ -37,7 +37,7 @@ export function toWireInclusion (v: VerifiedInclusion): TxInclusion {
 }
 
 /** An inclusion as a caller handed it in; malformed fields are PROOF_INVALID. */
-export function fromWireInclusion (i: TxInclusion): { height: number, blockHash: Uint8Array, tx: Transaction, txHash: Uint8Array, proof: ReturnType<typeof decodeInclusionProof> } {
+export function fromWireInclusion (i: TxInclusion): { height: number, blockHash: Uint8Array, tx: Transaction, txHash: Uint8Array, proof: InclusionProof } {
   try {
     if (typeof i !== 'object' || i === null || !Number.isSafeInteger(i.height) || i.height < 0) throw new Error('height')
     const tx = decodeTx(fromHex(i.tx))
@@ -55,10 +55,11 @@ export function fromWireInclusion (i: TxInclusion): { height: number, blockHash:
 export function txEvents (blocks: Block[]): TxEvent[] {
   const out: TxEvent[] = []
   for (const b of blocks) {
-    b.txs.forEach((tx, i) => {
-      if (tx.kind !== 'data') return
-      out.push({ tag: tx.tag, sender: toHex(tx.sender), seq: tx.seq, expires: tx.expires, payload: tx.payload, inclusion: toWireInclusion(inclusionIn(b, i)) })
-    })
+    if (!b.txs.some((t) => t.kind === 'data')) continue
+    for (const inc of inclusionsIn(b)) {
+      const tx = inc.tx
+      if (tx.kind === 'data') out.push({ tag: tx.tag, sender: toHex(tx.sender), seq: tx.seq, expires: tx.expires, payload: tx.payload, inclusion: toWireInclusion(inc) })
+    }
   }
   return out
 }

@@ -126,6 +126,10 @@ function requestPersistentStorage (): void {
 export function connectWorker (endpoint: Endpoint, opts: { terminate?: () => void, rtc?: RtcBridge } = {}): LightpulseClient & { readonly calls: Calls, readonly wire: Remote<WireApi> } {
   const wire = wrap<WireApi>(endpoint)
   const calls = new Calls()
+  const on: LightpulseClient['on'] = async (listener) => {
+    const id = await calls.run(async () => await wire.subscribe(proxy(listener)))
+    return async () => { await calls.run(async () => await wire.unsubscribe(id)) }
+  }
   return {
     calls,
     wire,
@@ -135,10 +139,7 @@ export function connectWorker (endpoint: Endpoint, opts: { terminate?: () => voi
     },
     stop: async () => { await calls.run(async () => await wire.stop()) },
     status: async () => await calls.run(async () => await wire.status()),
-    on: async (listener) => {
-      const id = await calls.run(async () => await wire.subscribe(proxy(listener)))
-      return async () => { await calls.run(async () => await wire.unsubscribe(id)) }
-    },
+    on,
     enroll: async () => await calls.run(async () => await wire.enroll()),
     getProof: async (txHash) => await calls.run(async () => await wire.getProof(txHash)),
     header: async (height) => await calls.run(async () => await wire.header(height)),
@@ -149,10 +150,7 @@ export function connectWorker (endpoint: Endpoint, opts: { terminate?: () => voi
     submit: async (tag, payload, o) => await calls.run(async () => await wire.submit(tag, payloadBytes(payload), o)),
     waitForInclusion: async (txHash, o) => await calls.run(async () => await wire.waitForInclusion(txHash, o)),
     verifyProof: async (inclusion) => await calls.run(async () => await wire.verifyProof(inclusion)),
-    ...streamsOf(async (listener) => {
-      const id = await calls.run(async () => await wire.subscribe(proxy(listener)))
-      return async () => { await calls.run(async () => await wire.unsubscribe(id)) }
-    }),
+    ...streamsOf(on),
     terminate: () => {
       calls.kill(new LightpulseError('WORKER_TERMINATED', 'The lightpulse client was terminated; create a new client to start again.'))
       wire[releaseProxy]()

@@ -10,11 +10,9 @@ import type { LightpulseClient } from './client.ts'
 
 export const STREAM_BUFFER = 4096
 
-export type Subscribe = (listener: (e: ClientEvent) => void) => Promise<() => Promise<void>>
-
 export interface StreamOptions { signal?: AbortSignal }
 
-export function eventStream<T> (on: Subscribe, pick: (e: ClientEvent) => T | undefined, opts: StreamOptions = {}): AsyncIterableIterator<T> {
+export function eventStream<T> (on: LightpulseClient['on'], pick: (e: ClientEvent) => T | undefined, opts: StreamOptions = {}): AsyncIterableIterator<T> {
   const queue: T[] = []
   let wake: (() => void) | undefined
   let failure: LightpulseError | undefined
@@ -27,10 +25,12 @@ export function eventStream<T> (on: Subscribe, pick: (e: ClientEvent) => T | und
     else queue.push(v)
     wake?.()
   })
+  let unsubscribed: Promise<void> | undefined
   const end = async (): Promise<IteratorResult<T>> => {
     ended = true
     wake?.()
-    await (await unsubscribe)().catch(() => {})
+    unsubscribed ??= (async () => { await (await unsubscribe)().catch(() => {}) })()
+    await unsubscribed
     return { done: true, value: undefined }
   }
   opts.signal?.addEventListener('abort', () => { void end() }, { once: true })

@@ -12,10 +12,9 @@ import type { Reply } from './errors.ts'
 import type { RtcBridge } from './rtc-bridge.ts'
 import type { LightpulseClient } from './client.ts'
 import { payloadBytes, streamsOf } from './streams.ts'
+import { DEFAULT_INCLUSION_TIMEOUT_MS } from './types.ts'
 import type { ClientConfig, ClientEvent, StatusSnapshot, SubmittedTx, TxInclusion, VerifiedHeader } from './types.ts'
 
-/** waitForInclusion's default timeout (as the worker's: src/browser/worker-api.ts). */
-const DEFAULT_INCLUSION_TIMEOUT_MS = 60_000
 
 /** How long a tab waits for the leader to answer a call before it fails with LEADER_UNREACHABLE. */
 export const LEADER_CALL_TIMEOUT_MS = 10_000

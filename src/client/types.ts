@@ -41,6 +41,9 @@ export interface ClientConfig {
 /** Blocks a browser peer keeps by default: about 17 minutes of devnet, 34 hours of mainnet, under 1 MB. */
 export const DEFAULT_KEEP_BLOCKS = 1024
 
+/** How long waitForInclusion waits by default: about a minute of devnet blocks, half a mainnet block. */
+export const DEFAULT_INCLUSION_TIMEOUT_MS = 60_000
+
 export interface ConnectionInfo { peer: string, direction: string, transport: string, bootstrap: boolean }
 
 export interface StatusSnapshot {

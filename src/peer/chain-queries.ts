@@ -12,7 +12,7 @@
  */
 import {
   HEADER_SIZE, MAX_TX_SIZE, ProtocolError, Reader, Writer, computeBlockHash, computeTxHash, decodeBlock, decodeHeader,
-  decodeInclusionProof, decodeTx, encodeHeader, encodeInclusionProof, encodeTx, equals, merkleProof, toHex, verifyInclusion
+  decodeInclusionProof, decodeTx, encodeHeader, encodeInclusionProof, encodeTx, equals, merkleProof, merkleProofs, toHex, verifyInclusion
 } from '../protocol/index.ts'
 import type { Block, BlockHeader, InclusionProof, Transaction } from '../protocol/index.ts'
 import type { ChainService } from './chain-service.ts'
@@ -68,17 +68,34 @@ export async function serveHeader (chain: ChainService, height: number): Promise
 
 /** The server's answer to PROOF (none when its index or store no longer holds the transaction). */
 export async function serveProof (chain: ChainService, index: TxIndex, txHash: Uint8Array): Promise<Uint8Array[]> {
-  const height = index.heightOf(txHash)
-  if (height === undefined) return []
-  const [bytes] = await chain.readBlocks(height, 1)
-  if (bytes === undefined) return []
-  const block = decodeBlock(bytes)
+  const found = await heldInclusion(chain, index, txHash)
+  if (found === undefined) return []
+  const tx = encodeTx(found.tx)
+  const proof = encodeInclusionProof(found.proof)
+  return [new Writer(8 + HEADER_SIZE + 2 + tx.length + proof.length).u64(found.height).raw(encodeHeader(found.header)).u16(tx.length).raw(tx).raw(proof).finish()]
+}
+
+/** The inclusion of `txHash` in `block`, with its proof built from the block's transactions; undefined if it is not there. */
+export function findInclusion (block: Block, txHash: Uint8Array): VerifiedInclusion | undefined {
   const hashes = block.txs.map(computeTxHash)
   const i = hashes.findIndex((h) => equals(h, txHash))
-  if (i < 0) return [] // replaced by a reorg since it was indexed
-  const tx = encodeTx(block.txs[i]!)
-  const proof = encodeInclusionProof(merkleProof(hashes, i))
-  return [new Writer(8 + HEADER_SIZE + 2 + tx.length + proof.length).u64(height).raw(encodeHeader(block.header)).u16(tx.length).raw(tx).raw(proof).finish()]
+  if (i < 0) return undefined
+  return { height: block.header.height, blockHash: computeBlockHash(block.header), header: block.header, tx: block.txs[i]!, txHash: hashes[i]!, proof: merkleProof(hashes, i) }
+}
+
+/** The inclusions of every transaction of `block`, in block order (each subtree hash computed once). */
+export function inclusionsIn (block: Block): VerifiedInclusion[] {
+  const hashes = block.txs.map(computeTxHash)
+  const blockHash = computeBlockHash(block.header)
+  return merkleProofs(hashes).map((proof, i) => ({ height: block.header.height, blockHash, header: block.header, tx: block.txs[i]!, txHash: hashes[i]!, proof }))
+}
+
+/** The inclusion of `txHash` from the stored block our index places it in, if we hold it (a reorg may have replaced it). */
+export async function heldInclusion (chain: ChainService, index: TxIndex, txHash: Uint8Array): Promise<VerifiedInclusion | undefined> {
+  const height = index.heightOf(txHash)
+  if (height === undefined) return undefined
+  const [bytes] = await chain.readBlocks(height, 1)
+  return bytes === undefined ? undefined : findInclusion(decodeBlock(bytes), txHash)
 }
 
 export interface VerifiedInclusion {

@@ -5,14 +5,14 @@
  * root the verified header commits to.
  */
 import {
-  MAX_TX_LIFETIME, ProtocolError, computeBlockHash, computeTxHash, dataSigningMessage, decodeBlock, encodeTx, equals, lastSeqOf, merkleProof,
-  toHex, verifyInclusion
+  MAX_TX_LIFETIME, ProtocolError, computeTxHash, dataSigningMessage, encodeTx, equals, lastSeqOf, toHex, verifyInclusion
 } from '../protocol/index.ts'
-import type { Block, BlockHeader, DataTx, Ed25519Verifier, InclusionProof, Transaction } from '../protocol/index.ts'
+import type { BlockHeader, DataTx, Ed25519Verifier, InclusionProof, Transaction } from '../protocol/index.ts'
 import type { Signer } from '../crypto/types.ts'
 import type { ChainService } from './chain-service.ts'
 import type { Mempool } from './mempool.ts'
-import type { VerifiedInclusion } from './chain-queries.ts'
+import { findInclusion, heldInclusion } from './chain-queries.ts'
+import type { TxIndex, VerifiedInclusion } from './chain-queries.ts'
 import type { Clock } from './clock.ts'
 
 /** Blocks a submitted transaction stays valid for by default: its expiry is the next height plus this. */
@@ -31,16 +31,10 @@ export interface DataTxInit {
   clock: Clock
   /** Publishes on the txs topic; resolves with the number of peers it was sent to. */
   publish: (bytes: Uint8Array) => Promise<number>
-  /** Where our transaction index saw `txHash` (chain-queries.ts TxIndex). */
-  heightOf: (txHash: Uint8Array) => number | undefined
+  /** Our transaction index (chain-queries.ts), to find a transaction already in a block we hold. */
+  txIndex: TxIndex
   /** The header of our verified block at a height (BLOCK_NOT_HELD otherwise). */
   header: (height: number) => Promise<{ header: BlockHeader, hash: Uint8Array }>
-}
-
-/** The inclusion of `tx` at position `index` of `block`, a block this peer verified. */
-export function inclusionIn (block: Block, index: number): VerifiedInclusion {
-  const hashes = block.txs.map(computeTxHash)
-  return { height: block.header.height, blockHash: computeBlockHash(block.header), header: block.header, tx: block.txs[index]!, txHash: hashes[index]!, proof: merkleProof(hashes, index) }
 }
 
 export class DataTxService {
@@ -66,14 +60,14 @@ export class DataTxService {
     const id = toHex(signer.publicKey)
     const seq = Math.max(lastSeqOf(state.senders, id), this.signed.get(id) ?? 0, ...this.init.mempool.pendingSeqs(id)) + 1
     const body = { sender: signer.publicKey, seq, expires: state.tip.header.height + 1 + expiresIn, tag, payload }
-    let encoded: Uint8Array
+    let message: Uint8Array
     try {
-      encoded = encodeTx({ kind: 'data', ...body, signature: new Uint8Array(64) })
+      message = dataSigningMessage(this.init.networkId, body) // encodes the body: refuses a tag or payload out of bounds
     } catch (err) {
       throw new ProtocolError('TX_INVALID', { reason: (err as Error).message })
     }
-    const tx: DataTx = { kind: 'data', ...body, signature: await signer.sign(dataSigningMessage(this.init.networkId, body)) }
-    encoded = encodeTx(tx)
+    const tx: DataTx = { kind: 'data', ...body, signature: await signer.sign(message) }
+    const encoded = encodeTx(tx)
     await this.init.mempool.validateAndAdd(state, encoded, this.init.verifier)
     const sent = await this.init.publish(encoded).catch(() => 0)
     if (sent === 0) {
@@ -99,8 +93,8 @@ export class DataTxService {
       const succeed = (v: VerifiedInclusion): void => { if (!settled) { done(); resolve(v) } }
       const off = chain.onBlocks((blocks) => {
         for (const b of blocks) {
-          const i = b.txs.findIndex((t) => equals(computeTxHash(t), txHash))
-          if (i >= 0) { succeed(inclusionIn(b, i)); return }
+          const found = findInclusion(b, txHash)
+          if (found !== undefined) { succeed(found); return }
         }
       })
       const offTip = chain.onTip((s) => {
@@ -113,19 +107,8 @@ export class DataTxService {
       })
       const timer = clock.setTimeout(() => { fail(new ProtocolError('INCLUSION_TIMEOUT', { txHash: toHex(txHash), timeoutMs: opts.timeoutMs })) }, opts.timeoutMs)
       this.waiters.add(fail)
-      this.findHeld(txHash).then((v) => { if (v !== undefined) succeed(v) }, () => {})
+      heldInclusion(chain, this.init.txIndex, txHash).then((v) => { if (v !== undefined) succeed(v) }, () => {})
     })
-  }
-
-  /** The inclusion from a block we hold and indexed, if any. */
-  private async findHeld (txHash: Uint8Array): Promise<VerifiedInclusion | undefined> {
-    const h = this.init.heightOf(txHash)
-    if (h === undefined) return undefined
-    const [bytes] = await this.init.chain.readBlocks(h, 1).catch(() => [])
-    if (bytes === undefined) return undefined
-    const b = decodeBlock(bytes)
-    const i = b.txs.findIndex((t) => equals(computeTxHash(t), txHash))
-    return i >= 0 ? inclusionIn(b, i) : undefined
   }
 
   /**

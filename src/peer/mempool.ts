@@ -4,7 +4,7 @@
  * take: MEMPOOL_PER_SENDER pending transactions per sender, MEMPOOL_MAX_TXS and MEMPOOL_MAX_BYTES in all.
  */
 import {
-  MAX_BLOCK_TX_BYTES, MAX_TX_LIFETIME, MAX_TXS_PER_BLOCK, ProtocolError, decodeTx, encodeTx, lastSeqOf, toHex, validateTxSignatures
+  MAX_BLOCK_TX_BYTES, MAX_TX_LIFETIME, MAX_TXS_PER_BLOCK, ProtocolError, REGISTER_TX_SIZE, decodeTx, encodeTx, lastSeqOf, toHex, validateTxSignatures
 } from '../protocol/index.ts'
 import type { ChainState, DataTx, Ed25519Verifier, RegisterTx, Transaction } from '../protocol/index.ts'
 
@@ -26,7 +26,7 @@ export class Mempool {
   constructor (max = MEMPOOL_MAX_TXS) { this.max = max }
 
   get size (): number { return this.registrations.size + this.dataCount }
-  get bytes (): number { return this.dataBytes + this.registrations.size * 97 }
+  get bytes (): number { return this.dataBytes + this.registrations.size * REGISTER_TX_SIZE }
 
   /**
    * Validates a gossiped or submitted transaction against the state it would be included on; adds it if new.
@@ -98,9 +98,9 @@ export class Mempool {
     const out: Transaction[] = []
     let budget = MAX_BLOCK_TX_BYTES
     for (const [, tx] of [...this.registrations].sort((a, b) => a[0] < b[0] ? -1 : 1)) {
-      if (out.length >= MAX_TXS_PER_BLOCK || budget < 97) return out
+      if (out.length >= MAX_TXS_PER_BLOCK || budget < REGISTER_TX_SIZE) return out
       out.push(tx)
-      budget -= 97
+      budget -= REGISTER_TX_SIZE
     }
     const height = state.tip.header.height + 1
     for (const entry of this.data.values()) {

@@ -222,7 +222,7 @@ export class Peer {
     })
     this.dataTxs = new DataTxService({
       chain: this.chain, mempool: this.mempool, verifier: init.verifier, networkId: this.networkId, clock: this.clock,
-      heightOf: (h) => this.txIndex.heightOf(h),
+      txIndex: this.txIndex,
       header: async (height) => await this.header(height),
       publish: async (b) => {
         const r = await this.pubsub.publish(this.topics.txs, b)

@@ -79,8 +79,16 @@ export function isValidTag (tag: Uint8Array): boolean {
   return true
 }
 
+/** The encoded size of a registration (kind, public key, signature). */
+export const REGISTER_TX_SIZE = 97
+
+/** The length of encodeTx(tx) without encoding it: a registration, or 116 + tag + payload for data (a tag is ASCII). */
+export function encodedTxSize (tx: Transaction): number {
+  return tx.kind === 'register' ? REGISTER_TX_SIZE : 116 + tx.tag.length + tx.payload.length
+}
+
 export function encodeTx (tx: Transaction): Uint8Array {
-  if (tx.kind === 'register') return new Writer(97).u8(TX_REGISTER).fixed(tx.publicKey, 32).fixed(tx.signature, 64).finish()
+  if (tx.kind === 'register') return new Writer(REGISTER_TX_SIZE).u8(TX_REGISTER).fixed(tx.publicKey, 32).fixed(tx.signature, 64).finish()
   const body = encodeDataTxBody(tx)
   return new Writer(body.length + 64).raw(body).fixed(tx.signature, 64).finish()
 }

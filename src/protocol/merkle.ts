@@ -50,25 +50,52 @@ export function merkleRoot (txHashes: Uint8Array[]): Uint8Array {
   return taggedHash(TAG.txRoot, u32(txHashes.length), mth(txHashes.map(leaf), 0, txHashes.length))
 }
 
-function auditPath (leaves: Uint8Array[], m: number, from: number, to: number, out: Uint8Array[]): void {
+/** The audit path of leaf m of the subtree [from, to); `subtree(a, b)` is the hash of the subtree [a, b). */
+function auditPath (subtree: (from: number, to: number) => Uint8Array, m: number, from: number, to: number, out: Uint8Array[]): void {
   const n = to - from
   if (n === 1) return
   const k = split(n)
   if (m < k) {
-    auditPath(leaves, m, from, from + k, out)
-    out.push(mth(leaves, from + k, to))
+    auditPath(subtree, m, from, from + k, out)
+    out.push(subtree(from + k, to))
   } else {
-    auditPath(leaves, m - k, from + k, to, out)
-    out.push(mth(leaves, from, from + k))
+    auditPath(subtree, m - k, from + k, to, out)
+    out.push(subtree(from, from + k))
   }
 }
 
 /** The inclusion proof of the `index`-th of `txHashes`. */
 export function merkleProof (txHashes: Uint8Array[], index: number): InclusionProof {
   if (!Number.isInteger(index) || index < 0 || index >= txHashes.length) throw new RangeError(`index ${index} outside 0..${txHashes.length - 1}`)
+  const leaves = txHashes.map(leaf)
   const path: Uint8Array[] = []
-  auditPath(txHashes.map(leaf), index, 0, txHashes.length, path)
+  auditPath((from, to) => mth(leaves, from, to), index, 0, txHashes.length, path)
   return { size: txHashes.length, index, path }
+}
+
+/**
+ * The inclusion proofs of every one of `txHashes`, in order: each subtree hash is computed once for all of them
+ * (about 2n hashes), where n calls of merkleProof would compute the whole tree n times.
+ */
+export function merkleProofs (txHashes: Uint8Array[]): InclusionProof[] {
+  const leaves = txHashes.map(leaf)
+  const memo = new Map<number, Uint8Array>()
+  const subtree = (from: number, to: number): Uint8Array => {
+    if (to - from === 1) return leaves[from]!
+    const key = from * (txHashes.length + 1) + to
+    let h = memo.get(key)
+    if (h === undefined) {
+      const k = split(to - from)
+      h = node(subtree(from, from + k), subtree(from + k, to))
+      memo.set(key, h)
+    }
+    return h
+  }
+  return txHashes.map((_, index) => {
+    const path: Uint8Array[] = []
+    auditPath(subtree, index, 0, txHashes.length, path)
+    return { size: txHashes.length, index, path }
+  })
 }
 
 /** The root that `proof` gives for `txHash`, or undefined if the proof's shape is impossible (RFC 9162 §2.1.3.2). */

@@ -6,6 +6,8 @@ import { TAG } from './constants.ts'
 import { Writer, compare, toHex } from './bytes.ts'
 import { taggedHash } from './hash.ts'
 import type { SenderRecord, ValidatorRecord } from './types.ts'
+import { NO_SENDERS } from './txs.ts'
+import type { SenderTable } from './txs.ts'
 
 export type Registry = ReadonlyMap<string, ValidatorRecord>
 
@@ -57,13 +59,11 @@ export function encodeSenderRecord (w: Writer, r: SenderRecord): void {
   w.fixed(r.publicKey, 32).u64(r.lastSeq).u64(r.until)
 }
 
-const EMPTY: ReadonlyMap<string, SenderRecord> = new Map()
-
 /**
  * The header's registryRoot: the tagged hash of the validator records in public-key order, then the data
  * senders' records in public-key order, each list preceded by its u32 count.
  */
-export function computeRegistryRoot (reg: Registry, senders: ReadonlyMap<string, SenderRecord> = EMPTY): Uint8Array {
+export function computeRegistryRoot (reg: Registry, senders: SenderTable = NO_SENDERS): Uint8Array {
   const ids = [...reg.keys()].sort()
   const sids = [...senders.keys()].sort()
   const w = new Writer(8 + ids.length * 67 + sids.length * 48)

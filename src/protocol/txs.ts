@@ -6,7 +6,7 @@
 import { MAX_BLOCK_TX_BYTES, MAX_TX_LIFETIME, MAX_TXS_PER_BLOCK, TAG } from './constants.ts'
 import { toHex } from './bytes.ts'
 import { ProtocolError, check } from './errors.ts'
-import { encodeDataTxBody, encodeTx } from './encoding.ts'
+import { encodeDataTxBody, encodedTxSize } from './encoding.ts'
 import { signingMessage } from './hash.ts'
 import type { Registry } from './registry.ts'
 import type { Ed25519Verifier } from './verifier.ts'
@@ -25,7 +25,7 @@ export function dataSigningMessage (networkId: Uint8Array, tx: Omit<DataTx, 'sig
   return signingMessage(TAG.dataTx, networkId, encodeDataTxBody(tx))
 }
 
-/** The sequence number a sender's next data transaction must exceed at `height` (0 if it has no record). */
+/** The sequence number a sender's next data transaction must exceed (0 if it has no record). */
 export function lastSeqOf (senders: SenderTable, sender: Uint8Array | string): number {
   return senders.get(typeof sender === 'string' ? sender : toHex(sender))?.lastSeq ?? 0
 }
@@ -42,7 +42,7 @@ export function validateTxs (registry: Registry, senders: SenderTable, height: n
   const seqs = new Map<string, number>()
   let bytes = 0
   for (const tx of txs) {
-    bytes += encodeTx(tx).length
+    bytes += encodedTxSize(tx)
     if (tx.kind === 'register') {
       const id = toHex(tx.publicKey)
       check(!registered.has(id), 'TX_DUPLICATE', { publicKey: id })

@@ -6,7 +6,7 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import {
-  MAX_BLOCK_TX_BYTES, MAX_PAYLOAD_SIZE, MAX_TX_LIFETIME, MAX_TX_SIZE, ProtocolError, computeTxHash, decodeChainState, decodeTx,
+  MAX_BLOCK_TX_BYTES, MAX_PAYLOAD_SIZE, MAX_TX_LIFETIME, MAX_TX_SIZE, ProtocolError, computeTxHash, decodeChainState, decodeTx, encodedTxSize,
   encodeChainState, encodeTx, processBlock, toHex, utf8, validateTxs
 } from '../../src/protocol/index.ts'
 import type { ChainState, DataTx } from '../../src/protocol/index.ts'
@@ -41,6 +41,7 @@ describe('data transactions', () => {
     assert.deepEqual(decodeTx(bytes), big)
     const small = await dataTx(net, alice!, { seq: 1, expires: 1, tag: 'a', payload: new Uint8Array(0) })
     assert.deepEqual(decodeTx(encodeTx(small)), small)
+    for (const t of [big, small, { kind: 'register' as const, publicKey: alice!.publicKey, signature: big.signature }]) assert.equal(encodedTxSize(t), encodeTx(t).length, 'encodedTxSize is the encoding\'s length')
     assert.notEqual(toHex(computeTxHash(small)), toHex(computeTxHash({ ...small, signature: big.signature })))
     assert.throws(() => encodeTx({ ...small, tag: 'with space' }), RangeError)
     assert.throws(() => encodeTx({ ...small, tag: 'é' }), RangeError)

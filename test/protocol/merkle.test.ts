@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import {
-  MAX_PROOF_PATH, ProtocolError, computeTxRoot, decodeInclusionProof, encodeInclusionProof, merkleProof, merkleRoot, pathLength,
+  MAX_PROOF_PATH, ProtocolError, computeTxRoot, decodeInclusionProof, encodeInclusionProof, merkleProof, merkleProofs, merkleRoot, pathLength,
   rootFromProof, toHex, verifyInclusion
 } from '../../src/protocol/index.ts'
 import type { InclusionProof } from '../../src/protocol/index.ts'
@@ -62,8 +62,11 @@ test('roots agree with the independent implementation for 0..40 leaves; every pr
     const leaves = vectorLeaves(n)
     const root = merkleRoot(leaves)
     assert.equal(toHex(root), refRoot(leaves), `root of ${n}`)
+    const all = merkleProofs(leaves)
+    assert.equal(all.length, n)
     for (let i = 0; i < n; i++) {
       const p = merkleProof(leaves, i)
+      assert.deepEqual(all[i], p, `merkleProofs gives merkleProof's proof ${i} of ${n}`)
       assert.ok(p.path.length <= MAX_PROOF_PATH || n > 256)
       assert.ok(verifyInclusion(root, leaves[i]!, p), `proof ${i} of ${n}`)
       assert.equal(verifyInclusion(root, leaves[(i + 1) % n]!, p), n === 1, 'another leaf with this proof')
