@@ -85,6 +85,9 @@ export class InboundAdmission {
 
   readonly gater: Required<Pick<ConnectionGater, 'denyInboundConnection' | 'denyInboundUpgradedConnection'>> = {
     denyInboundConnection: (maConn: MultiaddrConnection) => {
+      // A transport that encrypts before the upgrade (WebTransport) asks before its handshake, and the
+      // upgrader asks again: a connection already admitted is not counted twice.
+      if (this.pending.has(maConn)) return false
       const ip = hostOf(maConn.remoteAddr)
       if (ip === undefined) return false
       const refusal = this.check(ip)

@@ -1,4 +1,5 @@
 /** `lightpulse devnet`: run a local network, headless (--until-height) or until Ctrl-C. */
+import { WEBTRANSPORT_OFF_NO_DENO } from './node.ts'
 import { parseArgs } from 'node:util'
 import { Devnet } from './devnet.ts'
 import { ensureUiBuilt, serveUi } from './web.ts'
@@ -81,7 +82,8 @@ export async function runDevnetCli (args: string[]): Promise<void> {
     say(`lightpulse devnet: ${validators} validators (${offline} offline), ${devnet.opts.bootstraps} bootstraps, release quorum ${devnet.opts.threshold} of ${devnet.opts.releaseSigners}`)
     await devnet.start()
     say(`stasis lock lifted: genesis after ${devnet.summary().msToGenesis} ms; network file ${devnet.networkFile}`)
-    say(`bootstraps:\n${devnet.bootstrapAddrs.concat(devnet.bootstrapWsAddrs).map((a) => `  ${a}`).join('\n')}`)
+    say(`bootstraps:\n${devnet.bootstrapAddrs.concat(devnet.bootstrapWsAddrs, devnet.bootstrapWtAddrs).map((a) => `  ${a}`).join('\n')}`)
+    if (devnet.bootstrapWtAddrs.length === 0) say(WEBTRANSPORT_OFF_NO_DENO)
     if (headless) {
       let shown = -1
       const progress = setInterval(() => {
@@ -97,7 +99,7 @@ export async function runDevnetCli (args: string[]): Promise<void> {
       await ensureUiBuilt(say)
       const web = await serveUi({
         port: int('port', values.port, 5173, 0, 65_535),
-        config: () => ({ network: networkToFile(devnet.network), bootstraps: devnet.bootstrapWsAddrs, local: true })
+        config: () => ({ network: networkToFile(devnet.network), bootstraps: devnet.browserBootstrapAddrs, local: true })
       })
       say(`\n  browser peer: ${web.url}\n  (open it in a browser: the page runs a complete peer in a Web Worker, one per browser profile however many tabs are open)\n`)
     }

@@ -125,7 +125,7 @@ export function percentile (xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!
 }
 
-/** A base port N with tcp N, tcp N+1 and udp N+2 free on 127.0.0.1. */
+/** A base port N with tcp N, tcp N+1, udp N+2 and udp N+3 free on 127.0.0.1. */
 async function findFreePorts (): Promise<number> {
   const net = await import('node:net')
   const dgram = await import('node:dgram')
@@ -141,7 +141,7 @@ async function findFreePorts (): Promise<number> {
   })
   for (let attempt = 0; attempt < 50; attempt++) {
     const base = 20_000 + Math.floor(Math.random() * 30_000)
-    if (await tcpFree(base) && await tcpFree(base + 1) && await udpFree(base + 2)) return base
+    if (await tcpFree(base) && await tcpFree(base + 1) && await udpFree(base + 2) && await udpFree(base + 3)) return base
   }
   throw new Error('no free ports found for a bootstrap')
 }
@@ -186,6 +186,14 @@ export class Devnet {
   get bootstrapWsAddrs (): string[] {
     return [...this.nodes.values()].filter((n) => n.role === 'bootstrap').flatMap((n) => n.addrs.filter((a) => a.includes('/ws')))
   }
+
+  /** The bootstraps' WebTransport addresses, with their certhashes (empty when Deno is missing). */
+  get bootstrapWtAddrs (): string[] {
+    return [...this.nodes.values()].filter((n) => n.role === 'bootstrap').flatMap((n) => n.addrs.filter((a) => a.includes('/webtransport')))
+  }
+
+  /** What a browser dials: every bootstrap's WebSocket and WebTransport addresses. */
+  get browserBootstrapAddrs (): string[] { return [...this.bootstrapWsAddrs, ...this.bootstrapWtAddrs] }
 
   get validatorViews (): NodeView[] { return [...this.nodes.values()].filter((n) => n.role === 'validator') }
 
@@ -366,7 +374,7 @@ export class Devnet {
     return v
   }
 
-  /** Fixed base port per bootstrap (tcp N, ws N+1, webrtc-direct udp N+2), so a restarted bootstrap keeps its addresses. */
+  /** Fixed base port per bootstrap (tcp N, ws N+1, webrtc-direct udp N+2, webtransport udp N+3), so a restarted bootstrap keeps its addresses. */
   private readonly bootstrapPorts: number[] = []
 
   /**

@@ -1,7 +1,8 @@
 /**
  * libp2p for Node.js nodes. Bootstraps listen on TCP, WebSockets and WebRTC-direct (certhash kept stable by a
  * persistent datastore + keychain), run a circuit relay server and gossipsub with D = 0 and peer exchange.
- * Validators listen on TCP and WebSockets.
+ * Validators listen on TCP and WebSockets. Bootstraps also listen on WebTransport where Deno is installed
+ * (src/node/webtransport/).
  */
 import { createLibp2p } from 'libp2p'
 import type { Libp2p } from '@libp2p/interface'
@@ -19,6 +20,8 @@ import type { GossipSub } from '@libp2p/gossipsub'
 import type { ConnectionGater, PrivateKey } from '@libp2p/interface'
 import { FsDatastore } from 'datastore-fs'
 import { gossipOptions } from '../peer/gossip-config.ts'
+import { webTransportListen } from './webtransport/transport.ts'
+import type { WebTransportListenInit } from './webtransport/transport.ts'
 import type { MeshParams } from '../peer/gossip-config.ts'
 import type { Topics } from '../peer/topics.ts'
 
@@ -40,6 +43,8 @@ export interface NodeLibp2pOptions {
   maxConnections?: number
   mesh?: Partial<MeshParams>
   local?: boolean
+  /** The WebTransport listener's options, when `listen` has a /quic-v1/webtransport address. */
+  webTransport?: WebTransportListenInit
   /** Extra gater hooks (e.g. ConnectionTrimmer.gater): a connection is denied if any hook denies it. */
   gater?: Partial<ConnectionGater>
 }
@@ -52,7 +57,7 @@ export async function createNodeLibp2p (o: NodeLibp2pOptions): Promise<Libp2p<{ 
     privateKey: o.privateKey,
     ...(datastore !== undefined ? { datastore } : {}),
     addresses: { listen: o.listen },
-    transports: [tcp(), webSockets(), webRTCDirect(), circuitRelayTransport()],
+    transports: [tcp(), webSockets(), webRTCDirect(), circuitRelayTransport(), ...(o.listen.some(isWebTransportAddr) ? [webTransportListen(o.webTransport)] : [])],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionManager: {
@@ -79,6 +84,8 @@ export async function createNodeLibp2p (o: NodeLibp2pOptions): Promise<Libp2p<{ 
   })
   return node as unknown as Libp2p<{ pubsub: GossipSub }>
 }
+
+export function isWebTransportAddr (a: string): boolean { return a.includes('/quic-v1/webtransport') }
 
 /** Sockets that libp2p holds in their handshake at once (maxIncomingPendingConnections). */
 export function maxPendingFor (role: NodeLibp2pOptions['role']): number { return role === 'bootstrap' ? 64 : 16 }

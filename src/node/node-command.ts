@@ -98,6 +98,7 @@ function attach (node: RunningNode, events: boolean, extra: Record<string, unkno
   forwardEvents(p, emit)
   emit(readyEvent(node, extra))
   if (!events) process.stderr.write(`${p.role} ${p.libp2p.peerId.toString()} listening on:\n${node.addrs().map((a) => `  ${a}`).join('\n')}\n`)
+  if (node.webTransportOff !== undefined) process.stderr.write(`${node.webTransportOff}\n`)
 }
 
 

@@ -13,7 +13,9 @@ import { computeNetworkId } from '../protocol/index.ts'
 import type { NetworkConfig, TrustedCheckpoint } from '../protocol/index.ts'
 import type { MeshParams } from '../peer/gossip-config.ts'
 import { multiaddr } from '@multiformats/multiaddr'
-import { createNodeLibp2p, maxPendingFor, mergeGaters } from './libp2p-node.ts'
+import { createNodeLibp2p, isWebTransportAddr, maxPendingFor, mergeGaters } from './libp2p-node.ts'
+import { findDeno } from './webtransport/sidecar-process.ts'
+import type { WebTransportListenInit } from './webtransport/transport.ts'
 import { InboundAdmission, hostOf } from './admission.ts'
 import type { AdmissionLimits } from './admission.ts'
 import { ConnectionTrimmer } from '../peer/connection-trimmer.ts'
@@ -37,6 +39,8 @@ export interface NodeOptions {
   validatorSeed?: Uint8Array
   bootstraps: string[]
   listen?: string[]
+  /** WebTransport listener options (certificate validity, clock, Deno path), for a /quic-v1/webtransport listen address. */
+  webTransport?: Omit<WebTransportListenInit, 'certDir'>
   maxConnections?: number
   mesh?: Partial<MeshParams>
   logSink?: LogSink
@@ -78,11 +82,16 @@ export interface RunningNode {
   pxHistory?: PxHistory
   /** Inbound admission (per-host handshake budgets). */
   admission: InboundAdmission
+  /** Why WebTransport is off, when the listen addresses asked for it and it could not start; undefined otherwise. */
+  webTransportOff?: string
 }
+
+/** The one line a node prints when its WebTransport listener is off because Deno is missing. */
+export const WEBTRANSPORT_OFF_NO_DENO = 'WebTransport is off: Deno is not installed (npm install deno, or set LIGHTPULSE_DENO); WebSockets and WebRTC-direct still listen'
 
 export function defaultListen (role: PeerRole, host = '127.0.0.1', basePort = 0): string[] {
   const p = (n: number): number => basePort === 0 ? 0 : basePort + n
-  if (role === 'bootstrap') return [`/ip4/${host}/tcp/${p(0)}`, `/ip4/${host}/tcp/${p(1)}/ws`, `/ip4/${host}/udp/${p(2)}/webrtc-direct`]
+  if (role === 'bootstrap') return [`/ip4/${host}/tcp/${p(0)}`, `/ip4/${host}/tcp/${p(1)}/ws`, `/ip4/${host}/udp/${p(2)}/webrtc-direct`, `/ip4/${host}/udp/${p(3)}/quic-v1/webtransport`]
   return [`/ip4/${host}/tcp/${p(0)}`, `/ip4/${host}/tcp/${p(1)}/ws`]
 }
 
@@ -105,12 +114,20 @@ export async function startNode (o: NodeOptions): Promise<RunningNode> {
   const admission = new InboundAdmission(maxPending, bootstrapHosts, o.admission ?? (o.local === true ? { perIp: maxPending, perSubnet: maxPending } : {}))
   // One Ignore-class budget, read by gossipsub's score and fed by the Peer's validators.
   const ignorePenalty = new IgnorePenalty(systemClock.now)
+  // WebTransport needs the Deno sidecar: without Deno the node listens on everything else and says so.
+  let listen = o.listen ?? defaultListen(o.role)
+  let webTransportOff: string | undefined
+  if (listen.some(isWebTransportAddr) && (o.webTransport?.deno ?? findDeno()) === undefined) {
+    listen = listen.filter((a) => !isWebTransportAddr(a))
+    webTransportOff = WEBTRANSPORT_OFF_NO_DENO
+  }
   const libp2p = await createNodeLibp2p({
     penalty: (id) => ignorePenalty.penalty(id),
     role: o.role,
     privateKey,
     topics,
-    listen: o.listen ?? defaultListen(o.role),
+    listen,
+    webTransport: { ...o.webTransport, certDir: join(o.dataDir, 'webtransport') },
     datastoreDir: o.role === 'bootstrap' ? join(o.dataDir, 'libp2p') : undefined,
     bootstrapIds,
     blocklist,
@@ -181,6 +198,7 @@ export async function startNode (o: NodeOptions): Promise<RunningNode> {
       await store.close()
     },
     admission,
+    ...(webTransportOff !== undefined ? { webTransportOff } : {}),
     ...(trimmer !== undefined ? { trimmer } : {}),
     ...(pxHistory !== undefined ? { pxHistory } : {}),
     ...(metrics !== undefined ? { metrics, metricsPort } : {})
