@@ -14,7 +14,6 @@ import * as x509 from '@peculiar/x509'
 import { base64url } from 'multiformats/bases/base64'
 import { sha256 } from 'multiformats/hashes/sha2'
 
-x509.cryptoProvider.set(globalThis.crypto)
 
 /** Default validity of one certificate: 12 days (the browsers' ceiling is 14, less the skew allowance). */
 export const CERT_VALIDITY_MS = 12 * 24 * 3600_000
@@ -60,7 +59,8 @@ export async function generateCertificate (start: number, o: CertOptions = {}): 
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.SubjectAlternativeNameExtension([{ type: 'ip', value: o.host ?? '127.0.0.1' }])
     ]
-  })
+    // Node's own WebCrypto made the keys: say so, whatever provider another module (@libp2p/webrtc) set globally.
+  }, globalThis.crypto)
   const pkcs8 = new Uint8Array(await crypto.subtle.exportKey('pkcs8', keys.privateKey))
   const keyPem = ['-----BEGIN PRIVATE KEY-----', ...Buffer.from(pkcs8).toString('base64').match(/.{1,64}/g)!, '-----END PRIVATE KEY-----', ''].join('\n')
   const certhash = base64url.encode((await sha256.digest(new Uint8Array(cert.rawData))).bytes)
@@ -92,8 +92,8 @@ export class CertificateStore {
 
   /** Loads or makes the pair and rolls it forward to `now`; true if the served certificate changed. */
   async roll (now: number): Promise<boolean> {
-    const before = this.pair?.[0].certhash
     if (this.pair === undefined) this.pair = await this.load()
+    const before = this.pair?.[0].certhash
     let [cur, next] = this.pair ?? [undefined, undefined]
     if (cur === undefined || next === undefined || cur.notAfter <= now || next.start - cur.start !== this.validity / 2) {
       cur = await generateCertificate(now, this.o)

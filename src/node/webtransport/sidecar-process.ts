@@ -21,9 +21,9 @@ let found: string | null | undefined
 
 /** The Deno executable, or undefined when none is installed. */
 export function findDeno (): string | undefined {
-  if (found !== undefined) return found ?? undefined
   const env = process.env.LIGHTPULSE_DENO
-  if (env !== undefined) { found = env === '' || env === 'off' ? null : env; return found ?? undefined }
+  if (env !== undefined) return env === '' || env === 'off' ? undefined : env
+  if (found !== undefined) return found ?? undefined
   try {
     const pkg = createRequire(import.meta.url).resolve('deno/package.json')
     const bin = join(dirname(pkg), process.platform === 'win32' ? 'deno.exe' : 'deno')
