@@ -9,6 +9,9 @@
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
+
+/** The multiaddr code of /p2p/. */
+const CODE_P2P = 421
 import type { Clock } from './clock.ts'
 import type { Logger } from './logger.ts'
 import type { Emitter, PeerEvents } from './events.ts'
@@ -47,6 +50,17 @@ export interface DialerInit {
 /** The peer id in a multiaddr's /p2p/ component, if it has one. */
 export function peerIdOf (addr: string | Multiaddr): string | undefined {
   return (typeof addr === 'string' ? multiaddr(addr) : addr).getComponents().find((c) => c.name === 'p2p')?.value
+}
+
+/** The transport a connection's remote address uses, by its protocol names (what status().connections shows). */
+export function transportOf (names: string[]): string {
+  if (names.includes('p2p-circuit')) return names.includes('webrtc') ? 'webrtc' : 'relay'
+  if (names.includes('webrtc-direct')) return 'webrtc-direct'
+  if (names.includes('webrtc')) return 'webrtc'
+  if (names.includes('webtransport')) return 'webtransport'
+  if (names.includes('ws') || names.includes('wss') || names.includes('tls')) return 'websockets'
+  if (names.includes('tcp')) return 'tcp'
+  return names.join('/')
 }
 
 /** The peer ids of the addresses that name one (bootstrap lists). */
@@ -113,7 +127,7 @@ export class Dialer {
     const wantBootstrap = release === undefined ? this.connectedBootstraps() === 0 : this.connectedBootstraps() === 0 && others < (this.init.minPeers ?? 6)
     if (this.addrs.length > 0 && wantBootstrap) {
       this.lastBootstrapDial = this.init.clock.now()
-      const results = await Promise.allSettled(this.pick().map(async (a) => await libp2p.dial(a, { signal: AbortSignal.timeout(this.init.dialTimeoutMs ?? 5_000) })))
+      const results = await Promise.allSettled(this.dialEach(this.pick()))
       if (this.stopped) return
       const ok = results.filter((r) => r.status === 'fulfilled').length
       if (ok === 0) {
@@ -150,7 +164,7 @@ export class Dialer {
 
   /** Below `minPeers` with some bootstraps unconnected: dial those again (at most every `bootstrapRefreshMs`). */
   private refreshBootstraps (): void {
-    const { libp2p, clock, log } = this.init
+    const { clock, log } = this.init
     const min = this.init.minPeers ?? 6
     const { connected, others } = this.connectedPeers()
     if (min === 0 || others >= min) return
@@ -160,9 +174,46 @@ export class Dialer {
     if (unconnected.length === 0) return
     this.lastBootstrapDial = now
     log.debug('below the peer target: dialing the unconnected bootstraps again', { peers: others, bootstraps: unconnected.length })
-    for (const a of this.pick(unconnected)) {
-      void libp2p.dial(a, { signal: AbortSignal.timeout(this.init.dialTimeoutMs ?? 5_000) }).catch(() => {})
+    for (const p of this.dialEach(this.pick(unconnected))) void p.catch(() => {})
+  }
+
+  /**
+   * Dials each bootstrap of `addrs` once: a bootstrap with one address is dialed at it; one with addresses on
+   * several transports (WebTransport and WebSockets) is dialed on all of them at once, the first connection
+   * kept and the others closed. libp2p would merge dials to one peer id and try its addresses one by one,
+   * WebSockets first, so the race dials each address without its /p2p/ part and checks the peer id the
+   * handshake proved. An address that fails while another succeeds is reported (a `TRANSPORT_FAILED` warning:
+   * a wrong or expired certhash, a transport the bootstrap no longer offers).
+   */
+  private dialEach (addrs: Multiaddr[]): Array<Promise<unknown>> {
+    const { libp2p, log } = this.init
+    const byPeer = new Map<string, Multiaddr[]>()
+    for (const a of addrs) {
+      const id = peerIdOf(a) ?? a.toString()
+      byPeer.set(id, [...(byPeer.get(id) ?? []), a])
     }
+    const signal = (): AbortSignal => AbortSignal.timeout(this.init.dialTimeoutMs ?? 5_000)
+    return [...byPeer].map(async ([id, group]) => {
+      if (group.length === 1 || peerIdOf(group[0]!) === undefined) return await libp2p.dial(group[0]!, { signal: signal() })
+      const attempts = group.map(async (a) => {
+        const conn = await libp2p.dial(a.decapsulateCode(CODE_P2P), { signal: signal() })
+        if (conn.remotePeer.toString() !== id) {
+          void conn.close().catch(() => {})
+          throw new Error(`the peer at ${a.toString()} is ${conn.remotePeer.toString()}, not ${id}`)
+        }
+        return conn
+      })
+      const winner = await Promise.any(attempts)
+      attempts.forEach((p, i) => {
+        p.then((c) => { if (c !== winner) void c.close().catch(() => {}) }, (err: unknown) => {
+          const a = group[i]!
+          log.warn('a bootstrap address failed; another transport connected', {
+            code: 'TRANSPORT_FAILED', peer: id.slice(-8), transport: transportOf(a.getComponents().map((c) => c.name)), reason: String((err as Error)?.message ?? err).slice(0, 200)
+          })
+        })
+      })
+      return winner
+    })
   }
 
   /** The bootstraps to dial this attempt (of `from`): all, or `bootstrapsPerAttempt` of them at random. */

@@ -15,7 +15,7 @@ import { RoundService } from './round-service.ts'
 import type { HostileMode } from './round-service.ts'
 import { ReleaseService } from './release-service.ts'
 import { SyncService } from './sync-service.ts'
-import { Dialer } from './dialer.ts'
+import { Dialer, transportOf } from './dialer.ts'
 import { concurrentOutboundStreams, keepOutboundStreams } from './gossip-streams.ts'
 import { detachPxDials } from './gossip-px.ts'
 import { KIND_PROOF, MAX_PROOF_FRAME, TxIndex, indexChain, verifyProofFrame } from './chain-queries.ts'
@@ -539,15 +539,8 @@ export class Peer {
   }
 }
 
-export function transportOf (names: string[]): string {
-  if (names.includes('p2p-circuit')) return names.includes('webrtc') ? 'webrtc' : 'relay'
-  if (names.includes('webrtc-direct')) return 'webrtc-direct'
-  if (names.includes('webrtc')) return 'webrtc'
-  if (names.includes('webtransport')) return 'webtransport'
-  if (names.includes('ws') || names.includes('wss') || names.includes('tls')) return 'websockets'
-  if (names.includes('tcp')) return 'tcp'
-  return names.join('/')
-}
+
+export { transportOf }
 
 function sanitize (d: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {}

@@ -1,0 +1,95 @@
+/**
+ * WebTransport end to end: the devnet's bootstraps listen on WebTransport through the Deno sidecar
+ * (src/node/webtransport/), and the worker peer in Chromium dials them with @libp2p/webtransport.
+ *   - WebTransport alone (WebSockets turned off): the peer syncs, verifies and follows the head, and gossip
+ *     flows both ways (its data transaction reaches the validators and comes back in a verified block);
+ *   - a wrong certhash is refused, reported as TRANSPORT_FAILED, and the peer connects over WebSockets;
+ *   - a restarted bootstrap advertises the same certhashes, and a tab holding the old address reconnects.
+ * The bootstraps rotate certificates every 6 days here; rotation itself is tested in test/peer/webtransport.test.ts.
+ */
+import type { Page } from '@playwright/test'
+import { netTest as test, expect, recordEvents, waitForStatus } from './fixtures/network.ts'
+import type { TestNetwork } from './fixtures/network.ts'
+import { serveUi } from '../../src/node/web.ts'
+import { networkToFile } from '../../src/node/files.ts'
+import type { ClientConfig, SubmittedTx, TxInclusion } from '../../src/client/types.ts'
+import type { RecordedEvent } from './fixtures/network.ts'
+
+type Lp = { submit: (tag: string, payload: string) => Promise<SubmittedTx>, waitForInclusion: (h: string, o?: { timeout?: number }) => Promise<TxInclusion> }
+
+/** A page server for `net`'s devnet with its own config (what the page's /config.json says). */
+async function pageWith (net: TestNetwork, config: () => Partial<ClientConfig>): Promise<{ url: (store: string) => string, close: () => Promise<void> }> {
+  const ui = await serveUi({ port: 0, config: () => ({ network: networkToFile(net.devnet.network), bootstraps: [], local: true, ...config() }) })
+  return { url: (store) => `${ui.url}?store=${store}`, close: async () => { await ui.close() } }
+}
+
+async function verifiedHead (page: Page, net: TestNetwork, what: string): Promise<number> {
+  const s = await waitForStatus(page, what, (s) => s.head !== undefined && net.isHonest(s.head.height, s.head.hash) && !s.sync.syncing && s.head.height >= 2, 60_000)
+  return s.head!.height
+}
+
+test('a worker peer on WebTransport alone syncs, verifies and follows the head, and its data transaction is included', async ({ page, net }) => {
+  test.setTimeout(180_000)
+  const wt = net.devnet.bootstrapWtAddrs
+  expect(wt.length, 'every bootstrap offers WebTransport (Deno is a dev dependency)').toBe(2)
+  const ui = await pageWith(net, () => ({ bootstraps: net.devnet.bootstrapWtAddrs, transports: ['webtransport'] }))
+  try {
+    await recordEvents(page)
+    await page.goto(ui.url('wt-only'))
+    const h1 = await verifiedHead(page, net, 'a verified head over WebTransport')
+    const s = await waitForStatus(page, 'three more verified blocks', (s) => s.head !== undefined && s.head.height >= h1 + 3 && net.isHonest(s.head.height, s.head.hash), 60_000)
+    expect(s.transports).toEqual(['webtransport'])
+    expect(s.connections.length).toBeGreaterThan(0)
+    expect(s.connections.map((c) => c.transport), 'every connection is WebTransport').toEqual(s.connections.map(() => 'webtransport'))
+    expect(s.bootstraps.connected).toBeGreaterThan(0)
+    // Gossip both ways: the transaction leaves over WebTransport and comes back in a block the peer verified.
+    const inc = await page.evaluate(async () => {
+      const c = (globalThis as unknown as { lightpulse: Lp }).lightpulse
+      const sub = await c.submit('wt', 'over webtransport')
+      return await c.waitForInclusion(sub.txHash, { timeout: 60_000 })
+    })
+    expect(net.isHonest(inc.height, inc.blockHash), `block ${inc.height} is the devnet's`).toBe(true)
+    expect(inc.data?.tag).toBe('wt')
+    await page.screenshot({ path: test.info().outputPath('webtransport-only.png') })
+  } finally {
+    await ui.close()
+  }
+})
+
+test('a wrong certhash is refused (TRANSPORT_FAILED) and the peer connects to that bootstrap over WebSockets instead', async ({ page, net }) => {
+  test.setTimeout(120_000)
+  const wt = net.devnet.bootstrapWtAddrs[0]!
+  const id = wt.split('/p2p/')[1]!
+  const ws = net.devnet.bootstrapWsAddrs.find((a) => a.endsWith(id))!
+  // Both certhashes replaced by the hash of something else: the browser refuses the certificate.
+  const forged = wt.replace(/\/certhash\/[^/]+/g, '/certhash/uEiDDq4_xNyDorZfsxWOnMQE6Ljt_vb7DMX-oyvG8B0eAnw')
+  const ui = await pageWith(net, () => ({ bootstraps: [forged, ws] }))
+  try {
+    await recordEvents(page)
+    await page.goto(ui.url('wt-forged'))
+    const s = await waitForStatus(page, 'connected to the bootstrap', (s) => s.connections.some((c) => c.peer === id), 30_000)
+    expect(s.connections.filter((c) => c.peer === id).map((c) => c.transport)).toEqual(['websockets'])
+    await expect.poll(async () => await page.evaluate(() => (window.__lpEvents ?? []).some((e: RecordedEvent) => e.type === 'log' && e.details?.code === 'TRANSPORT_FAILED' && e.details?.transport === 'webtransport')), { timeout: 15_000 }).toBe(true)
+    await verifiedHead(page, net, 'a verified head over the fallback')
+  } finally {
+    await ui.close()
+  }
+})
+
+test('a restarted bootstrap keeps its certhashes, and a tab holding its old WebTransport address connects again', async ({ page, net }) => {
+  test.setTimeout(150_000)
+  const before = net.devnet.bootstrapWtAddrs[0]!
+  const id = before.split('/p2p/')[1]!
+  net.devnet.killBootstrap(0)
+  const v = net.devnet.startBootstrap(0)
+  v.addrs = [] // filled again by the restarted process's 'ready' report
+  await expect.poll(() => v.addrs.length, { timeout: 60_000 }).toBeGreaterThan(0)
+  expect(v.addrs.find((a) => a.includes('/webtransport/')), 'the same certhashes after the restart').toBe(before)
+  const ui = await pageWith(net, () => ({ bootstraps: [before], transports: ['webtransport'] }))
+  try {
+    await page.goto(ui.url('wt-restart'))
+    await waitForStatus(page, 'connected over WebTransport with the old address', (s) => s.connections.some((c) => c.peer === id && c.transport === 'webtransport'), 30_000)
+  } finally {
+    await ui.close()
+  }
+})
