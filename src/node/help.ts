@@ -27,9 +27,10 @@ memory down; a kill -9 of the process takes down all of its nodes.
 `,
   bootstrap: `lightpulse bootstrap --network FILE [options]
   --network FILE        network config (JSON) [required]
-  --data DIR            data directory (peer key, chain store, certificate) [default: ./.data/bootstrap]
-  --listen MULTIADDR    listen address (repeatable) [default: tcp, ws and webrtc-direct on 127.0.0.1, random ports]
-  --port N              base port: tcp N, ws N+1, webrtc-direct udp N+2 (instead of random ports)
+  --data DIR            data directory (peer key, chain store, certificates) [default: ./.data/bootstrap]
+  --listen MULTIADDR    listen address (repeatable) [default: tcp, ws, webrtc-direct and webtransport on
+                        127.0.0.1, random ports; webtransport needs Deno (npm install deno, or LIGHTPULSE_DENO=PATH)]
+  --port N              base port: tcp N, ws N+1, webrtc-direct udp N+2, webtransport udp N+3 (instead of random ports)
   --max-connections N   connection high watermark [default: 192]
   --config FILE         JSON settings: lowWatermark, highWatermark, gracePeriodMs, heartbeatMs,
                         meshD, meshDlo, meshDhi, metricsPort, pxHistory, pxHistorySize, syncRequestsPerSecond,
