@@ -1,6 +1,6 @@
 /**
  * Browser benchmarks (real Chromium through `playwright`): `node bench/browser.ts [--quick] [--no-write]
- * [--group sync|cold|long]`, or `runBrowserBench` from bench/run.ts. Results are merged into
+ * [--group sync|cold|long|transports]`, or `runBrowserBench` from bench/run.ts. Results are merged into
  * bench/results.json under "browser" (other top-level keys, e.g. "node", are kept). bench/README.md lists
  * every figure with its same-run reference; in short:
  *
@@ -19,6 +19,8 @@
  *     cold-tab-cpu-limited   the cold tab in a Chromium under a CPU quota (cpu-limit.ts)   measured
  *   long group (browser-long.ts, a fresh 100,000-block chain): checkpoint start at 100,000, storage and
  *   worker heap over a pruned sync of all of it.
+ *   transports group (browser-transports.ts): first connection, cold tab and gossip delivery over WebTransport,
+ *   beside the same over WebSockets in the same run.
  * Medians of 3 runs (2 with --quick). Status is polled in the page every 10 ms (25 ms during the 10k
  * sync) through the page's own client (globalThis.lightpulse), so timings include one poll of latency.
  */
@@ -46,6 +48,7 @@ import type { Breakdown } from './browser-helpers.ts'
 import { LONG_BLOCKS, longRuns } from './browser-long.ts'
 import { launchLimitedBrowser } from './cpu-limit.ts'
 import { inclusionRuns } from './browser-dapp.ts'
+import { transportRuns } from './browser-transports.ts'
 
 const RESULTS = join(BENCH_DIR, 'results.json')
 const SYNC_BLOCKS = 10_000
@@ -271,7 +274,7 @@ async function syncRuns (browser: Browser, runs: number, log: (l: string) => voi
 }
 
 /** The browser bench's groups, all by default (`node bench/browser.ts --group cold`). */
-export const BROWSER_GROUPS = ['sync', 'cold', 'long'] as const
+export const BROWSER_GROUPS = ['sync', 'cold', 'long', 'transports'] as const
 
 export async function runBrowserBench (o: BenchOptions & { groups?: ReadonlyArray<typeof BROWSER_GROUPS[number]> }): Promise<Entry[]> {
   const groups = o.groups ?? BROWSER_GROUPS
@@ -299,6 +302,10 @@ export async function runBrowserBench (o: BenchOptions & { groups?: ReadonlyArra
     if (groups.includes('cold')) {
       o.log('  [cold tab / reload on a devnet]')
       entries.push(...await withLoad(async () => await devnetRuns(browser, runs, o.log)))
+    }
+    if (groups.includes('transports')) {
+      o.log('  [WebTransport against WebSockets on a devnet]')
+      entries.push(...await withLoad(async () => await transportRuns(browser, runs + 2, o.log)))
     }
   } finally {
     await browser.close()
