@@ -4,7 +4,9 @@
  *   - WebTransport alone (WebSockets turned off): the peer syncs, verifies and follows the head, and gossip
  *     flows both ways (its data transaction reaches the validators and comes back in a verified block);
  *   - a wrong certhash is refused, reported as TRANSPORT_FAILED, and the peer connects over WebSockets;
- *   - a restarted bootstrap advertises the same certhashes, and a tab holding the old address reconnects.
+ *   - a restarted bootstrap advertises the same certhashes, and a tab holding the old address reconnects;
+ *   - 40 sessions that never start their handshake are closed at the 10 s handshake timeout, and an honest tab
+ *     connects to that bootstrap while they are held.
  * The bootstraps rotate certificates every 6 days here; rotation itself is tested in test/peer/webtransport.test.ts.
  */
 import type { Page } from '@playwright/test'
@@ -90,6 +92,44 @@ test('a restarted bootstrap keeps its certhashes, and a tab holding its old WebT
     await page.goto(ui.url('wt-restart'))
     await waitForStatus(page, 'connected over WebTransport with the old address', (s) => s.connections.some((c) => c.peer === id && c.transport === 'webtransport'), 30_000)
   } finally {
+    await ui.close()
+  }
+})
+
+test('a flood of WebTransport sessions that never handshake is closed at the handshake timeout, and an honest tab gets in meanwhile', async ({ browser, page, net }) => {
+  test.setTimeout(120_000)
+  const target = net.devnet.bootstrapWtAddrs[1]!
+  const id = target.split('/p2p/')[1]!
+  const ui = await pageWith(net, () => ({ bootstraps: [target], transports: ['webtransport'] }))
+  const flooder = await browser.newContext()
+  try {
+    // 40 sessions held open without a Noise handshake (the bootstrap holds each as a pending connection).
+    const fpage = await flooder.newPage()
+    await fpage.goto(new URL('/config.json', ui.url('x')).toString()) // an origin on 127.0.0.1, no peer
+    const port = Number(/\/udp\/(\d+)\//.exec(target)![1])
+    const hashes = [...target.matchAll(/\/certhash\/u([^/]+)/g)].map((m) => Array.from(Buffer.from(m[1]!, 'base64url').subarray(2)))
+    await fpage.evaluate(async ({ port, hashes, n }) => {
+      const w = window as unknown as { __flood: { opened: number, closed: number, failed: number, sessions: WebTransport[] } }
+      w.__flood = { opened: 0, closed: 0, failed: 0, sessions: [] }
+      await Promise.all(Array.from({ length: n }, async () => {
+        const wt = new WebTransport(`https://127.0.0.1:${port}/.well-known/libp2p-webtransport?type=noise`, { serverCertificateHashes: hashes.map((h) => ({ algorithm: 'sha-256', value: new Uint8Array(h) })) })
+        w.__flood.sessions.push(wt)
+        wt.closed.then(() => { w.__flood.closed++ }, () => { w.__flood.closed++ })
+        try { await wt.ready; w.__flood.opened++ } catch { w.__flood.failed++ }
+      }))
+    }, { port, hashes, n: 40 })
+    const opened = await fpage.evaluate(() => (window as unknown as { __flood: { opened: number } }).__flood.opened)
+    expect(opened, 'the flood sessions are up').toBeGreaterThan(30)
+    // During the flood an honest tab connects to the same bootstrap over WebTransport and verifies the head.
+    await page.goto(ui.url('wt-flood-honest'))
+    await waitForStatus(page, 'the honest tab connected during the flood', (s) => s.connections.some((c) => c.peer === id && c.transport === 'webtransport'), 20_000)
+    const stillHeld = await fpage.evaluate(() => { const f = (window as unknown as { __flood: { opened: number, closed: number } }).__flood; return f.opened - f.closed })
+    expect(stillHeld, 'the honest tab got in while the flood sessions were still held').toBeGreaterThan(30)
+    // The bootstrap closes every idle session once the 10 s handshake timeout passes.
+    await expect.poll(async () => await fpage.evaluate(() => (window as unknown as { __flood: { closed: number } }).__flood.closed), { timeout: 40_000 }).toBe(40)
+    await verifiedHead(page, net, 'a verified head for the honest tab')
+  } finally {
+    await flooder.close()
     await ui.close()
   }
 })
