@@ -15,7 +15,7 @@ import type { MeshParams } from '../peer/gossip-config.ts'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createNodeLibp2p, isWebTransportAddr, maxPendingFor, mergeGaters } from './libp2p-node.ts'
 import { findDeno } from './webtransport/sidecar-process.ts'
-import type { WebTransportListenInit } from './webtransport/transport.ts'
+import type { WebTransportListenInit, WebTransportListenTransport } from './webtransport/transport.ts'
 import { InboundAdmission, hostOf } from './admission.ts'
 import type { AdmissionLimits } from './admission.ts'
 import { ConnectionTrimmer } from '../peer/connection-trimmer.ts'
@@ -82,6 +82,8 @@ export interface RunningNode {
   pxHistory?: PxHistory
   /** Inbound admission (per-host handshake budgets). */
   admission: InboundAdmission
+  /** The WebTransport listener's transport (stats, listeners), when it listens. */
+  webTransport?: WebTransportListenTransport
   /** Why WebTransport is off, when the listen addresses asked for it and it could not start; undefined otherwise. */
   webTransportOff?: string
 }
@@ -117,6 +119,7 @@ export async function startNode (o: NodeOptions): Promise<RunningNode> {
   // WebTransport needs the Deno sidecar: without Deno the node listens on everything else and says so.
   let listen = o.listen ?? defaultListen(o.role)
   let webTransportOff: string | undefined
+  let wtTransport: WebTransportListenTransport | undefined
   if (listen.some(isWebTransportAddr) && (o.webTransport?.deno ?? findDeno()) === undefined) {
     listen = listen.filter((a) => !isWebTransportAddr(a))
     webTransportOff = WEBTRANSPORT_OFF_NO_DENO
@@ -127,7 +130,7 @@ export async function startNode (o: NodeOptions): Promise<RunningNode> {
     privateKey,
     topics,
     listen,
-    webTransport: { ...o.webTransport, certDir: join(o.dataDir, 'webtransport') },
+    webTransport: { ...o.webTransport, certDir: join(o.dataDir, 'webtransport'), onTransport: (t) => { wtTransport = t } },
     datastoreDir: o.role === 'bootstrap' ? join(o.dataDir, 'libp2p') : undefined,
     bootstrapIds,
     blocklist,
@@ -199,6 +202,7 @@ export async function startNode (o: NodeOptions): Promise<RunningNode> {
     },
     admission,
     ...(webTransportOff !== undefined ? { webTransportOff } : {}),
+    ...(wtTransport !== undefined ? { webTransport: wtTransport } : {}),
     ...(trimmer !== undefined ? { trimmer } : {}),
     ...(pxHistory !== undefined ? { pxHistory } : {}),
     ...(metrics !== undefined ? { metrics, metricsPort } : {})

@@ -138,6 +138,22 @@ test('a bootstrap listens on WebTransport with two certhashes, keeps them across
   assert.notEqual(after[1], before[0])
 })
 
+test('a killed sidecar is started again on the same port, and the advertised address stays', async (t) => {
+  const net = createTestNetwork({ label: 'wt-restart' })
+  const dir = await mkdtemp(join(tmpdir(), 'lp-wt-restart-'))
+  const node = await startNode({ role: 'bootstrap', network: net.config, dataDir: dir, bootstraps: [], local: true, listen: ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/udp/0/quic-v1/webtransport'] })
+  t.after(async () => { await node.stop(); await rm(dir, { recursive: true, force: true }) })
+  const wt = node.webTransport!
+  const before = wtAddr(node.addrs())
+  const pid = wt.listeners[0]!.sidecarPid!
+  process.kill(pid, 'SIGKILL')
+  await waitUntil('the sidecar started again', () => wt.stats.sidecarRestarts === 1, 15_000)
+  const again = wt.listeners[0]!.sidecarPid!
+  assert.notEqual(again, pid)
+  assert.doesNotThrow(() => { process.kill(again, 0) }, 'the new sidecar is alive')
+  assert.equal(wtAddr(node.addrs()), before)
+})
+
 test('without Deno a bootstrap listens on everything else and says in one line that WebTransport is off', async (t) => {
   const net = createTestNetwork({ label: 'wt-off' })
   const dir = await mkdtemp(join(tmpdir(), 'lp-wt-off-'))

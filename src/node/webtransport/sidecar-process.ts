@@ -43,6 +43,8 @@ export class SidecarProcess {
   private lineWaiters: Array<(l: Record<string, unknown>) => boolean> = []
   onExit: ((why: string) => void) | undefined
 
+  get pid (): number | undefined { return this.child?.pid }
+
   constructor (deno?: string) {
     this.deno = deno ?? findDeno()
   }

@@ -33,7 +33,12 @@ export interface WebTransportListenInit extends CertOptions {
   certDir?: string
   /** Clock for certificate rotation (tests). */
   now?: () => number
+  /** Called with the transport once libp2p made it (the node keeps it for its status and tests). */
+  onTransport?: (t: WebTransportListenTransport) => void
 }
+
+/** After the sidecar dies, it is started again after 1 s, doubling up to this. */
+const SIDECAR_RESTART_MAX_MS = 30_000
 
 interface Components {
   logger: ComponentLogger
@@ -42,7 +47,7 @@ interface Components {
   upgrader?: Upgrader
 }
 
-export interface WebTransportStats { sessions: number, handshakeFailures: number, gaterRefused: number, rotations: number }
+export interface WebTransportStats { sessions: number, handshakeFailures: number, gaterRefused: number, rotations: number, sidecarRestarts: number }
 
 class WebTransportListener extends TypedEventEmitter<ListenerEvents> implements Listener {
   private readonly c: Components
@@ -54,6 +59,10 @@ class WebTransportListener extends TypedEventEmitter<ListenerEvents> implements 
   private sidecar: SidecarProcess | undefined
   private listenAddr: Multiaddr | undefined
   private rotateTimer: ReturnType<typeof setTimeout> | undefined
+  private restartTimer: ReturnType<typeof setTimeout> | undefined
+  private restartFailures = 0
+  private closed = false
+  private bound: { hostname: string, port: number } | undefined
   readonly stats: WebTransportStats
 
   constructor (c: Components, init: WebTransportListenInit, o: CreateListenerOptions, stats: WebTransportStats) {
@@ -76,13 +85,45 @@ class WebTransportListener extends TypedEventEmitter<ListenerEvents> implements 
     const bridge = new BridgeServer(this.c.logger, (s) => { void this.onSession(s) })
     await bridge.start()
     this.bridge = bridge
-    const sidecar = new SidecarProcess(this.init.deno)
-    const bound = await sidecar.start({ hostname: host, port, cert: this.certs.current.certPem, key: this.certs.current.keyPem, bridgePort: bridge.port, token: bridge.token })
-    this.sidecar = sidecar
-    sidecar.onExit = (why) => { this.log.error('WebTransport sidecar exited: %s', why); this.safeDispatchEvent('error', { detail: new Error(`WebTransport sidecar exited: ${why}`) }) }
+    const bound = await this.startSidecar(host, port)
+    this.bound = bound
     this.listenAddr = multiaddr(`/${host.includes(':') ? 'ip6' : 'ip4'}/${host}/udp/${bound.port}/quic-v1/webtransport`)
     this.scheduleRotation()
     this.safeDispatchEvent('listening')
+  }
+
+  /** The sidecar's process id (tests). */
+  get sidecarPid (): number | undefined { return this.sidecar?.pid }
+
+  private async startSidecar (hostname: string, port: number): Promise<{ hostname: string, port: number }> {
+    const bridge = this.bridge!
+    const sidecar = new SidecarProcess(this.init.deno)
+    const bound = await sidecar.start({ hostname, port, cert: this.certs.current.certPem, key: this.certs.current.keyPem, bridgePort: bridge.port, token: bridge.token })
+    this.sidecar = sidecar
+    // A sidecar that dies (killed, crashed) is started again on the same port: the advertised address stays.
+    sidecar.onExit = (why) => {
+      if (this.closed) return
+      this.log.error('WebTransport sidecar exited (%s); starting it again', why)
+      this.sidecar = undefined
+      this.scheduleRestart()
+    }
+    return bound
+  }
+
+  private scheduleRestart (): void {
+    const wait = Math.min(SIDECAR_RESTART_MAX_MS, 1_000 * 2 ** this.restartFailures)
+    this.restartTimer = setTimeout(() => {
+      if (this.closed || this.bound === undefined) return
+      this.startSidecar(this.bound.hostname, this.bound.port).then(() => {
+        this.restartFailures = 0
+        this.stats.sidecarRestarts++
+      }, (err: unknown) => {
+        this.restartFailures++
+        this.log.error('WebTransport sidecar did not start again: %s', (err as Error).message)
+        this.scheduleRestart()
+      })
+    }, wait)
+    this.restartTimer.unref?.()
   }
 
   private scheduleRotation (): void {
@@ -143,7 +184,9 @@ class WebTransportListener extends TypedEventEmitter<ListenerEvents> implements 
   updateAnnounceAddrs (): void {}
 
   async close (): Promise<void> {
+    this.closed = true
     clearTimeout(this.rotateTimer)
+    clearTimeout(this.restartTimer)
     await this.bridge?.stop()
     await this.sidecar?.stop()
     this.bridge = undefined
@@ -156,7 +199,7 @@ class WebTransportListenTransport implements Transport {
   readonly [Symbol.toStringTag] = 'lightpulse/webtransport-listen'
   readonly [transportSymbol] = true as const
   readonly [serviceCapabilities] = ['@libp2p/transport']
-  readonly stats: WebTransportStats = { sessions: 0, handshakeFailures: 0, gaterRefused: 0, rotations: 0 }
+  readonly stats: WebTransportStats = { sessions: 0, handshakeFailures: 0, gaterRefused: 0, rotations: 0, sidecarRestarts: 0 }
   private readonly c: Components
   private readonly init: WebTransportListenInit
   readonly listeners: WebTransportListener[] = []
@@ -185,6 +228,10 @@ class WebTransportListenTransport implements Transport {
 }
 
 export function webTransportListen (init: WebTransportListenInit = {}): (c: Components) => WebTransportListenTransport {
-  return (c) => new WebTransportListenTransport(c, init)
+  return (c) => {
+    const t = new WebTransportListenTransport(c, init)
+    init.onTransport?.(t)
+    return t
+  }
 }
-export type { WebTransportListenTransport }
+export type { WebTransportListenTransport, WebTransportListener }
