@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net'
 import type { Peer } from '../peer/peer.ts'
 import type { ConnectionTrimmer } from '../peer/connection-trimmer.ts'
 import type { InboundAdmission } from './admission.ts'
+import type { WebTransportStats } from './webtransport/transport.ts'
 import { GossipCounters } from '../peer/gossip-counters.ts'
 import type { PxHistory, PxOnArrivalStats } from '../peer/px-history.ts'
 
@@ -48,6 +49,8 @@ export class NodeMetrics {
   private readonly peer: Peer
   private readonly trimmer?: ConnectionTrimmer
   private readonly admission?: InboundAdmission
+  /** The WebTransport listener's counters, when it listens (set after construction). */
+  webTransport?: WebTransportStats
   private readonly pxHistory?: PxHistory
   private readonly pxOnArrival?: PxOnArrivalStats
   readonly gossip: GossipCounters
@@ -102,6 +105,15 @@ export class NodeMetrics {
         { name: 'lightpulse_inbound_handshakes', help: 'Inbound sockets admitted and still in their noise/yamux handshake.', type: 'gauge', samples: [{ value: a.inHandshake }] },
         { name: 'lightpulse_inbound_admitted_total', help: 'Inbound sockets admitted to the handshake.', type: 'counter', samples: [{ value: a.admitted }] },
         { name: 'lightpulse_inbound_refused_total', help: 'Inbound sockets refused before the handshake: their IP or /24 over its budget of sockets in the handshake, or the slots reserved for known hosts (src/node/admission.ts).', type: 'counter', samples: Object.entries(a.refused).map(([reason, value]) => ({ labels: { reason }, value })) }
+      )
+    }
+    const w = this.webTransport
+    if (w !== undefined) {
+      f.push(
+        { name: 'lightpulse_webtransport_sessions_total', help: 'WebTransport sessions the sidecar relayed to this node.', type: 'counter', samples: [{ value: w.sessions }] },
+        { name: 'lightpulse_webtransport_refused_total', help: 'WebTransport sessions ended before a connection: refused by the gater before Noise, or failed/timed out in Noise or the upgrade.', type: 'counter', samples: [{ labels: { reason: 'gater' }, value: w.gaterRefused }, { labels: { reason: 'handshake' }, value: w.handshakeFailures }] },
+        { name: 'lightpulse_webtransport_rotations_total', help: 'WebTransport certificate rotations.', type: 'counter', samples: [{ value: w.rotations }] },
+        { name: 'lightpulse_webtransport_sidecar_restarts_total', help: 'Times the Deno sidecar was started again after it exited.', type: 'counter', samples: [{ value: w.sidecarRestarts }] }
       )
     }
     f.push(

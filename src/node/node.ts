@@ -189,6 +189,7 @@ export async function startNode (o: NodeOptions): Promise<RunningNode> {
   })
   await peer.start()
   const metrics = o.metricsPort !== undefined ? new NodeMetrics(peer, trimmer, pxHistory, pxOnArrival?.stats, admission) : undefined
+  if (metrics !== undefined && wtTransport !== undefined) metrics.webTransport = wtTransport.stats
   const metricsPort = metrics !== undefined ? await metrics.listen(o.metricsPort!) : undefined
   return {
     peer,

@@ -141,7 +141,7 @@ test('a bootstrap listens on WebTransport with two certhashes, keeps them across
 test('a killed sidecar is started again on the same port, and the advertised address stays', async (t) => {
   const net = createTestNetwork({ label: 'wt-restart' })
   const dir = await mkdtemp(join(tmpdir(), 'lp-wt-restart-'))
-  const node = await startNode({ role: 'bootstrap', network: net.config, dataDir: dir, bootstraps: [], local: true, listen: ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/udp/0/quic-v1/webtransport'] })
+  const node = await startNode({ role: 'bootstrap', network: net.config, dataDir: dir, bootstraps: [], local: true, metricsPort: 0, listen: ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/udp/0/quic-v1/webtransport'] })
   t.after(async () => { await node.stop(); await rm(dir, { recursive: true, force: true }) })
   const wt = node.webTransport!
   const before = wtAddr(node.addrs())
@@ -152,6 +152,8 @@ test('a killed sidecar is started again on the same port, and the advertised add
   assert.notEqual(again, pid)
   assert.doesNotThrow(() => { process.kill(again, 0) }, 'the new sidecar is alive')
   assert.equal(wtAddr(node.addrs()), before)
+  const metrics = await (await fetch(`http://127.0.0.1:${node.metricsPort!}/metrics`)).text()
+  assert.match(metrics, /^lightpulse_webtransport_sidecar_restarts_total 1$/m)
 })
 
 test('without Deno a bootstrap listens on everything else and says in one line that WebTransport is off', async (t) => {
