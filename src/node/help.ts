@@ -45,6 +45,7 @@ memory down; a kill -9 of the process takes down all of its nodes.
   --sync-rps N          sync requests per second one peer may make (burst 2N) [default: 20]
   --sync-streams N      sync streams one peer may have open at once [default: 4]
   --sync-bytes-per-s N  sync bytes per second served to one peer (burst 2N) [default: 4194304]
+  --webtransport-cert-validity-ms N  TEST ONLY: WebTransport certificate validity (rotation at half of it)
   --bootstrap MULTIADDR another bootstrap to stay connected to (repeatable)
   --local               loopback/local network: no IP-colocation penalty, high inbound rate limit
   --events              print one JSON object per line on stdout (for orchestration)

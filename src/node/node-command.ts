@@ -141,6 +141,7 @@ export async function runNodeCommand (command: 'bootstrap' | 'validator' | 'rele
       'sync-rps': { type: 'string' },
       'sync-streams': { type: 'string' },
       'sync-bytes-per-s': { type: 'string' },
+      'webtransport-cert-validity-ms': { type: 'string' },
       events: { type: 'boolean' },
       quiet: { type: 'boolean' }
     },
@@ -159,7 +160,11 @@ export async function runNodeCommand (command: 'bootstrap' | 'validator' | 'rele
   } catch {
     fail(`--checkpoint must be <height>:<64 hex digits of the block hash> (height at least 1)\n\n${COMMAND_HELP[command]}`)
   }
+  // TEST ONLY: short WebTransport certificates (no skew) so that a test sees rotations.
+  const wtValidity = values['webtransport-cert-validity-ms']
+  const webTransport = wtValidity !== undefined ? { webTransport: { validityMs: parseIntArg('--webtransport-cert-validity-ms', wtValidity, 2_000, 12 * 86_400_000), skewMs: 0 } } : {}
   const chainOpts = {
+    ...webTransport,
     ...(checkpoint !== undefined ? { checkpoint } : {}),
     ...(values.prune !== undefined ? { keepBlocks: parseIntArg('--prune', values.prune, MIN_KEEP_BLOCKS, 1e9) } : {})
   }

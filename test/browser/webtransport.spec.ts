@@ -7,9 +7,16 @@
  *   - a restarted bootstrap advertises the same certhashes, and a tab holding the old address reconnects;
  *   - 40 sessions that never start their handshake are closed at the 10 s handshake timeout, and an honest tab
  *     connects to that bootstrap while they are held.
- * The bootstraps rotate certificates every 6 days here; rotation itself is tested in test/peer/webtransport.test.ts.
+ *   - certificate rotation (a bootstrap of its own with 16 s certificates): a tab holding the address from
+ *     before the rotation still connects, a tab with the new address connects, a connection made before stays.
+ * The devnet's bootstraps rotate every 6 days; rotation on a manual clock: test/peer/webtransport.test.ts.
  */
-import type { Page } from '@playwright/test'
+import { spawn } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { BrowserContext, Page } from '@playwright/test'
 import { netTest as test, expect, recordEvents, waitForStatus } from './fixtures/network.ts'
 import type { TestNetwork } from './fixtures/network.ts'
 import { serveUi } from '../../src/node/web.ts'
@@ -131,5 +138,61 @@ test('a flood of WebTransport sessions that never handshake is closed at the han
   } finally {
     await flooder.close()
     await ui.close()
+  }
+})
+
+test('certificate rotation: a tab with the address from before a rotation still connects, a new tab gets the new certhash, connections stay', async ({ browser, page, net }) => {
+  test.setTimeout(150_000)
+  const dir = await mkdtemp(join(tmpdir(), 'lp-wt-rotate-'))
+  // A bootstrap of its own with 16 s certificates: it rotates 8 s after its first start.
+  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', fileURLToPath(new URL('../../src/node/cli.ts', import.meta.url)), 'bootstrap',
+    '--network', net.devnet.networkFile, '--data', dir, '--local', '--events', '--webtransport-cert-validity-ms', '16000',
+    '--listen', '/ip4/127.0.0.1/tcp/0', '--listen', '/ip4/127.0.0.1/udp/0/quic-v1/webtransport', '--bootstrap', net.devnet.bootstrapAddrs[0]!], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const contexts: BrowserContext[] = []
+  try {
+    const addrs = await new Promise<string[]>((resolve, reject) => {
+      let buf = ''
+      child.stdout!.on('data', (b: Buffer) => {
+        buf += b.toString()
+        for (const line of buf.split('\n').slice(0, -1)) { try { const ev = JSON.parse(line) as { ev?: string, addrs?: string[] }; if (ev.ev === 'ready') resolve(ev.addrs!) } catch {} }
+        buf = buf.slice(buf.lastIndexOf('\n') + 1)
+      })
+      child.once('exit', (code) => { reject(new Error(`the bootstrap exited (${String(code)})`)) })
+    })
+    const before = addrs.find((a) => a.includes('/webtransport/'))!
+    const id = before.split('/p2p/')[1]!
+    const certs = async (): Promise<Array<{ start: number, certhash: string }>> => JSON.parse(await readFile(join(dir, 'webtransport', 'webtransport-certs.json'), 'utf8')) as Array<{ start: number, certhash: string }>
+    const [h1, h2] = (await certs()).map((c) => c.certhash)
+    expect(before).toContain(`/certhash/${h1!}/certhash/${h2!}/`)
+    const ui = await pageWith(net, () => ({ bootstraps: [before], transports: ['webtransport'] }))
+    const connectedOverWt = (s: { connections: Array<{ peer: string, transport: string }> }): boolean => s.connections.some((c) => c.peer === id && c.transport === 'webtransport')
+    try {
+      await page.goto(ui.url('wt-rotate-a'))
+      await waitForStatus(page, 'tab A connected before the rotation', connectedOverWt, 30_000)
+      await expect.poll(async () => (await certs())[0]!.certhash, { timeout: 30_000, message: 'the bootstrap rotated' }).toBe(h2)
+      const h3 = (await certs())[1]!.certhash
+      const after = before.replace(`/certhash/${h1!}/certhash/${h2!}/`, `/certhash/${h2!}/certhash/${h3}/`)
+      const open = async (store: string, addr: string): Promise<Page> => {
+        const ctx = await browser.newContext()
+        contexts.push(ctx)
+        const p = await ctx.newPage()
+        const one = await pageWith(net, () => ({ bootstraps: [addr], transports: ['webtransport'] }))
+        p.on('close', () => { void one.close() })
+        await p.goto(one.url(store))
+        return p
+      }
+      const b = await open('wt-rotate-b', before)
+      await waitForStatus(b, 'tab B, holding the address from before the rotation, connected', connectedOverWt, 30_000)
+      const c = await open('wt-rotate-c', after)
+      await waitForStatus(c, 'tab C, with the new certhashes, connected', connectedOverWt, 30_000)
+      await waitForStatus(page, 'tab A still connected after the rotation', connectedOverWt, 5_000)
+    } finally {
+      await ui.close()
+    }
+  } finally {
+    for (const c of contexts) await c.close()
+    child.kill('SIGTERM')
+    await new Promise<void>((resolve) => { if (child.exitCode !== null) resolve(); else child.once('exit', () => { resolve() }) })
+    await rm(dir, { recursive: true, force: true })
   }
 })

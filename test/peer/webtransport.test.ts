@@ -82,6 +82,13 @@ test('certificates: the pair persists, rolls forward at half-life (next becomes 
   assert.equal(await b.roll(t0 + 5_000), true)
   assert.equal(b.current.certhash, next)
   assert.notEqual(b.next.certhash, cur)
+  // The one served before stays known (the handshake lists it) until it expires, across a restart too.
+  assert.equal(b.previousAt(t0 + 5_000)?.certhash, cur)
+  assert.equal(new CertificateStore(dir, o).previousAt(t0), undefined, 'nothing before roll()')
+  const b2 = new CertificateStore(dir, o)
+  await b2.roll(t0 + 6_000)
+  assert.equal(b2.previousAt(t0 + 6_000)?.certhash, cur)
+  assert.equal(b2.previousAt(t0 + 10_000), undefined, 'expired')
   // Long after every certificate expired: a fresh pair from now.
   const c = new CertificateStore(dir, o)
   assert.equal(await c.roll(t0 + 60_000), true)

@@ -4,6 +4,8 @@
  * (as go-libp2p does): certificate i is valid over [start_i − skew, start_i + validity], start_{i+1} = start_i +
  * validity / 2; the listener serves the newest certificate already started and advertises its hash and the
  * next one's, so a multiaddr handed out before a rotation still names the certificate served after it.
+ * The Noise handshake lists the previous certificate's hash too while it is valid: libp2p's WebTransport
+ * dialer refuses a listener unless every certhash it dialed is in that list (go-libp2p does the same).
  * The pair persists in `<dir>/webtransport-certs.json` (mode 0600: it holds the private keys), so a restart
  * keeps the advertised multiaddr.
  */
@@ -89,10 +91,17 @@ export class CertificateStore {
   get next (): WtCertificate { return this.need()[1] }
   /** When the next certificate starts: the listener rotates then. */
   get rotatesAt (): number { return this.need()[1].start }
+  /** The certificate served before the current one, while it is still valid at `now`. */
+  previousAt (now: number): WtCertificate | undefined { return this.previous !== undefined && this.previous.notAfter > now ? this.previous : undefined }
+  private previous: WtCertificate | undefined
 
   /** Loads or makes the pair and rolls it forward to `now`; true if the served certificate changed. */
   async roll (now: number): Promise<boolean> {
-    if (this.pair === undefined) this.pair = await this.load()
+    if (this.pair === undefined) {
+      const stored = await this.load()
+      this.pair = stored?.pair
+      this.previous = stored?.previous
+    }
     const before = this.pair?.[0].certhash
     let [cur, next] = this.pair ?? [undefined, undefined]
     if (cur === undefined || next === undefined || cur.notAfter <= now || next.start - cur.start !== this.validity / 2) {
@@ -100,6 +109,7 @@ export class CertificateStore {
       next = await generateCertificate(now + this.validity / 2, this.o)
     }
     while (next.start <= now) {
+      this.previous = cur
       cur = next
       next = await generateCertificate(cur.start + this.validity / 2, this.o)
       // A node that slept past several rotations starts afresh from now rather than minting each one.
@@ -117,13 +127,14 @@ export class CertificateStore {
 
   private file (): string | undefined { return this.dir === undefined ? undefined : join(this.dir, 'webtransport-certs.json') }
 
-  private async load (): Promise<[WtCertificate, WtCertificate] | undefined> {
+  /** The file holds [current, next] or [current, next, previous]. */
+  private async load (): Promise<{ pair: [WtCertificate, WtCertificate], previous?: WtCertificate } | undefined> {
     const file = this.file()
     if (file === undefined) return undefined
     try {
       const v = JSON.parse(await readFile(file, 'utf8')) as unknown
-      if (!Array.isArray(v) || v.length !== 2 || !isCert(v[0]) || !isCert(v[1])) return undefined
-      return [v[0], v[1]]
+      if (!Array.isArray(v) || v.length < 2 || v.length > 3 || !isCert(v[0]) || !isCert(v[1]) || (v.length === 3 && !isCert(v[2]))) return undefined
+      return { pair: [v[0], v[1]], ...(v.length === 3 ? { previous: v[2] as WtCertificate } : {}) }
     } catch {
       return undefined // absent or unreadable: make a new pair (the old multiaddr's hash changes)
     }
@@ -133,7 +144,7 @@ export class CertificateStore {
     const file = this.file()
     if (file === undefined || this.dir === undefined) return
     await mkdir(this.dir, { recursive: true })
-    await writeFile(file + '.tmp', JSON.stringify(this.pair), { mode: 0o600 })
+    await writeFile(file + '.tmp', JSON.stringify(this.previous !== undefined ? [...this.pair!, this.previous] : this.pair), { mode: 0o600 })
     await rename(file + '.tmp', file)
   }
 }

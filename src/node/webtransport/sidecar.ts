@@ -209,9 +209,10 @@ async function main (): Promise<void> {
     for (let line = lines.nextLine() as { cert?: string, key?: string } | undefined; line !== undefined; line = lines.nextLine() as typeof line) {
       if (typeof line.cert !== 'string' || typeof line.key !== 'string') continue
       try {
-        const next = endpoint.listen({ cert: line.cert, key: line.key, alpnProtocols: ['h3'] })
+        // Deno 2.9 serves a second listener on an endpoint only once the first is stopped (listening first
+        // and then stopping the old one leaves neither answering); sessions already open go on.
         listener.stop()
-        listener = next
+        listener = endpoint.listen({ cert: line.cert, key: line.key, alpnProtocols: ['h3'] })
         void serve(listener).catch((err: unknown) => { say({ error: String(err) }) })
         say({ rotated: true })
       } catch (err) {

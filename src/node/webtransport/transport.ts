@@ -146,7 +146,11 @@ class WebTransportListener extends TypedEventEmitter<ListenerEvents> implements 
     this.scheduleRotation()
   }
 
-  private certhashes (): Uint8Array[] { return [certhashBytes(this.certs.current.certhash), certhashBytes(this.certs.next.certhash)] }
+  /** What the Noise handshake lists: the current, the next and (while valid) the previous certificate. */
+  private certhashes (): Uint8Array[] {
+    const prev = this.certs.previousAt(this.now())
+    return [this.certs.current, this.certs.next, ...(prev !== undefined ? [prev] : [])].map((c) => certhashBytes(c.certhash))
+  }
 
   private async onSession (session: BridgedSession): Promise<void> {
     this.stats.sessions++
