@@ -43,6 +43,16 @@ const KIND_STATE = 3
 const MAX_REQUEST = 48
 /** BLOCKS requests a sync keeps in flight ahead of the batch it verifies. */
 const SYNC_FETCH_AHEAD = 2
+/**
+ * Requests a client sends one peer: at most CLIENT_RPS a second after a burst of CLIENT_BURST, inside the
+ * default server budget (DEFAULT_SYNC_BUDGET: 20 a second after 40) with a margin for timing jitter. A server
+ * whose byte budget shortens its answers makes a catching-up client ask more often; without this pace the
+ * client went over the request budget, was refused (RATE_LIMITED, counted toward a block) and its sync ended.
+ */
+export const CLIENT_RPS = 18
+export const CLIENT_BURST = 36
+/** Peers whose request pace is remembered (least recently used forgotten). */
+const CLIENT_PACE_PEERS = 256
 /** Largest chain state a client accepts (about 125,000 validators; PROTOCOL.md §3.11, LIMITS.md). */
 export const MAX_STATE_FRAME = 8 * 1024 * 1024
 const MAX_STATUS = 1 + 8 + 32 + 32 + 1 + 64 * 129
@@ -83,6 +93,8 @@ export class SyncService {
   private readonly timeoutMs: number
   /** Peers that served invalid data; not synced from again. */
   private readonly banned = new Set<string>()
+  /** Request tokens per peer (CLIENT_RPS, CLIENT_BURST); negative while requests wait their turn. */
+  private readonly pace = new Map<string, { tokens: number, at: number }>()
   /** Peers already reported as being on a fork deeper than the reorg window (FORK_TOO_DEEP once per peer). */
   private readonly deepForks = new Set<string>()
   served = 0
@@ -203,7 +215,20 @@ export class SyncService {
     }
   }
 
+  /** Waits until a request to `peer` keeps inside CLIENT_RPS / CLIENT_BURST (at once, almost always). */
+  private async paced (peer: string): Promise<void> {
+    const now = Date.now()
+    const b = this.pace.get(peer) ?? { tokens: CLIENT_BURST, at: now }
+    this.pace.delete(peer)
+    b.tokens = Math.min(CLIENT_BURST, b.tokens + (now - b.at) / 1000 * CLIENT_RPS) - 1
+    b.at = now
+    this.pace.set(peer, b)
+    if (this.pace.size > CLIENT_PACE_PEERS) this.pace.delete(this.pace.keys().next().value!)
+    if (b.tokens < 0) await new Promise((resolve) => setTimeout(resolve, Math.ceil(-b.tokens / CLIENT_RPS * 1000)))
+  }
+
   private async request (peer: PeerId, body: Uint8Array, maxFrame: number, maxFrames: number): Promise<Uint8Array[]> {
+    await this.paced(peer.toString())
     const signal = AbortSignal.timeout(this.timeoutMs)
     const stream = await this.libp2p!.dialProtocol(peer, this.init.protocol, { signal, runOnLimitedConnection: true })
     const onAbort = (): void => { stream.abort(new Error('sync request timed out')) }
