@@ -8,7 +8,8 @@
  *   - 40 sessions that never start their handshake are closed at the 10 s handshake timeout, and an honest tab
  *     connects to that bootstrap while they are held.
  *   - certificate rotation (a bootstrap of its own with 16 s certificates): a tab holding the address from
- *     before the rotation still connects, a tab with the new address connects, a connection made before stays.
+ *     before the rotation still connects, a tab with the new address connects, a connection made before stays;
+ *   - six WebTransport tabs against a bootstrap whose high watermark is 4: its connections never exceed 4.
  * The devnet's bootstraps rotate every 6 days; rotation on a manual clock: test/peer/webtransport.test.ts.
  */
 import { spawn } from 'node:child_process'
@@ -143,22 +144,12 @@ test('a flood of WebTransport sessions that never handshake is closed at the han
 
 test('certificate rotation: a tab with the address from before a rotation still connects, a new tab gets the new certhash, connections stay', async ({ browser, page, net }) => {
   test.setTimeout(150_000)
-  const dir = await mkdtemp(join(tmpdir(), 'lp-wt-rotate-'))
   // A bootstrap of its own with 16 s certificates: it rotates 8 s after its first start.
-  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', fileURLToPath(new URL('../../src/node/cli.ts', import.meta.url)), 'bootstrap',
-    '--network', net.devnet.networkFile, '--data', dir, '--local', '--events', '--webtransport-cert-validity-ms', '16000',
-    '--listen', '/ip4/127.0.0.1/tcp/0', '--listen', '/ip4/127.0.0.1/udp/0/quic-v1/webtransport', '--bootstrap', net.devnet.bootstrapAddrs[0]!], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const boot = await ownBootstrap(net, ['--webtransport-cert-validity-ms', '16000'])
+  const { dir } = boot
   const contexts: BrowserContext[] = []
   try {
-    const addrs = await new Promise<string[]>((resolve, reject) => {
-      let buf = ''
-      child.stdout!.on('data', (b: Buffer) => {
-        buf += b.toString()
-        for (const line of buf.split('\n').slice(0, -1)) { try { const ev = JSON.parse(line) as { ev?: string, addrs?: string[] }; if (ev.ev === 'ready') resolve(ev.addrs!) } catch {} }
-        buf = buf.slice(buf.lastIndexOf('\n') + 1)
-      })
-      child.once('exit', (code) => { reject(new Error(`the bootstrap exited (${String(code)})`)) })
-    })
+    const addrs = boot.ready.addrs
     const before = addrs.find((a) => a.includes('/webtransport/'))!
     const id = before.split('/p2p/')[1]!
     const certs = async (): Promise<Array<{ start: number, certhash: string }>> => JSON.parse(await readFile(join(dir, 'webtransport', 'webtransport-certs.json'), 'utf8')) as Array<{ start: number, certhash: string }>
@@ -191,8 +182,70 @@ test('certificate rotation: a tab with the address from before a rotation still 
     }
   } finally {
     for (const c of contexts) await c.close()
+    await boot.stop()
+  }
+})
+
+/** A bootstrap process of its own (`lightpulse bootstrap --events`), joined to `net`'s devnet, with `args`. */
+async function ownBootstrap (net: TestNetwork, args: string[]): Promise<{ dir: string, ready: { addrs: string[], metricsPort?: number }, stop: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'lp-wt-boot-'))
+  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', fileURLToPath(new URL('../../src/node/cli.ts', import.meta.url)), 'bootstrap',
+    '--network', net.devnet.networkFile, '--data', dir, '--local', '--events', ...args,
+    '--listen', '/ip4/127.0.0.1/tcp/0', '--listen', '/ip4/127.0.0.1/udp/0/quic-v1/webtransport', '--bootstrap', net.devnet.bootstrapAddrs[0]!], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const stop = async (): Promise<void> => {
     child.kill('SIGTERM')
     await new Promise<void>((resolve) => { if (child.exitCode !== null) resolve(); else child.once('exit', () => { resolve() }) })
     await rm(dir, { recursive: true, force: true })
+  }
+  try {
+    const ready = await new Promise<{ addrs: string[], metricsPort?: number }>((resolve, reject) => {
+      let buf = ''
+      child.stdout!.on('data', (b: Buffer) => {
+        buf += b.toString()
+        for (const line of buf.split('\n').slice(0, -1)) { try { const ev = JSON.parse(line) as { ev?: string, addrs?: string[], metricsPort?: number }; if (ev.ev === 'ready') resolve({ addrs: ev.addrs!, ...(ev.metricsPort !== undefined ? { metricsPort: ev.metricsPort } : {}) }) } catch {} }
+        buf = buf.slice(buf.lastIndexOf('\n') + 1)
+      })
+      child.once('exit', (code) => { reject(new Error(`the bootstrap exited (${String(code)})`)) })
+    })
+    return { dir, ready, stop }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}
+
+async function metricValue (port: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)
+  if (m === null) throw new Error(`no ${name} in /metrics`)
+  return Number(m[1])
+}
+
+test('WebTransport peers beyond a bootstrap\'s high watermark are refused or trimmed: its connections never exceed it', async ({ browser, net }) => {
+  test.setTimeout(180_000)
+  const boot = await ownBootstrap(net, ['--high-watermark', '4', '--low-watermark', '2', '--grace-period-ms', '0', '--metrics-port', '0'])
+  const contexts: BrowserContext[] = []
+  try {
+    const port = boot.ready.metricsPort!
+    const addr = boot.ready.addrs.find((a) => a.includes('/webtransport/'))!
+    const ui = await pageWith(net, () => ({ bootstraps: [addr], transports: ['webtransport'] }))
+    try {
+      // Six full peers over WebTransport (and its link to the devnet's bootstrap): seven want a place, four fit.
+      for (let i = 0; i < 6; i++) {
+        const ctx = await browser.newContext()
+        contexts.push(ctx)
+        await (await ctx.newPage()).goto(ui.url(`wt-watermark-${i}`))
+      }
+      await expect.poll(async () => await metricValue(port, 'lightpulse_webtransport_sessions_total'), { timeout: 60_000, message: 'every tab reached the bootstrap' }).toBeGreaterThanOrEqual(6)
+      await expect.poll(async () => (await metricValue(port, 'lightpulse_connections_trimmed_total')) + (await metricValue(port, 'lightpulse_connections_denied_total')), { timeout: 60_000, message: 'connections over the watermark were trimmed or refused' }).toBeGreaterThan(0)
+      expect(await metricValue(port, 'lightpulse_connections_peak'), 'the peak never went over the high watermark').toBeLessThanOrEqual(4)
+      expect(await metricValue(port, 'lightpulse_connections_high_watermark_breaches_total')).toBe(0)
+      expect(await metricValue(port, 'lightpulse_connections')).toBeLessThanOrEqual(4)
+    } finally {
+      await ui.close()
+    }
+  } finally {
+    for (const c of contexts) await c.close()
+    await boot.stop()
   }
 })
