@@ -32,7 +32,7 @@ async function startBootstrap (args: string[]): Promise<{ ready: { peerId: strin
   }
 }
 
-test('bootstrap: TCP, WebSockets and WebRTC-direct listeners; peer id and certhash stable across restarts; graceful SIGTERM', async () => {
+test('bootstrap: TCP, WebSockets, WebRTC-direct and WebTransport listeners; peer id and certhashes stable across restarts; graceful SIGTERM', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'lightpulse-bootstrap-'))
   try {
     const net = createTestNetwork({ validators: 12 })
@@ -40,8 +40,9 @@ test('bootstrap: TCP, WebSockets and WebRTC-direct listeners; peer id and certha
     await writeFile(networkFile, JSON.stringify(networkToFile(net.config)))
     const args = ['--network', networkFile, '--data', join(dir, 'boot')]
     const first = await startBootstrap(args)
-    const kinds = (addrs: string[]): string[] => addrs.map((a) => a.includes('/webrtc-direct') ? 'webrtc-direct' : a.includes('/ws') ? 'ws' : 'tcp').sort()
-    assert.deepEqual(kinds(first.ready.addrs), ['tcp', 'webrtc-direct', 'ws'])
+    const kinds = (addrs: string[]): string[] => addrs.map((a) => a.includes('/webrtc-direct') ? 'webrtc-direct' : a.includes('/webtransport') ? 'webtransport' : a.includes('/ws') ? 'ws' : 'tcp').sort()
+    assert.deepEqual(kinds(first.ready.addrs), ['tcp', 'webrtc-direct', 'webtransport', 'ws'], 'WebTransport too (Deno is a dev dependency)')
+    const wt = (addrs: string[]): string => addrs.find((a) => a.includes('/webtransport'))!.replace(/\/udp\/\d+\//, '/udp/PORT/')
     const certhash = (addrs: string[]): string => /\/certhash\/([^/]+)/.exec(addrs.find((a) => a.includes('/webrtc-direct'))!)![1]!
     const hash1 = certhash(first.ready.addrs)
     assert.equal(await first.stop(), 0, 'SIGTERM shuts down cleanly with exit code 0')
@@ -49,6 +50,7 @@ test('bootstrap: TCP, WebSockets and WebRTC-direct listeners; peer id and certha
     const second = await startBootstrap(args)
     assert.equal(second.ready.peerId, first.ready.peerId, 'peer id kept in the data directory')
     assert.equal(certhash(second.ready.addrs), hash1, 'WebRTC-direct certificate kept in the data directory')
+    assert.equal(wt(second.ready.addrs), wt(first.ready.addrs), 'WebTransport certhashes kept in the data directory')
     assert.equal(await second.stop(), 0)
 
     const other = await startBootstrap(['--network', networkFile, '--data', join(dir, 'other')])
