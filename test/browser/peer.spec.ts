@@ -401,7 +401,12 @@ test('a tab stopped for 30 s (its renderer SIGSTOPped, as a suspended phone) nev
   // Until the head caught up, the page said so: nothing older than the tip at resume was called verified.
   const stale = after.filter((e) => e.pill === 'verified' && Number(e.head) < tipAtResume - 1)
   expect(stale, `old head shown as verified after the resume: ${JSON.stringify(after.map((e) => `${e.pill}|${e.head}`))}`).toEqual([])
-  expect(after.some((e) => e.pill === 'behind' || e.pill === 'syncing'), 'the page said it was behind (or syncing) after the resume').toBe(true)
+  // Either the page said it was behind (or syncing) while it caught up, or it caught up before its first
+  // render after the resume, so that the first head it showed was already the tip's (a fast catch-up needs
+  // no warning; what it must never do is call the old head verified, checked above).
+  const said = after.some((e) => e.pill === 'behind' || e.pill === 'syncing')
+  const firstShown = after[0]
+  expect(said || (firstShown !== undefined && Number(firstShown.head) >= tipAtResume - 1), `the page said it was behind (or syncing) after the resume, or showed the tip first: ${JSON.stringify(after.slice(0, 4))}`).toBe(true)
   await expect(page.locator('#pill')).toHaveText('verified', { timeout: 30_000 })
   const ev = await events(page)
   const wakes = ev.filter((e) => e.type === 'log' && /catching up after a pause/.test(e.message)).map((e) => String((e as { details?: { reason?: unknown } }).details?.reason))
