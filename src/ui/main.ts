@@ -115,7 +115,8 @@ function render (s: StatusSnapshot): void {
   const following = (s.mesh.blocks ?? 0) > 0 ? 'following the head by gossip' : 'following the head by sync polls (no gossip mesh peer yet)'
   $('sync-text').textContent = s.sync.syncing ? `syncing ${s.sync.height} / ${s.sync.target}` : s.genesis ? `${following} (${s.store.kind} store)` : locked ? 'waiting for genesis (stasis lock)' : 'asking peers for the chain'
   if (s.round !== undefined) {
-    $('round-hr').textContent = `${s.round.height} / ${s.round.round}`
+    // Round -1: the next height's round has not started yet (the stage says "waiting").
+    $('round-hr').textContent = `${s.round.height} / ${s.round.round < 0 ? '—' : s.round.round}`
     $('round-stage').textContent = s.round.stalled ? 'stalled: waiting for a release-quorum resume' : s.round.stage
     // Round messages go straight between the quorum's members (PROTOCOL.md §3.10): a tab outside the quorum
     // sees them only when a sender fell back to gossip, so its zeros would say nothing.
