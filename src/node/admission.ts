@@ -10,7 +10,16 @@
  *   - `perSubnet` per /24 (IPv4) or /48 (IPv6);
  *   - strangers never take the last `reserved` of the node's pending slots: those are for known hosts (the
  *     IPs of the configured bootstraps, and of peers that completed a handshake with us before, newest
- *     `knownHosts` remembered), who are also exempt from the subnet budget (never from `perIp`).
+ *     `knownHosts` remembered), who are also exempt from the subnet budget and the cool-down (never from
+ *     `perIp`);
+ *   - when the strangers' slots are full, a stranger's socket evicts the oldest stranger still in its
+ *     handshake after `evictAfterMs` (aborted: an honest handshake takes a few round trips, a flood socket
+ *     never ends its own), and is refused only if every one of them is younger; its /24 (/48) then cools
+ *     down (below), so that one /24 takes at most one slot by eviction per cool-down;
+ *   - a stranger refused puts what was over its budget in a cool-down of `cooldownMs`, during which its
+ *     sockets are refused at once without taking a slot: its IP when it was over `perIp`, else its /24 (/48). A flood spread over many /24s, each under its
+ *     budgets, can then win at most one slot per /24 per cool-down, while slots held past `evictAfterMs`
+ *     turn over: an honest newcomer from another /24 finds one (test/integration/connection-flood.test.ts).
  * A socket leaves the count when its upgrade succeeds (`denyInboundUpgradedConnection`) or when it closes.
  * Relayed connections (their address is the relay's) and addresses without an IP are not counted. The
  * connection high watermark (ConnectionTrimmer, libp2p maxConnections) stays the hard cap on top of this.
@@ -27,11 +36,18 @@ export interface AdmissionLimits {
   reserved: number
   /** How many hosts that completed a handshake are remembered as known. Default 1,024. */
   knownHosts: number
+  /** A stranger's socket still in its handshake after this long may be evicted for a newcomer when the strangers' slots are full, ms. Default 1,000. */
+  evictAfterMs: number
+  /** How long an IP over its budget, or a /24 (/48) whose socket was refused otherwise, is refused outright, ms. Default 2,000. */
+  cooldownMs: number
 }
 
-export const DEFAULT_ADMISSION: AdmissionLimits = { perIp: 4, perSubnet: 16, reserved: 8, knownHosts: 1_024 }
+export const DEFAULT_ADMISSION: AdmissionLimits = { perIp: 4, perSubnet: 16, reserved: 8, knownHosts: 1_024, evictAfterMs: 1_000, cooldownMs: 2_000 }
 
-export type AdmissionRefusal = 'ip' | 'subnet' | 'capacity'
+/** IPs and subnets in their cool-down remembered at once (the oldest is dropped beyond this). */
+const MAX_COOLING = 4_096
+
+export type AdmissionRefusal = 'ip' | 'subnet' | 'capacity' | 'cooldown'
 
 /** The IP address of a multiaddr, or undefined (relayed, no IP). */
 export function hostOf (addr: Multiaddr): string | undefined {
@@ -55,16 +71,22 @@ export class InboundAdmission {
   private readonly maxPending: number
   private readonly byIp = new Map<string, number>()
   private readonly bySubnet = new Map<string, number>()
-  /** Admitted sockets still in the handshake, with the host they count for. */
-  private readonly pending = new Map<MultiaddrConnection, string>()
+  /** Admitted sockets still in the handshake (oldest first), with the host they count for and when they came. */
+  private readonly pending = new Map<MultiaddrConnection, { ip: string, at: number }>()
+  /** IP or subnet -> end of its cool-down (oldest first). */
+  private readonly cooling = new Map<string, number>()
+  private readonly now: () => number
   /** Hosts that completed a handshake (oldest first) and configured ones (never forgotten). */
   private readonly known = new Map<string, true>()
   private readonly configured: Set<string>
-  readonly refused: Record<AdmissionRefusal, number> = { ip: 0, subnet: 0, capacity: 0 }
+  readonly refused: Record<AdmissionRefusal, number> = { ip: 0, subnet: 0, capacity: 0, cooldown: 0 }
   admitted = 0
+  /** Strangers' sockets aborted in their handshake to make room for a newcomer. */
+  evicted = 0
 
-  constructor (maxPending: number, configuredHosts: Iterable<string> = [], limits: Partial<AdmissionLimits> = {}) {
+  constructor (maxPending: number, configuredHosts: Iterable<string> = [], limits: Partial<AdmissionLimits> = {}, now: () => number = Date.now) {
     this.limits = { ...DEFAULT_ADMISSION, ...limits }
+    this.now = now
     this.maxPending = maxPending
     this.configured = new Set(configuredHosts)
   }
@@ -74,12 +96,35 @@ export class InboundAdmission {
 
   isKnown (ip: string): boolean { return this.configured.has(ip) || this.known.has(ip) }
 
-  /** Why a socket from `ip` would be refused now, or undefined if it is admitted. */
-  check (ip: string): AdmissionRefusal | undefined {
+  /**
+   * Why a socket from `ip` would be refused now, or undefined if it is admitted; 'evict' if it is admitted
+   * only by evicting the oldest stranger past `evictAfterMs` (`oldestEvictable`).
+   */
+  check (ip: string): AdmissionRefusal | 'evict' | undefined {
     if ((this.byIp.get(ip) ?? 0) >= this.limits.perIp) return 'ip'
     if (this.isKnown(ip)) return undefined
-    if ((this.bySubnet.get(subnetOf(ip)) ?? 0) >= this.limits.perSubnet) return 'subnet'
-    if (this.pending.size >= this.maxPending - this.limits.reserved) return 'capacity'
+    const net = subnetOf(ip)
+    if (this.isCooling(ip) || this.isCooling(net)) return 'cooldown'
+    if ((this.bySubnet.get(net) ?? 0) >= this.limits.perSubnet) return 'subnet'
+    if (this.pending.size >= this.maxPending - this.limits.reserved) return this.oldestEvictable() !== undefined ? 'evict' : 'capacity'
+    return undefined
+  }
+
+  private isCooling (key: string): boolean {
+    const until = this.cooling.get(key)
+    if (until === undefined) return false
+    if (this.now() < until) return true
+    this.cooling.delete(key)
+    return false
+  }
+
+  /** The oldest stranger's socket in its handshake for at least `evictAfterMs`, if any. */
+  private oldestEvictable (): MultiaddrConnection | undefined {
+    const t = this.now()
+    for (const [conn, p] of this.pending) {
+      if (this.isKnown(p.ip)) continue
+      return t - p.at >= this.limits.evictAfterMs ? conn : undefined // insertion order: the first stranger is the oldest
+    }
     return undefined
   }
 
@@ -91,15 +136,22 @@ export class InboundAdmission {
       const ip = hostOf(maConn.remoteAddr)
       if (ip === undefined) return false
       const refusal = this.check(ip)
-      if (refusal !== undefined) {
+      if (refusal === 'evict') {
+        const old = this.oldestEvictable()!
+        this.release(old)
+        this.evicted++
+        old.abort(new Error('inbound handshake evicted: too slow while the pending slots are full'))
+        this.coolDown(subnetOf(ip)) // one slot by eviction per /24 per cool-down
+      } else if (refusal !== undefined) {
         this.refused[refusal]++
+        if (!this.isKnown(ip) && refusal !== 'cooldown') this.coolDown(refusal === 'ip' ? ip : subnetOf(ip))
         return true
       }
       this.admit(maConn, ip)
       return false
     },
     denyInboundUpgradedConnection: (_peer: PeerId, maConn: MultiaddrConnection) => {
-      const ip = this.pending.get(maConn)
+      const ip = this.pending.get(maConn)?.ip
       if (ip !== undefined) {
         this.release(maConn)
         this.remember(ip)
@@ -110,15 +162,22 @@ export class InboundAdmission {
 
   private admit (maConn: MultiaddrConnection, ip: string): void {
     this.admitted++
-    this.pending.set(maConn, ip)
+    this.pending.set(maConn, { ip, at: this.now() })
     this.byIp.set(ip, (this.byIp.get(ip) ?? 0) + 1)
     const net = subnetOf(ip)
     this.bySubnet.set(net, (this.bySubnet.get(net) ?? 0) + 1)
     maConn.addEventListener('close', () => { this.release(maConn) }, { once: true })
   }
 
+  private coolDown (key: string): void {
+    if (this.limits.cooldownMs <= 0 || this.isCooling(key)) return // a refusal during the cool-down does not extend it
+    this.cooling.delete(key)
+    this.cooling.set(key, this.now() + this.limits.cooldownMs)
+    if (this.cooling.size > MAX_COOLING) this.cooling.delete(this.cooling.keys().next().value!)
+  }
+
   private release (maConn: MultiaddrConnection): void {
-    const ip = this.pending.get(maConn)
+    const ip = this.pending.get(maConn)?.ip
     if (ip === undefined) return
     this.pending.delete(maConn)
     const dec = (m: Map<string, number>, k: string): void => {

@@ -104,7 +104,8 @@ export class NodeMetrics {
       f.push(
         { name: 'lightpulse_inbound_handshakes', help: 'Inbound sockets admitted and still in their noise/yamux handshake.', type: 'gauge', samples: [{ value: a.inHandshake }] },
         { name: 'lightpulse_inbound_admitted_total', help: 'Inbound sockets admitted to the handshake.', type: 'counter', samples: [{ value: a.admitted }] },
-        { name: 'lightpulse_inbound_refused_total', help: 'Inbound sockets refused before the handshake: their IP or /24 over its budget of sockets in the handshake, or the slots reserved for known hosts (src/node/admission.ts).', type: 'counter', samples: Object.entries(a.refused).map(([reason, value]) => ({ labels: { reason }, value })) }
+        { name: 'lightpulse_inbound_refused_total', help: 'Inbound sockets refused before the handshake: their IP or /24 over its budget of sockets in the handshake, the slots reserved for known hosts, or the IP or /24 in its cool-down after a refusal (src/node/admission.ts).', type: 'counter', samples: Object.entries(a.refused).map(([reason, value]) => ({ labels: { reason }, value })) },
+        { name: 'lightpulse_inbound_evicted_total', help: 'Strangers\' sockets aborted in their handshake to make room for a newcomer while the pending slots were full.', type: 'counter', samples: [{ value: a.evicted }] }
       )
     }
     const w = this.webTransport

@@ -111,9 +111,9 @@ export async function startNode (o: NodeOptions): Promise<RunningNode> {
     : undefined
   // Per-host budgets for sockets in their handshake; the configured bootstraps' hosts are known from the start.
   const bootstrapHosts = o.bootstraps.flatMap((a) => { try { return [hostOf(multiaddr(a))].filter((h): h is string => h !== undefined) } catch { return [] } })
-  // With --local every devnet peer shares 127.0.0.1: the per-IP and per-/24 budgets are off unless given.
+  // With --local every devnet peer shares 127.0.0.1: the per-IP and per-/24 budgets and the cool-down are off unless given.
   const maxPending = maxPendingFor(o.role)
-  const admission = new InboundAdmission(maxPending, bootstrapHosts, o.admission ?? (o.local === true ? { perIp: maxPending, perSubnet: maxPending } : {}))
+  const admission = new InboundAdmission(maxPending, bootstrapHosts, o.admission ?? (o.local === true ? { perIp: maxPending, perSubnet: maxPending, cooldownMs: 0 } : {}))
   // One Ignore-class budget, read by gossipsub's score and fed by the Peer's validators.
   const ignorePenalty = new IgnorePenalty(systemClock.now)
   // WebTransport needs the Deno sidecar: without Deno the node listens on everything else and says so.

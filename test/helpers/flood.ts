@@ -16,8 +16,11 @@ export const AT_ONCE = 300
 
 export interface Flood { stop: () => void, open: () => number, attempts: () => number, refusedEarly: () => number }
 
-/** Floods `port` from `sources` (round robin) with up to `atOnce` sockets at a time, `attempts` in all. */
-export function flood (port: number, sources: string[], o: { attempts: number, atOnce: number }): Flood {
+/**
+ * Floods `port` from `sources` (round robin) with up to `atOnce` sockets at a time, `attempts` in all; a
+ * socket that closes is replaced at once, or after `reopenMs` (a steady flood rather than a storm).
+ */
+export function flood (port: number, sources: string[], o: { attempts: number, atOnce: number, reopenMs?: number }): Flood {
   const sockets = new Set<Socket>()
   let attempts = 0
   let refusedEarly = 0
@@ -33,7 +36,8 @@ export function flood (port: number, sources: string[], o: { attempts: number, a
     s.on('close', () => {
       sockets.delete(s)
       if (Date.now() - opened < 1_000) refusedEarly++ // closed by the node well before libp2p's 10 s upgrade timeout
-      setImmediate(one)
+      if (o.reopenMs === undefined) setImmediate(one)
+      else setTimeout(one, o.reopenMs)
     })
   }
   for (let i = 0; i < o.atOnce; i++) one()

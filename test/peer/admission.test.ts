@@ -5,9 +5,15 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { MultiaddrConnection, PeerId } from '@libp2p/interface'
 import { InboundAdmission, hostOf, subnetOf } from '../../src/node/admission.ts'
 
-function socket (addr: string): MultiaddrConnection & { close: () => void } {
+function socket (addr: string): MultiaddrConnection & { close: () => void, aborted?: Error } {
   const target = new EventTarget()
-  return Object.assign(target, { remoteAddr: multiaddr(addr), close: () => { target.dispatchEvent(new Event('close')) } }) as unknown as MultiaddrConnection & { close: () => void }
+  const s = Object.assign(target, {
+    remoteAddr: multiaddr(addr),
+    close: () => { target.dispatchEvent(new Event('close')) },
+    abort: (err: Error) => { s.aborted = err; target.dispatchEvent(new Event('close')) },
+    aborted: undefined as Error | undefined
+  })
+  return s as unknown as MultiaddrConnection & { close: () => void, aborted?: Error }
 }
 const peer = {} as PeerId
 
@@ -22,7 +28,7 @@ test('hosts and subnets: IPv4 /24, IPv6 /48 (compressed forms too), relayed addr
 })
 
 test('per IP: the 5th socket in the handshake is refused; a closed or upgraded one frees its place', () => {
-  const a = new InboundAdmission(64)
+  const a = new InboundAdmission(64, [], { cooldownMs: 0 })
   const s = Array.from({ length: 5 }, () => socket('/ip4/10.0.0.1/tcp/1'))
   assert.deepEqual(s.map((x) => a.gater.denyInboundConnection(x)), [false, false, false, false, true])
   assert.equal(a.refused.ip, 1)
@@ -62,4 +68,67 @@ test('addresses without an IP (relayed) are neither counted nor refused', () => 
   const a = new InboundAdmission(16, [], { perIp: 1 })
   for (let i = 0; i < 5; i++) assert.equal(a.gater.denyInboundConnection(socket('/ip4/10.1.1.1/tcp/1/p2p/12D3KooWGVmGXz6BTxdwwJrTuyHDTJjU7FAWKW1i5671SGihTCxC/p2p-circuit')), false)
   assert.equal(a.inHandshake, 0)
+})
+
+test('eviction: with the strangers\' slots full, a newcomer evicts the oldest stranger past evictAfterMs, never a younger one or a known host', () => {
+  let t = 0
+  const a = new InboundAdmission(16, ['10.5.0.1'], { cooldownMs: 0 }, () => t)
+  const known = socket('/ip4/10.5.0.1/tcp/1')
+  assert.equal(a.gater.denyInboundConnection(known), false, 'a configured host, oldest of all')
+  const strangers = Array.from({ length: 7 }, (_, i) => socket(`/ip4/10.6.${i}.1/tcp/1`))
+  for (const s of strangers) { assert.equal(a.gater.denyInboundConnection(s), false); t += 10 }
+  assert.equal(a.check('10.7.0.1'), 'capacity', '16 - 8 reserved slots are full (the known host\'s and 7 strangers\'), all younger than 1 s')
+  assert.equal(a.gater.denyInboundConnection(socket('/ip4/10.7.0.1/tcp/1')), true)
+  t = 1_000 // strangers[0] has been in its handshake for 1,000 ms, strangers[1] for 990
+  const newcomer = socket('/ip4/10.7.0.2/tcp/1')
+  assert.equal(a.gater.denyInboundConnection(newcomer), false, 'admitted by evicting the oldest stranger')
+  assert.ok(strangers[0]!.aborted instanceof Error, 'the oldest stranger was aborted')
+  assert.equal(strangers[1]!.aborted, undefined)
+  assert.equal(known.aborted, undefined, 'the known host is never evicted')
+  assert.equal(a.evicted, 1)
+  assert.equal(a.inHandshake, 8, 'known + 6 strangers + the newcomer: the evicted one left the count')
+  assert.equal(a.gater.denyInboundConnection(socket('/ip4/10.7.0.3/tcp/1')), true, 'the next oldest is 990 ms in: not yet evictable')
+  t = 1_010
+  assert.equal(a.gater.denyInboundConnection(socket('/ip4/10.7.0.4/tcp/1')), false)
+  assert.ok((strangers[1] as { aborted?: Error }).aborted instanceof Error, 'then the next oldest, 1,000 ms in')
+  a.gater.denyInboundUpgradedConnection(peer, newcomer)
+  assert.equal(a.inHandshake, 7, 'an upgraded socket leaves the handshake count')
+})
+
+test('cool-down: a stranger refused shuts out its IP (over perIp) or its /24 (otherwise) for cooldownMs, not extended by refusals; known hosts are exempt', () => {
+  let t = 0
+  const a = new InboundAdmission(64, ['10.8.8.8'], { perIp: 1, perSubnet: 2, cooldownMs: 2_000 }, () => t)
+  assert.equal(a.gater.denyInboundConnection(socket('/ip4/10.8.8.1/tcp/1')), false)
+  assert.equal(a.gater.denyInboundConnection(socket('/ip4/10.8.8.1/tcp/1')), true, 'over its per-IP budget')
+  assert.equal(a.refused.ip, 1)
+  assert.equal(a.check('10.8.8.1'), 'ip')
+  assert.equal(a.gater.denyInboundConnection(socket('/ip4/10.8.8.2/tcp/1')), false, 'another host of that /24 is not cooling')
+  assert.equal(a.gater.denyInboundConnection(socket('/ip4/10.8.8.3/tcp/1')), true, 'the /24 is over its budget of 2')
+  assert.equal(a.refused.subnet, 1)
+  assert.equal(a.check('10.8.8.4'), 'cooldown', 'now the whole /24 cools down')
+  assert.equal(a.gater.denyInboundConnection(socket('/ip4/10.8.8.4/tcp/1')), true)
+  assert.equal(a.refused.cooldown, 1)
+  assert.equal(a.gater.denyInboundConnection(socket('/ip4/10.8.8.8/tcp/1')), false, 'a configured host in that /24 is not refused')
+  assert.equal(a.gater.denyInboundConnection(socket('/ip4/10.9.0.1/tcp/1')), false, 'another /24 is not')
+  t = 1_999
+  assert.equal(a.check('10.8.8.4'), 'cooldown', 'refusals during the cool-down did not extend it')
+  t = 2_000
+  assert.equal(a.check('10.8.8.4'), 'subnet', 'the cool-down is over (the /24 still holds its 2)')
+  const off = new InboundAdmission(64, [], { perIp: 1, cooldownMs: 0 }, () => 0)
+  off.gater.denyInboundConnection(socket('/ip4/10.1.1.1/tcp/1'))
+  off.gater.denyInboundConnection(socket('/ip4/10.1.1.1/tcp/1'))
+  assert.equal(off.check('10.1.1.2'), undefined, 'cooldownMs 0 turns it off (--local)')
+})
+
+test('a /24 that took a slot by eviction cools down: one slot by eviction per /24 per cool-down', () => {
+  let t = 0
+  const a = new InboundAdmission(16, [], { cooldownMs: 2_000 }, () => t)
+  for (let i = 0; i < 8; i++) assert.equal(a.gater.denyInboundConnection(socket(`/ip4/10.6.${i}.1/tcp/1`)), false)
+  t = 5_000 // all 8 are evictable
+  assert.equal(a.gater.denyInboundConnection(socket('/ip4/10.7.0.1/tcp/1')), false, 'evicts one')
+  assert.equal(a.check('10.7.0.2'), 'cooldown', 'the same /24 may not evict again at once')
+  assert.equal(a.gater.denyInboundConnection(socket('/ip4/10.7.1.1/tcp/1')), false, 'another /24 may')
+  assert.equal(a.evicted, 2)
+  t = 7_000
+  assert.equal(a.check('10.7.0.2'), 'evict', 'after its cool-down it may again')
 })
