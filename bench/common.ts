@@ -33,6 +33,8 @@ export interface Entry extends Metric {
 export interface BenchOptions {
   quick: boolean
   log: (line: string) => void
+  /** Length of the soak benchmark, minutes (default 30, 4 with --quick). */
+  soakMinutes?: number
 }
 
 export function median (xs: number[]): number {

@@ -9,20 +9,11 @@
  * can cost the sender. Sampled every 100 ms: how many blocks validator 0 is behind the devnet's tip. The
  * reference, in the same run: the same sampling for FLOOD_MS just before the flood. Runs: 3 (2 with --quick).
  */
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { createLibp2p } from 'libp2p'
-import { tcp } from '@libp2p/tcp'
-import { noise } from '@libp2p/noise'
-import { yamux } from '@libp2p/yamux'
-import { identify } from '@libp2p/identify'
-import { gossipsub } from '@libp2p/gossipsub'
 import { multiaddr } from '@multiformats/multiaddr'
-import { randomBytes } from 'node:crypto'
 import { Devnet } from '../src/node/devnet.ts'
-import { syncProtocolFor, topicsFor } from '../src/peer/topics.ts'
-import { lpStream } from '@libp2p/utils'
-import { gossipOptions } from '../src/peer/gossip-config.ts'
-import { MAX_BLOCK_SIZE, Writer, computeNetworkId, dataSigningMessage, encodeRoundMessage, encodeTx, fromHex, utf8 } from '../src/protocol/index.ts'
+import { topicsFor } from '../src/peer/topics.ts'
+import { computeNetworkId, fromHex } from '../src/protocol/index.ts'
+import { createAttacker, fetchBlock, publishIgnoreJunk, tcpAddr } from './abuse.ts'
 import { entry, metric } from './common.ts'
 import type { BenchOptions, Entry } from './common.ts'
 
@@ -55,46 +46,20 @@ export async function runGossipFlood (o: BenchOptions): Promise<Entry[]> {
     const old = fromHex([...devnet.blocks.get(1)!.hashes][0]!)
     for (let r = 0; r < runs; r++) {
       const q = await sampleLag(devnet, FLOOD_MS)
-      const attacker = await createLibp2p({
-        privateKey: await generateKeyPair('Ed25519'),
-        addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-        transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()],
-        connectionGater: { denyDialMultiaddr: () => false },
-        services: { identify: identify(), pubsub: gossipsub({ ...gossipOptions({ role: 'light', topics, isBootstrap: () => false, local: true }), floodPublish: true }) }
-      })
+      const attacker = await createAttacker(topics)
       let n = 0
       let delivered = 0
       let lag: number[] = []
       try {
         for (const t of [topics.rounds, topics.blocks, topics.txs]) attacker.services.pubsub.subscribe(t)
         const victim = devnet.validatorViews.find((v) => v.index === 0)!
-        await attacker.dial(multiaddr(victim.addrs.find((a) => a.includes('/tcp/') && !a.includes('/ws'))!))
+        await attacker.dial(multiaddr(tcpAddr(victim.addrs)))
         for (let i = 0; i < 100 && attacker.services.pubsub.getSubscribers(topics.rounds).length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50))
-        const key = await generateKeyPair('Ed25519')
-        const tx = async (seq: number): Promise<Uint8Array> => {
-          const body = { sender: key.publicKey.raw, seq, expires: 1, tag: 'flood', payload: utf8(`junk ${seq}`) }
-          return encodeTx({ kind: 'data', ...body, signature: await key.sign(dataSigningMessage(computeNetworkId(devnet.network), body)) })
-        }
-        const oldBlock = await fetchBlock(attacker, victim.addrs.find((a) => a.includes('/tcp/') && !a.includes('/ws'))!, computeNetworkId(devnet.network), 1)
+        const oldBlock = await fetchBlock(attacker, tcpAddr(victim.addrs), computeNetworkId(devnet.network), 1)
         const sampling = sampleLag(devnet, FLOOD_MS)
-        const end = Date.now() + FLOOD_MS
-        const ps = attacker.services.pubsub
-        const count = (p: Promise<{ recipients: unknown[] }>): void => { p.then((r) => { if (r.recipients.length > 0) delivered++ }, () => {}) }
-        while (Date.now() < end) {
-          const tick = Date.now()
-          for (let i = 0; i < RATE / 100; i++) {
-            n++
-            count(ps.publish(topics.rounds, encodeRoundMessage({ kind: 'commit', parentHash: old, round: 0, position: n % 11, commitment: randomBytes(32), signature: randomBytes(64) } as never)))
-            count(ps.publish(topics.txs, await tx(n)))
-            if (oldBlock !== undefined) {
-              const b = oldBlock.slice()
-              b[b.length - 1] = n & 0xff // another reveal byte: a distinct message, still the old height
-              b[b.length - 2] = (n >> 8) & 0xff
-              count(ps.publish(topics.blocks, b))
-            }
-          }
-          await new Promise((resolve) => setTimeout(resolve, Math.max(0, 10 - (Date.now() - tick))))
-        }
+        const junk = await publishIgnoreJunk(attacker, topics, computeNetworkId(devnet.network), { hash: old, block: oldBlock }, { perTick: RATE / 100, maxMs: FLOOD_MS })
+        n = junk.sent
+        delivered = junk.delivered
         lag = await sampling
       } finally {
         await attacker.stop()
@@ -115,14 +80,4 @@ export async function runGossipFlood (o: BenchOptions): Promise<Entry[]> {
     publishedToTheValidator: metric(sentTo, 'messages (of the 3 topics together) that gossipsub sent to the validator', 0),
     rate: `${RATE} messages/s per topic, ${FLOOD_MS / 1000} s`
   })]
-}
-
-/** Block `height` from a node's sync protocol (BLOCKS, PROTOCOL.md §3.9). */
-async function fetchBlock (node: Awaited<ReturnType<typeof createLibp2p>>, addr: string, networkId: Uint8Array, height: number): Promise<Uint8Array | undefined> {
-  const stream = await node.dialProtocol(multiaddr(addr), syncProtocolFor(networkId))
-  const lp = lpStream(stream, { maxDataLength: MAX_BLOCK_SIZE })
-  await lp.write(new Writer(11).u8(2).u64(height).u16(1).finish())
-  const frame = await lp.read({ signal: AbortSignal.timeout(10_000) })
-  await stream.close().catch(() => {})
-  return frame.subarray()
 }

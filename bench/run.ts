@@ -18,6 +18,7 @@ import { runConnectionFlood } from './connection-flood.ts'
 import { runProofs } from './proofs.ts'
 import { runGossipFlood } from './gossip-flood.ts'
 import { runSyncStorm } from './sync-storm.ts'
+import { runSoak } from './soak.ts'
 import { runBrowserBench, writeBrowserResults } from './browser.ts'
 import { runLaunchBench, writeLaunchResults } from './launch.ts'
 
@@ -31,7 +32,8 @@ const BENCHMARKS: Record<string, (o: BenchOptions) => Promise<Entry[]>> = {
   'connection-flood': runConnectionFlood,
   proofs: runProofs,
   'gossip-flood': runGossipFlood,
-  'sync-storm': runSyncStorm
+  'sync-storm': runSyncStorm,
+  soak: runSoak
 }
 
 /** Benchmark groups that keep their own key in results.json (run after the Node ones). */
@@ -43,7 +45,7 @@ const GROUPS: Record<string, { run: (o: BenchOptions) => Promise<Entry[]>, write
 const RESULTS = join(BENCH_DIR, 'results.json')
 
 function usage (): string {
-  return `usage: node bench/run.ts [--only ${[...Object.keys(BENCHMARKS), ...Object.keys(GROUPS)].join('|')}[,...]] [--quick] [--no-write]`
+  return `usage: node bench/run.ts [--only ${[...Object.keys(BENCHMARKS), ...Object.keys(GROUPS)].join('|')}[,...]] [--quick] [--no-write] [--soak-minutes N]`
 }
 
 function machine (): Record<string, unknown> {
@@ -103,7 +105,7 @@ async function writeResults (entries: Entry[], quick: boolean): Promise<void> {
 }
 
 async function main (): Promise<void> {
-  const { values } = parseArgs({ options: { only: { type: 'string' }, quick: { type: 'boolean' }, 'no-write': { type: 'boolean' }, help: { type: 'boolean' } } })
+  const { values } = parseArgs({ options: { only: { type: 'string' }, quick: { type: 'boolean' }, 'no-write': { type: 'boolean' }, 'soak-minutes': { type: 'string' }, help: { type: 'boolean' } } })
   if (values.help === true) { console.log(usage()); return }
   const all = values.only !== undefined ? values.only.split(',').map((s) => s.trim()).filter(Boolean) : [...Object.keys(BENCHMARKS), ...Object.keys(GROUPS)]
   for (const n of all) if (BENCHMARKS[n] === undefined && GROUPS[n] === undefined) { console.error(`unknown benchmark "${n}"\n${usage()}`); process.exitCode = 2; return }
@@ -112,7 +114,9 @@ async function main (): Promise<void> {
   const quick = values.quick === true
   const m = machine()
   console.log(`lightpulse node benchmarks${quick ? ' (--quick)' : ''}: ${m.cpus} x ${m.cpuModel as string}, node ${m.node as string}, load ${(m.loadavg as number[]).join(' ')}`)
-  const o: BenchOptions = { quick, log: (line) => { process.stderr.write(line + '\n') } }
+  const soak = values['soak-minutes'] !== undefined ? Number(values['soak-minutes']) : undefined
+  if (soak !== undefined && !(soak >= 2 && soak <= 24 * 60)) { console.error(`--soak-minutes must be between 2 and 1440\n${usage()}`); process.exitCode = 2; return }
+  const o: BenchOptions = { quick, log: (line) => { process.stderr.write(line + '\n') }, ...(soak !== undefined ? { soakMinutes: soak } : {}) }
   const entries: Entry[] = []
   const failed: string[] = []
   for (const n of names) {

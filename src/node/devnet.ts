@@ -37,6 +37,8 @@ export interface DevnetOptions {
   log?: (line: string) => void
   /** Extra arguments for validator processes. */
   validatorArgs?: string[]
+  /** Extra arguments for bootstrap processes (the soak benchmark's `--metrics-port 0`). */
+  bootstrapArgs?: string[]
   /** TEST ONLY: validator indices that run a hostile mode (`lightpulse validator --hostile MODE`). */
   hostile?: Map<number, HostileMode>
   /**
@@ -69,6 +71,8 @@ export interface NodeView {
   proc?: ChildProcess
   peerId?: string
   addrs: string[]
+  /** The node's Prometheus port, when it was started with `--metrics-port` (its 'ready' event). */
+  metricsPort?: number
   running: boolean
   height: number
   startedAt: number
@@ -151,7 +155,7 @@ function seedFor (base: string, label: string, i: number): Uint8Array {
 }
 
 export class Devnet {
-  readonly opts: Required<Omit<DevnetOptions, 'holdReleaseMs' | 'dataDir' | 'log' | 'seed' | 'validatorArgs' | 'meshArgs' | 'hostile' | 'validatorsPerProcess' | 'nodeArgs'>> & DevnetOptions
+  readonly opts: Required<Omit<DevnetOptions, 'holdReleaseMs' | 'dataDir' | 'log' | 'seed' | 'validatorArgs' | 'meshArgs' | 'hostile' | 'validatorsPerProcess' | 'nodeArgs' | 'bootstrapArgs'>> & DevnetOptions
   dataDir = ''
   networkFile = ''
   network!: NetworkConfig
@@ -194,6 +198,8 @@ export class Devnet {
 
   /** What a browser dials: every bootstrap's WebSocket and WebTransport addresses. */
   get browserBootstrapAddrs (): string[] { return [...this.bootstrapWsAddrs, ...this.bootstrapWtAddrs] }
+
+  get bootstrapViews (): NodeView[] { return [...this.nodes.values()].filter((n) => n.role === 'bootstrap') }
 
   get validatorViews (): NodeView[] { return [...this.nodes.values()].filter((n) => n.role === 'validator') }
 
@@ -323,6 +329,7 @@ export class Devnet {
       case 'ready':
         view.peerId = ev.peerId as string
         view.addrs = ev.addrs as string[]
+        if (typeof ev.metricsPort === 'number') view.metricsPort = ev.metricsPort
         if (typeof ev.height === 'number') view.height = ev.height
         break
       case 'genesis':
@@ -399,7 +406,7 @@ export class Devnet {
 
   private bootstrapArgs (i: number): string[] {
     return ['bootstrap', '--network', this.networkFile, '--data', join(this.dataDir, `bootstrap-${i}`), '--port', String(this.bootstrapPorts[i]),
-      ...(this.opts.meshArgs ?? LOCAL_MESH_ARGS)]
+      ...(this.opts.meshArgs ?? LOCAL_MESH_ARGS), ...(this.opts.bootstrapArgs ?? [])]
   }
 
   /** Starts (or restarts, same identity and addresses) bootstrap `i`, in a process of its own. */

@@ -86,7 +86,8 @@ export class NodeMetrics {
       { name: 'lightpulse_connections', help: 'Open connections.', type: 'gauge', samples: [{ value: conns.length }] },
       { name: 'lightpulse_connections_by_direction', help: 'Open connections by direction.', type: 'gauge', samples: [{ labels: { direction: 'inbound' }, value: dir.inbound }, { labels: { direction: 'outbound' }, value: dir.outbound }] },
       { name: 'lightpulse_connections_by_transport', help: 'Open connections by transport.', type: 'gauge', samples: Object.entries(byTransport).map(([k, v]) => ({ labels: { transport: k }, value: v })) },
-      { name: 'lightpulse_peers', help: 'Connected peers (distinct).', type: 'gauge', samples: [{ value: new Set(conns.map((c) => c.remotePeer.toString())).size }] }
+      { name: 'lightpulse_peers', help: 'Connected peers (distinct).', type: 'gauge', samples: [{ value: new Set(conns.map((c) => c.remotePeer.toString())).size }] },
+      { name: 'lightpulse_streams', help: 'Open streams over all connections.', type: 'gauge', samples: [{ value: conns.reduce((n, c) => n + c.streams.length, 0) }] }
     ]
     if (this.trimmer !== undefined && t !== undefined) {
       f.push(
@@ -165,6 +166,8 @@ export class NodeMetrics {
     f.push(
       { name: 'process_resident_memory_bytes', help: 'Resident memory size in bytes.', type: 'gauge', samples: [{ value: mem.rss }] },
       { name: 'nodejs_heap_used_bytes', help: 'V8 heap used in bytes.', type: 'gauge', samples: [{ value: mem.heapUsed }] },
+      { name: 'nodejs_heap_total_bytes', help: 'V8 heap committed (used and free) in bytes.', type: 'gauge', samples: [{ value: mem.heapTotal }] },
+      { name: 'nodejs_external_bytes', help: 'Memory outside the V8 heap held by JavaScript objects (buffers included), in bytes.', type: 'gauge', samples: [{ value: mem.external }] },
       { name: 'process_cpu_seconds_total', help: 'User and system CPU time in seconds.', type: 'counter', samples: [{ value: (cpu.user + cpu.system) / 1e6 }] }
     )
     return f

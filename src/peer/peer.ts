@@ -3,6 +3,7 @@
  * Platform code builds the libp2p node (transports differ) and the store; this wires gossip
  * validation, the chain, rounds, the release quorum, sync and the dialer on top.
  */
+import { MAX_BLOCKLIST, MAX_REJECT_COUNTERS, addBounded, countBounded } from './bounded.ts'
 import type { Connection, Libp2p, PeerId } from '@libp2p/interface'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { GossipSub } from '@libp2p/gossipsub'
@@ -149,9 +150,11 @@ export class Peer {
   readonly topics: Topics
   readonly networkId: Uint8Array
   readonly stats: PeerStats = { rejected: {}, ignored: {}, accepted: {}, published: {}, blocksByRound: {} }
+  /** Rejects counted per peer (at most MAX_REJECT_COUNTERS peers, bounded.ts). */
   readonly rejectsByPeer = new Map<string, number>()
   /** Ignore-class gossip per forwarding peer, over budget = penalty points (gossipsub's app score). */
   readonly ignorePenalty: IgnorePenalty
+  /** Peers blocked after repeated rejects (at most MAX_BLOCKLIST, the oldest lifted first). */
   readonly blocklist: Set<string>
   private readonly init: PeerInit
   private readonly log: Logger
@@ -471,10 +474,9 @@ export class Peer {
     const weight = Math.max(1, Math.ceil(bytes / REJECT_WEIGHT_BYTES))
     this.events.emit('rejected', { code: err.code, topic, from, action: 'reject', details: sanitize(err.details), weight })
     this.log.warn('rejected message', { code: err.code, topic: topic.split('/')[3], from: from.slice(-8) })
-    const n = (this.rejectsByPeer.get(from) ?? 0) + weight
-    this.rejectsByPeer.set(from, n)
+    const n = countBounded(this.rejectsByPeer, from, weight, MAX_REJECT_COUNTERS)
     if (n >= (this.init.maxRejectsPerPeer ?? 10) && !this.blocklist.has(from) && !this.dialer.bootstrapIds.has(from)) {
-      this.blocklist.add(from)
+      addBounded(this.blocklist, from, MAX_BLOCKLIST)
       this.log.warn('blocking peer after repeated invalid messages', { peer: from.slice(-8), rejects: n })
       const peer = this.connectedPeer(from)
       if (peer !== undefined) void this.init.libp2p.hangUp(peer).catch(() => {})

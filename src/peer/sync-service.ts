@@ -16,6 +16,7 @@
  * Fork choice (PROTOCOL.md §13): a peer whose chain does not extend ours is switched to if its fork wins
  * compareForks within the reorg window; a deeper fork is reported once per peer as FORK_TOO_DEEP.
  */
+import { MAX_BLOCKLIST, addBounded } from './bounded.ts'
 import { lpStream, LengthPrefixedDecoder } from '@libp2p/utils'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import {
@@ -392,7 +393,7 @@ export class SyncService {
       return gained
     } catch (err) {
       if (isProtocolError(err) && err.action === 'reject') {
-        this.banned.add(id)
+        addBounded(this.banned, id, MAX_BLOCKLIST)
         this.init.onRejected(id, err)
         this.init.log.warn('peer served invalid chain data; not syncing from it again', { peer: id.slice(-8), code: err.code })
       } else {
@@ -485,7 +486,7 @@ export class SyncService {
     const id = peer.toString()
     this.init.log.warn('peer is on a fork deeper than the reorg window; not switching', { peer: id.slice(-8), floor, ourTip, theirTip })
     if (this.deepForks.has(id)) return
-    this.deepForks.add(id)
+    addBounded(this.deepForks, id, MAX_BLOCKLIST)
     this.init.events.emit('error', {
       code: 'FORK_TOO_DEEP',
       message: `Peer ${id} follows a chain that split from ours at or below height ${floor}, outside the reorg window (${MAX_REORG_DEPTH} blocks); this peer keeps its chain. ` +
