@@ -88,13 +88,15 @@ async function bareDialMs (browser: Browser, url: string, addr: string): Promise
 const LIMITED_SHARE = 0.25
 
 /** Cold tabs in a second Chromium under a CPU quota, on the same devnet and page as the unlimited runs. */
-async function limitedColdRuns (url: string, height: () => number, runs: number, log: (l: string) => void): Promise<Entry> {
+async function limitedColdRuns (url: string, height: () => number, tip: () => number, runs: number, log: (l: string) => void): Promise<Entry> {
   const got = await launchLimitedBrowser(CHROMIUM, LIMITED_SHARE)
   if ('unavailable' in got) {
     log(`  CPU-limited cold start not measured: ${got.unavailable}`)
     return entry('cold-tab-cpu-limited', metric([], 'ms', 0), { op: 'report', value: 0 }, { notMeasured: got.unavailable })
   }
   const times: number[] = []
+  const lagMedians: number[] = []
+  const lagMaxes: number[] = []
   const phases: Breakdown[] = []
   try {
     for (let i = 0; i < runs; i++) {
@@ -108,7 +110,16 @@ async function limitedColdRuns (url: string, height: () => number, runs: number,
         const r = await waitReached(page, 120_000)
         times.push(r.reachedAt - t0)
         phases.push(await phaseBreakdown(page))
-        log(`  CPU-limited run ${i + 1}/${runs}: cold tab -> verified head ${target} in ${times[i]} ms`)
+        // Then how far its verified head stays behind the devnet's tip: 15 samples, one a second.
+        const lags: number[] = []
+        for (let k = 0; k < 15; k++) {
+          await new Promise((resolve) => setTimeout(resolve, 1_000)) // sampling interval
+          const h = await page.evaluate(async () => (await (globalThis as unknown as { lightpulse: { status: () => Promise<{ head?: { height: number } }> } }).lightpulse.status()).head?.height ?? 0)
+          lags.push(Math.max(0, tip() - h))
+        }
+        lagMedians.push(median(lags))
+        lagMaxes.push(Math.max(...lags))
+        log(`  CPU-limited run ${i + 1}/${runs}: cold tab -> verified head ${target} in ${times[i]} ms; then head lag behind the tip median ${lagMedians[i]}, max ${lagMaxes[i]} blocks (15 s)`)
         log(`    ${phaseLine(phases[i]!)}`)
       } finally {
         await context.close()
@@ -118,7 +129,10 @@ async function limitedColdRuns (url: string, height: () => number, runs: number,
     await got.close()
   }
   return entry('cold-tab-cpu-limited', metric(times, 'ms', 0), { op: 'report', value: 0 }, {
-    limitedBy: got.how, phaseMs: medianByKey(phases.map((p) => p.took))
+    limitedBy: got.how,
+    headLagMedian: metric(lagMedians, 'blocks behind the devnet tip after the head (median of 15 samples, 1 s apart)', 1),
+    headLagMax: metric(lagMaxes, 'blocks behind the devnet tip (max of the same samples)', 0),
+    phaseMs: medianByKey(phases.map((p) => p.took))
   })
 }
 
@@ -174,7 +188,7 @@ async function devnetRuns (browser: Browser, runs: number, log: (l: string) => v
       }
     }
     inclusion = await inclusionRuns(browser, ui.url, devnet, runs === 2 ? 8 : 20, log)
-    limited = await limitedColdRuns(ui.url, () => devnet.finalHeight, runs, log)
+    limited = await limitedColdRuns(ui.url, () => devnet.finalHeight, () => devnet.tipHeight, runs, log)
   } finally {
     await ui?.close()
     await refUi?.close()
