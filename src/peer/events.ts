@@ -35,6 +35,7 @@ export interface RoundEvent {
 
 /** `weight`: the rejects this one counts toward blocking its sender (1, or more for large junk: PROTOCOL.md §15). */
 export interface RejectEvent { code: string, topic: string, from?: string, action: 'reject' | 'ignore', details?: Record<string, unknown>, weight?: number }
+/** Sync progress; `done` once the peer's tip is reached and every block fetched is verified and stored (a reload then resumes from it). */
 export interface SyncEvent { from: number, to: number, target: number, peer: string, done: boolean }
 export interface GenesisEvent { hash: string, timestamp: number, signers: number[] }
 export interface ReleaseEvent { signer: number, seen: number, threshold: number }

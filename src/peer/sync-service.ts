@@ -372,9 +372,11 @@ export class SyncService {
         batches++
         if (t !== undefined) acceptMs += t.now() - acceptAt
         if (chain.height >= st.tipHeight) this.comparedOnce = true
-        this.init.events.emit('sync', { from: start, to: chain.height, target: st.tipHeight, peer: id, done: chain.height >= st.tipHeight })
+        // Progress; the last batch is said once it is stored too (below), so that "synced" survives a reload.
+        else this.init.events.emit('sync', { from: start, to: chain.height, target: st.tipHeight, peer: id, done: false })
       }
       await Promise.all(writes)
+      if (batches > 0 && chain.height >= st.tipHeight) this.init.events.emit('sync', { from: start, to: chain.height, target: st.tipHeight, peer: id, done: true })
       if (gained > 0) this.init.log.info('synced', { peer: id.slice(-8), blocks: gained, height: chain.height })
       if (chain.height >= st.tipHeight) {
         // The first time level with a peer with nothing to fetch (a reload at the head) is said too: a UI
