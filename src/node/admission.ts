@@ -17,9 +17,10 @@
  *     never ends its own), and is refused only if every one of them is younger; its /24 (/48) then cools
  *     down (below), so that one /24 takes at most one slot by eviction per cool-down;
  *   - a stranger refused puts what was over its budget in a cool-down of `cooldownMs`, during which its
- *     sockets are refused at once without taking a slot: its IP when it was over `perIp`, else its /24 (/48). A flood spread over many /24s, each under its
- *     budgets, can then win at most one slot per /24 per cool-down, while slots held past `evictAfterMs`
- *     turn over: an honest newcomer from another /24 finds one (test/integration/connection-flood.test.ts).
+ *     sockets are refused at once without taking a slot: its IP when it was over `perIp`, else its /24
+ *     (/48). A flood spread over many /24s, each under its budgets, can then win at most one slot per /24
+ *     per cool-down, while slots held past `evictAfterMs` turn over: an honest newcomer from another /24
+ *     finds one (test/integration/connection-flood.test.ts).
  * A socket leaves the count when its upgrade succeeds (`denyInboundUpgradedConnection`) or when it closes.
  * Relayed connections (their address is the relay's) and addresses without an IP are not counted. The
  * connection high watermark (ConnectionTrimmer, libp2p maxConnections) stays the hard cap on top of this.
@@ -101,12 +102,18 @@ export class InboundAdmission {
    * only by evicting the oldest stranger past `evictAfterMs` (`oldestEvictable`).
    */
   check (ip: string): AdmissionRefusal | 'evict' | undefined {
+    const d = this.decide(ip)
+    return d === undefined || typeof d === 'string' ? d : 'evict'
+  }
+
+  /** As `check`, with the socket to evict in place of 'evict'. */
+  private decide (ip: string): AdmissionRefusal | MultiaddrConnection | undefined {
     if ((this.byIp.get(ip) ?? 0) >= this.limits.perIp) return 'ip'
     if (this.isKnown(ip)) return undefined
     const net = subnetOf(ip)
     if (this.isCooling(ip) || this.isCooling(net)) return 'cooldown'
     if ((this.bySubnet.get(net) ?? 0) >= this.limits.perSubnet) return 'subnet'
-    if (this.pending.size >= this.maxPending - this.limits.reserved) return this.oldestEvictable() !== undefined ? 'evict' : 'capacity'
+    if (this.pending.size >= this.maxPending - this.limits.reserved) return this.oldestEvictable() ?? 'capacity'
     return undefined
   }
 
@@ -135,9 +142,9 @@ export class InboundAdmission {
       if (this.pending.has(maConn)) return false
       const ip = hostOf(maConn.remoteAddr)
       if (ip === undefined) return false
-      const refusal = this.check(ip)
-      if (refusal === 'evict') {
-        const old = this.oldestEvictable()!
+      const refusal = this.decide(ip)
+      if (refusal !== undefined && typeof refusal !== 'string') {
+        const old = refusal
         this.release(old)
         this.evicted++
         old.abort(new Error('inbound handshake evicted: too slow while the pending slots are full'))
