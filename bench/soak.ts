@@ -43,7 +43,7 @@ import type { BenchOptions, Entry } from './common.ts'
 const SAMPLE_MS = 10_000
 const IDENTITY_MS = 60_000
 
-interface Sample { at: number, rssMiB: number, fds: number, streams: number, connections: number, heapMiB: number, heapTotalMiB: number, externalMiB: number }
+interface Sample { at: number, rssMiB: number, fds: number, streams: number, connections: number, heapMiB: number, heapTotalMiB: number, newSpaceMiB: number, externalMiB: number }
 
 async function rssMiB (pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8')
@@ -68,6 +68,7 @@ async function sample (v: NodeView): Promise<Sample> {
     connections: metricSum(page, 'lightpulse_connections'),
     heapMiB: metricSum(page, 'nodejs_heap_used_bytes') / 2 ** 20,
     heapTotalMiB: metricSum(page, 'nodejs_heap_total_bytes') / 2 ** 20,
+    newSpaceMiB: (Number(/^nodejs_heap_space_size_total_bytes\{space="new_space"\} ([0-9.e+-]+)$/m.exec(page)?.[1] ?? NaN)) / 2 ** 20,
     externalMiB: metricSum(page, 'nodejs_external_bytes') / 2 ** 20
   }
 }
@@ -181,7 +182,7 @@ export async function runSoak (o: BenchOptions): Promise<Entry[]> {
         lastLog = Date.now()
         const v = samples.validator.at(-1)!
         const b = samples.bootstrap.at(-1)!
-        o.log(`  ${Math.round((Date.now() - t0) / 60_000)} min: validator ${v.rssMiB.toFixed(0)} MiB, ${v.fds} fds, ${v.streams} streams; bootstrap ${b.rssMiB.toFixed(0)} MiB, ${b.fds} fds, ${b.connections} connections; height ${devnet.tipHeight}, lag ${lag.at(-1)}; attackers ${counts.identities}, flood sockets ${f.attempts()}`)
+        o.log(`  ${Math.round((Date.now() - t0) / 60_000)} min: validator ${v.rssMiB.toFixed(0)} MiB (V8 ${v.heapTotalMiB.toFixed(0)}, young ${v.newSpaceMiB.toFixed(0)}), ${v.fds} fds, ${v.streams} streams; bootstrap ${b.rssMiB.toFixed(0)} MiB (V8 ${b.heapTotalMiB.toFixed(0)}, young ${b.newSpaceMiB.toFixed(0)}, external ${b.externalMiB.toFixed(0)}), ${b.fds} fds, ${b.connections} connections; height ${devnet.tipHeight}, lag ${lag.at(-1)}; attackers ${counts.identities}, flood sockets ${f.attempts()}`)
       }
       await sleep(SAMPLE_MS)
     }
@@ -234,6 +235,7 @@ export async function runSoak (o: BenchOptions): Promise<Entry[]> {
       connectionsGrowth: metric([growth('connections')], 'connections (same windows)', 0),
       heapUsedGrowth: metric([growth('heapMiB')], 'MiB V8 heap used (same windows)', 1),
       heapCommittedGrowth: metric([growth('heapTotalMiB')], 'MiB V8 heap committed (same windows; V8 grows its young generation under a high allocation rate and shrinks it after)', 1),
+      youngGenerationGrowth: metric([growth('newSpaceMiB')], 'MiB V8 new space committed (same windows)', 1),
       heapCommittedAtEnd: metric([windowMedian(s, 'heapTotalMiB', last.from, last.to)], 'MiB V8 heap committed (end window median; resident memory also holds the node binary, about 60 MiB, and malloc\'s heap)', 0),
       externalAtEnd: metric([windowMedian(s, 'externalMiB', last.from, last.to)], 'MiB external/buffers (end window median)', 0),
       externalGrowth: metric([growth('externalMiB')], 'MiB external/buffers (same windows)', 1),

@@ -27,6 +27,7 @@
  */
 import type { ConnectionGater, MultiaddrConnection, PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import { setBounded } from '../peer/bounded.ts'
 
 export interface AdmissionLimits {
   /** Sockets in the handshake at once from one IP address. Default 4. */
@@ -178,9 +179,7 @@ export class InboundAdmission {
 
   private coolDown (key: string): void {
     if (this.limits.cooldownMs <= 0 || this.isCooling(key)) return // a refusal during the cool-down does not extend it
-    this.cooling.delete(key)
-    this.cooling.set(key, this.now() + this.limits.cooldownMs)
-    if (this.cooling.size > MAX_COOLING) this.cooling.delete(this.cooling.keys().next().value!)
+    setBounded(this.cooling, key, this.now() + this.limits.cooldownMs, MAX_COOLING)
   }
 
   private release (maConn: MultiaddrConnection): void {
@@ -197,8 +196,6 @@ export class InboundAdmission {
   }
 
   private remember (ip: string): void {
-    this.known.delete(ip)
-    this.known.set(ip, true)
-    while (this.known.size > this.limits.knownHosts) this.known.delete(this.known.keys().next().value!)
+    setBounded(this.known, ip, true, this.limits.knownHosts)
   }
 }

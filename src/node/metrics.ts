@@ -5,6 +5,7 @@
 import { createServer } from 'node:http'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { getHeapSpaceStatistics } from 'node:v8'
 import type { Peer } from '../peer/peer.ts'
 import type { ConnectionTrimmer } from '../peer/connection-trimmer.ts'
 import type { InboundAdmission } from './admission.ts'
@@ -168,6 +169,7 @@ export class NodeMetrics {
       { name: 'nodejs_heap_used_bytes', help: 'V8 heap used in bytes.', type: 'gauge', samples: [{ value: mem.heapUsed }] },
       { name: 'nodejs_heap_total_bytes', help: 'V8 heap committed (used and free) in bytes.', type: 'gauge', samples: [{ value: mem.heapTotal }] },
       { name: 'nodejs_external_bytes', help: 'Memory outside the V8 heap held by JavaScript objects (buffers included), in bytes.', type: 'gauge', samples: [{ value: mem.external }] },
+      { name: 'nodejs_heap_space_size_total_bytes', help: 'V8 heap committed by space (new_space is the young generation, which V8 grows under a high allocation rate), in bytes.', type: 'gauge', samples: getHeapSpaceStatistics().map((x) => ({ labels: { space: x.space_name }, value: x.space_size })) },
       { name: 'process_cpu_seconds_total', help: 'User and system CPU time in seconds.', type: 'counter', samples: [{ value: (cpu.user + cpu.system) / 1e6 }] }
     )
     return f

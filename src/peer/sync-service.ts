@@ -16,7 +16,7 @@
  * Fork choice (PROTOCOL.md §13): a peer whose chain does not extend ours is switched to if its fork wins
  * compareForks within the reorg window; a deeper fork is reported once per peer as FORK_TOO_DEEP.
  */
-import { MAX_BLOCKLIST, addBounded } from './bounded.ts'
+import { MAX_BLOCKLIST, addBounded, setBounded } from './bounded.ts'
 import { lpStream, LengthPrefixedDecoder } from '@libp2p/utils'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import {
@@ -220,11 +220,9 @@ export class SyncService {
   private async paced (peer: string): Promise<void> {
     const now = Date.now()
     const b = this.pace.get(peer) ?? { tokens: CLIENT_BURST, at: now }
-    this.pace.delete(peer)
     b.tokens = Math.min(CLIENT_BURST, b.tokens + (now - b.at) / 1000 * CLIENT_RPS) - 1
     b.at = now
-    this.pace.set(peer, b)
-    if (this.pace.size > CLIENT_PACE_PEERS) this.pace.delete(this.pace.keys().next().value!)
+    setBounded(this.pace, peer, b, CLIENT_PACE_PEERS)
     if (b.tokens < 0) await new Promise((resolve) => setTimeout(resolve, Math.ceil(-b.tokens / CLIENT_RPS * 1000)))
   }
 
