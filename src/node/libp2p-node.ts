@@ -24,6 +24,7 @@ import { webTransportListen } from './webtransport/transport.ts'
 import type { WebTransportListenInit } from './webtransport/transport.ts'
 import type { MeshParams } from '../peer/gossip-config.ts'
 import type { Topics } from '../peer/topics.ts'
+import type { ByteCounter } from '../peer/byte-counter.ts'
 
 /** How long a bootstrap's relay reservation lasts unless its holder refreshes it. */
 export const RELAY_RESERVATION_TTL_MS = 15 * 60_000
@@ -47,6 +48,8 @@ export interface NodeLibp2pOptions {
   webTransport?: WebTransportListenInit
   /** Extra gater hooks (e.g. ConnectionTrimmer.gater): a connection is denied if any hook denies it. */
   gater?: Partial<ConnectionGater>
+  /** Count the bytes of every connection and protocol (libp2p's metrics hooks; nothing else is collected). */
+  bytes?: ByteCounter
 }
 
 export async function createNodeLibp2p (o: NodeLibp2pOptions): Promise<Libp2p<{ pubsub: GossipSub }>> {
@@ -56,6 +59,7 @@ export async function createNodeLibp2p (o: NodeLibp2pOptions): Promise<Libp2p<{ 
   const node = await createLibp2p({
     privateKey: o.privateKey,
     ...(datastore !== undefined ? { datastore } : {}),
+    ...(o.bytes !== undefined ? { metrics: o.bytes.metrics() } : {}),
     addresses: { listen: o.listen },
     transports: [tcp(), webSockets(), webRTCDirect(), circuitRelayTransport(), ...(o.listen.some(isWebTransportAddr) ? [webTransportListen(o.webTransport)] : [])],
     connectionEncrypters: [noise()],

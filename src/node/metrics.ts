@@ -10,6 +10,7 @@ import type { Peer } from '../peer/peer.ts'
 import type { ConnectionTrimmer } from '../peer/connection-trimmer.ts'
 import type { InboundAdmission } from './admission.ts'
 import type { WebTransportStats } from './webtransport/transport.ts'
+import type { ByteCounter } from '../peer/byte-counter.ts'
 import { GossipCounters } from '../peer/gossip-counters.ts'
 import type { PxHistory, PxOnArrivalStats } from '../peer/px-history.ts'
 
@@ -52,6 +53,8 @@ export class NodeMetrics {
   private readonly admission?: InboundAdmission
   /** The WebTransport listener's counters, when it listens (set after construction). */
   webTransport?: WebTransportStats
+  /** Bytes by connection and protocol (installed with the metrics). */
+  bytes?: ByteCounter
   private readonly pxHistory?: PxHistory
   private readonly pxOnArrival?: PxOnArrivalStats
   readonly gossip: GossipCounters
@@ -162,6 +165,13 @@ export class NodeMetrics {
       { name: 'lightpulse_sync_limited_total', help: 'Sync requests refused by the per-peer budgets (rate, streams; each counts as a reject toward the peer), and responses shortened by the byte budget.', type: 'counter', samples: [{ labels: { reason: 'rate' }, value: p.sync.budget.refused.rate }, { labels: { reason: 'streams' }, value: p.sync.budget.refused.streams }, { labels: { reason: 'bytes_shortened' }, value: p.sync.budget.shortened }] },
       { name: 'lightpulse_sync_request_rejects_total', help: 'Sync requests the server rejected, by code (malformed, over budget, TIMEOUT = a peer that did not read its response in time, reset).', type: 'counter', samples: Object.entries(p.sync.serverRejects).map(([k, v]) => ({ labels: { code: k }, value: v })) }
     )
+    if (this.bytes !== undefined) {
+      const b = this.bytes
+      f.push(
+        { name: 'lightpulse_transport_bytes_total', help: 'Bytes on every libp2p connection (encrypted and multiplexed, without TCP/IP, WebSocket or QUIC framing), by direction.', type: 'counter', samples: [{ labels: { direction: 'in' }, value: b.total.in }, { labels: { direction: 'out' }, value: b.total.out }] },
+        { name: 'lightpulse_protocol_bytes_total', help: 'Stream payload bytes by libp2p protocol and direction.', type: 'counter', samples: [...b.byProtocol].flatMap(([protocol, v]) => [{ labels: { protocol, direction: 'in' }, value: v.in }, { labels: { protocol, direction: 'out' }, value: v.out }]) }
+      )
+    }
     const mem = process.memoryUsage()
     const cpu = process.cpuUsage()
     f.push(

@@ -21,6 +21,7 @@ import type { AdmissionLimits } from './admission.ts'
 import { ConnectionTrimmer } from '../peer/connection-trimmer.ts'
 import type { WatermarkOptions } from '../peer/connection-trimmer.ts'
 import { NodeMetrics } from './metrics.ts'
+import { ByteCounter } from '../peer/byte-counter.ts'
 import { loadOrCreatePeerKey } from './files.ts'
 import { peerIdsOf } from '../peer/dialer.ts'
 import type { SyncBudgetLimits } from '../peer/sync-budget.ts'
@@ -52,6 +53,8 @@ export interface NodeOptions {
   watermarks?: WatermarkOptions
   /** Serve Prometheus metrics on 127.0.0.1:PORT/metrics (0 = any free port). */
   metricsPort?: number
+  /** Count bytes by connection and protocol (`RunningNode.bytes`) without serving metrics. */
+  countBytes?: boolean
   /** Bootstraps: PX partly from a cache of earlier-pruned peers (src/peer/px-history.ts); fromHistory 0 = off. */
   pxHistory?: PxHistoryParams
   /** TEST ONLY (validators): deliberate misbehaviour in rounds, e.g. 'silent-reveal'; default honest. */
@@ -78,6 +81,8 @@ export interface RunningNode {
   metrics?: NodeMetrics
   /** Bound metrics port, when metrics are served. */
   metricsPort?: number
+  /** Bytes sent and received, with metrics or `countBytes`. */
+  bytes?: ByteCounter
   /** The bootstrap's PX history, when on. */
   pxHistory?: PxHistory
   /** Inbound admission (per-host handshake budgets). */
@@ -124,7 +129,10 @@ export async function startNode (o: NodeOptions): Promise<RunningNode> {
     listen = listen.filter((a) => !isWebTransportAddr(a))
     webTransportOff = WEBTRANSPORT_OFF_NO_DENO
   }
+  // Bytes by connection and protocol, where metrics are served or asked for (libp2p's metrics hooks cost a little).
+  const bytes = o.metricsPort !== undefined || o.countBytes === true ? new ByteCounter() : undefined
   const libp2p = await createNodeLibp2p({
+    ...(bytes !== undefined ? { bytes } : {}),
     penalty: (id) => ignorePenalty.penalty(id),
     role: o.role,
     privateKey,
@@ -190,6 +198,7 @@ export async function startNode (o: NodeOptions): Promise<RunningNode> {
   await peer.start()
   const metrics = o.metricsPort !== undefined ? new NodeMetrics(peer, trimmer, pxHistory, pxOnArrival?.stats, admission) : undefined
   if (metrics !== undefined && wtTransport !== undefined) metrics.webTransport = wtTransport.stats
+  if (metrics !== undefined) metrics.bytes = bytes
   const metricsPort = metrics !== undefined ? await metrics.listen(o.metricsPort!) : undefined
   return {
     peer,
@@ -206,6 +215,7 @@ export async function startNode (o: NodeOptions): Promise<RunningNode> {
     ...(wtTransport !== undefined ? { webTransport: wtTransport } : {}),
     ...(trimmer !== undefined ? { trimmer } : {}),
     ...(pxHistory !== undefined ? { pxHistory } : {}),
-    ...(metrics !== undefined ? { metrics, metricsPort } : {})
+    ...(metrics !== undefined ? { metrics, metricsPort } : {}),
+    ...(bytes !== undefined ? { bytes } : {})
   }
 }

@@ -109,6 +109,10 @@ test('a bootstrap serves Prometheus metrics, holds its high watermark, and exits
     assert.equal(m.get('lightpulse_mesh_peers{topic="blocks"}'), 0, 'a bootstrap keeps no mesh')
     for (const k of ['lightpulse_gossip_px_peers_total{direction="sent"}', 'lightpulse_gossip_prune_total{direction="received"}', 'lightpulse_rounds_total{outcome="failed"}', 'lightpulse_blocks_total', 'process_resident_memory_bytes',
       'lightpulse_px_history_served_total', 'lightpulse_px_on_arrival_total{outcome="sent"}', 'lightpulse_px_on_arrival_total{outcome="no_stream"}']) assert.ok(m.has(k), k)
+    // Bytes: the admitted clients' handshakes are on the wire (these bare clients speak no protocol after it:
+    // per-protocol counts are tested in test/peer/byte-counter.test.ts).
+    assert.ok(m.get('lightpulse_transport_bytes_total{direction="in"}')! > 0 && m.get('lightpulse_transport_bytes_total{direction="out"}')! > 0, text)
+    assert.match(text, /# TYPE lightpulse_protocol_bytes_total counter/)
     assert.equal((await fetch(url.replace('/metrics', '/nope'))).status, 404)
     // graceful shutdown
     const open = clients.filter((c) => c.getConnections().length > 0)
