@@ -19,6 +19,7 @@ import { runProofs } from './proofs.ts'
 import { runGossipFlood } from './gossip-flood.ts'
 import { runSyncStorm } from './sync-storm.ts'
 import { runSoak } from './soak.ts'
+import { runBytesPerHour } from './bytes-per-hour.ts'
 import { runBrowserBench, writeBrowserResults } from './browser.ts'
 import { runLaunchBench, writeLaunchResults } from './launch.ts'
 
@@ -33,7 +34,8 @@ const BENCHMARKS: Record<string, (o: BenchOptions) => Promise<Entry[]>> = {
   proofs: runProofs,
   'gossip-flood': runGossipFlood,
   'sync-storm': runSyncStorm,
-  soak: runSoak
+  soak: runSoak,
+  'bytes-per-hour': runBytesPerHour
 }
 
 /** Benchmark groups that keep their own key in results.json (run after the Node ones). */

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { sha256 } from '../protocol/hash.ts'
 import { compare, concat, toHex, utf8 } from '../protocol/bytes.ts'
-import type { NetworkConfig } from '../protocol/index.ts'
+import type { NetworkConfig, Preset } from '../protocol/index.ts'
 import { createNodeSigner } from '../crypto/node.ts'
 import { networkToFile } from './files.ts'
 import { siblingModule } from './paths.ts'
@@ -53,6 +53,8 @@ export interface DevnetOptions {
   validatorsPerProcess?: number
   /** Extra Node.js flags for the bootstrap and validator processes (the benchmark's `--cpu-prof`). */
   nodeArgs?: string[]
+  /** The network's timing preset (default 'devnet', a block a second; 'mainnet' is a block every 2 minutes). */
+  preset?: Preset['name']
 }
 
 /** With --stagger: blocks a restarted validator runs for before the devnet stops (time to resync, re-register and sign). */
@@ -155,7 +157,7 @@ function seedFor (base: string, label: string, i: number): Uint8Array {
 }
 
 export class Devnet {
-  readonly opts: Required<Omit<DevnetOptions, 'holdReleaseMs' | 'dataDir' | 'log' | 'seed' | 'validatorArgs' | 'meshArgs' | 'hostile' | 'validatorsPerProcess' | 'nodeArgs' | 'bootstrapArgs'>> & DevnetOptions
+  readonly opts: Required<Omit<DevnetOptions, 'holdReleaseMs' | 'dataDir' | 'log' | 'seed' | 'validatorArgs' | 'meshArgs' | 'hostile' | 'validatorsPerProcess' | 'nodeArgs' | 'bootstrapArgs' | 'preset'>> & DevnetOptions
   dataDir = ''
   networkFile = ''
   network!: NetworkConfig
@@ -232,7 +234,7 @@ export class Devnet {
     const keys = this.validatorSeeds.map((s) => createNodeSigner(s).publicKey)
     this.network = {
       name: `devnet-${base.slice(0, 8)}`,
-      preset: 'devnet',
+      preset: o.preset ?? 'devnet',
       releaseSigners: this.releaseSeeds.map((s) => createNodeSigner(s).publicKey),
       releaseThreshold: o.threshold,
       genesisValidators: keys
