@@ -16,7 +16,6 @@ import type { GossipSub } from '@libp2p/gossipsub'
 import { gossipOptions } from '../peer/gossip-config.ts'
 import type { Topics } from '../peer/topics.ts'
 import type { TransportName } from '../client/types.ts'
-import { connectionMonitorFor } from '../peer/keepalive.ts'
 
 export interface BrowserLibp2pOptions {
   privateKey: PrivateKey
@@ -56,7 +55,6 @@ export async function createBrowserLibp2p (o: BrowserLibp2pOptions): Promise<Lib
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionManager: { maxConnections: 32, dialTimeout: 5_000 },
-    connectionMonitor: connectionMonitorFor(o.role),
     connectionGater: {
       denyDialPeer: (peer) => o.blocklist.has(peer.toString()),
       denyInboundEncryptedConnection: (peer) => o.blocklist.has(peer.toString()),

@@ -25,7 +25,6 @@ import type { WebTransportListenInit } from './webtransport/transport.ts'
 import type { MeshParams } from '../peer/gossip-config.ts'
 import type { Topics } from '../peer/topics.ts'
 import type { ByteCounter } from '../peer/byte-counter.ts'
-import { connectionMonitorFor } from '../peer/keepalive.ts'
 
 /** How long a bootstrap's relay reservation lasts unless its holder refreshes it. */
 export const RELAY_RESERVATION_TTL_MS = 15 * 60_000
@@ -71,7 +70,6 @@ export async function createNodeLibp2p (o: NodeLibp2pOptions): Promise<Libp2p<{ 
       maxIncomingPendingConnections: maxPendingFor(o.role),
       dialTimeout: 5_000
     },
-    connectionMonitor: connectionMonitorFor(o.role),
     connectionGater: mergeGaters({
       denyDialPeer: (peer) => o.blocklist.has(peer.toString()),
       denyInboundEncryptedConnection: (peer) => o.blocklist.has(peer.toString()),
