@@ -24,6 +24,7 @@ import { join } from 'node:path'
 import { Devnet } from '../src/node/devnet.ts'
 import type { NodeView } from '../src/node/devnet.ts'
 import { startNode } from '../src/node/node.ts'
+import { parseExposition } from '../src/node/metrics.ts'
 import type { RunningNode } from '../src/node/node.ts'
 import { computeNetworkId } from '../src/protocol/index.ts'
 import { fetchBlock } from './abuse.ts'
@@ -36,8 +37,8 @@ const HOUR = 3_600_000
 interface Counts { in: number, out: number }
 
 async function transportBytes (v: NodeView): Promise<Counts> {
-  const page = await (await fetch(`http://127.0.0.1:${v.metricsPort!}/metrics`, { signal: AbortSignal.timeout(10_000) })).text()
-  const get = (d: string): number => Number(new RegExp(`^lightpulse_transport_bytes_total\\{direction="${d}"\\} ([0-9.e+-]+)$`, 'm').exec(page)?.[1] ?? NaN)
+  const m = parseExposition(await (await fetch(`http://127.0.0.1:${v.metricsPort!}/metrics`, { signal: AbortSignal.timeout(10_000) })).text())
+  const get = (d: string): number => m.get(`lightpulse_transport_bytes_total{direction="${d}"}`) ?? NaN
   return { in: get('in'), out: get('out') }
 }
 
@@ -106,9 +107,10 @@ export async function runBytesPerHour (o: BenchOptions): Promise<Entry[]> {
     runs.observer.push(perHour(a.observer, b.observer, ms))
     inbound.observer.push((b.observer.in - a.observer.in) / ms * HOUR)
     runs.bootstrap.push(perHour(a.bootstrap, b.bootstrap, ms))
-    const vs = [...b.validators].flatMap(([name, c]) => { const c0 = a.validators.get(name); return c0 === undefined ? [] : [perHour(c0, c, ms)] })
-    runs.validator.push(median(vs))
-    inbound.validator.push(median([...b.validators].flatMap(([name, c]) => { const c0 = a.validators.get(name); return c0 === undefined ? [] : [(c.in - c0.in) / ms * HOUR] })))
+    // Each validator's counts in the window (one present at both ends), and their medians.
+    const pairs = [...b.validators].flatMap(([name, c]) => { const c0 = a.validators.get(name); return c0 === undefined ? [] : [[c0, c] as const] })
+    runs.validator.push(median(pairs.map(([c0, c]) => perHour(c0, c, ms))))
+    inbound.validator.push(median(pairs.map(([c0, c]) => (c.in - c0.in) / ms * HOUR)))
     let floor = 0
     for (let h = a.height + 1; h <= b.height; h++) floor += sizes.get(h) ?? 0
     runs.floor.push(floor / ms * HOUR)

@@ -5,7 +5,7 @@
  * hands a connection to the upgrader and `trackProtocolStream` once a stream's protocol is negotiated; every
  * other part of the Metrics interface is a no-op here (this is not a Prometheus exporter; src/node/metrics.ts
  * serves the totals). Supplying any Metrics makes libp2p's components register their metrics, so this is
- * installed only where the counts are wanted (a Node node with `--metrics-port`).
+ * installed only where the counts are wanted (a Node node with `--metrics-port`, or `countBytes`).
  */
 import type { Metrics, MultiaddrConnection, Stream } from '@libp2p/interface'
 
